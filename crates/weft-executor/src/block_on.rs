@@ -1,0 +1,56 @@
+//! Running a future to completion on the calling (non-worker) thread.
+
+use crate::context;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+thread_local! {
+    /// One waker per thread, made once: `block_on` allocates nothing per call.
+    static WAKER: Waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+}
+
+/// Polls `future` on this thread, parking the thread between polls, until it completes.
+///
+/// This is the executor-independent core of [`Runtime::block_on`](crate::Runtime::block_on);
+/// it does not enter a runtime, so tasks cannot be spawned from `future` with
+/// [`spawn`](crate::spawn) unless a runtime was entered.
+///
+/// # Panics
+///
+/// When called on a worker thread or inside another `block_on`: blocking there would
+/// stall the runtime. `.await` the future instead.
+///
+/// # Examples
+///
+/// ```
+/// let v = weft_executor::block_on(async { 1 + 1 });
+/// assert_eq!(v, 2);
+/// ```
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let _guard = context::enter_block_on();
+    let mut future = pin!(future);
+    WAKER.with(|waker| {
+        let mut cx = Context::from_waker(waker);
+        loop {
+            if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+                return v;
+            }
+            // A wake that came before this park left a token: `park` returns at once.
+            thread::park();
+        }
+    })
+}

@@ -1,0 +1,111 @@
+//! The thread-local context: which runtime this thread has entered, and, on a worker
+//! thread, that worker's local state.
+
+use crate::runtime::Handle;
+use crate::scheduler::worker::WorkerLocal;
+use std::cell::{Cell, RefCell};
+use std::ptr;
+
+struct Context {
+    /// The runtime entered on this thread (a worker, `block_on`, `Handle::enter`).
+    handle: RefCell<Option<Handle>>,
+    /// On a worker thread while it runs: its local state.
+    worker: Cell<*const WorkerLocal>,
+    /// Inside `block_on` on this thread.
+    blocking: Cell<bool>,
+}
+
+thread_local! {
+    static CONTEXT: Context = const {
+        Context {
+            handle: RefCell::new(None),
+            worker: Cell::new(ptr::null()),
+            blocking: Cell::new(false),
+        }
+    };
+}
+
+/// Runs `f` with this thread's worker, if it is a worker thread. During thread-local
+/// destruction the context may be gone: then it is treated as a foreign thread.
+#[inline]
+pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&WorkerLocal>) -> R) -> R {
+    let ptr = CONTEXT.try_with(|c| c.worker.get()).unwrap_or(ptr::null());
+    // SAFETY: the pointer is set by `WorkerGuard` for exactly as long as the worker's
+    // local state lives on this thread's stack, and only this thread reads it.
+    f(unsafe { ptr.as_ref() })
+}
+
+/// Marks this thread as running `worker` until the guard drops.
+pub(crate) struct WorkerGuard(());
+
+pub(crate) fn set_worker(worker: &WorkerLocal) -> WorkerGuard {
+    CONTEXT.with(|c| c.worker.set(worker));
+    WorkerGuard(())
+}
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        let _ = CONTEXT.try_with(|c| c.worker.set(ptr::null()));
+    }
+}
+
+/// Runs `f` with a borrow of the entered runtime's handle.
+pub(crate) fn with_handle<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
+    let mut f = Some(f);
+    let res = CONTEXT.try_with(|c| {
+        let h = c.handle.borrow();
+        (f.take().unwrap())(h.as_ref())
+    });
+    match res {
+        Ok(r) => r,
+        // Thread-local destruction: no runtime.
+        Err(_) => (f.take().unwrap())(None),
+    }
+}
+
+pub(crate) fn current_handle() -> Option<Handle> {
+    CONTEXT
+        .try_with(|c| c.handle.borrow().clone())
+        .ok()
+        .flatten()
+}
+
+/// Restores the previously entered runtime when dropped.
+pub(crate) struct HandleGuard {
+    prev: Option<Handle>,
+}
+
+pub(crate) fn enter(handle: Handle) -> HandleGuard {
+    let prev = CONTEXT.with(|c| c.handle.replace(Some(handle)));
+    HandleGuard { prev }
+}
+
+impl Drop for HandleGuard {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        let _ = CONTEXT.try_with(|c| *c.handle.borrow_mut() = prev);
+    }
+}
+
+/// Marks this thread as inside `block_on` until dropped.
+pub(crate) struct BlockingGuard(());
+
+const NESTED_BLOCK_ON: &str = "`block_on` was called from inside the weft runtime (on a worker \
+thread, or inside another `block_on`), where blocking the thread would stall the tasks it \
+runs: `.await` the future instead, or move the blocking code to `spawn_blocking`";
+
+pub(crate) fn enter_block_on() -> BlockingGuard {
+    CONTEXT.with(|c| {
+        if !c.worker.get().is_null() || c.blocking.get() {
+            panic!("{NESTED_BLOCK_ON}");
+        }
+        c.blocking.set(true);
+    });
+    BlockingGuard(())
+}
+
+impl Drop for BlockingGuard {
+    fn drop(&mut self) {
+        let _ = CONTEXT.try_with(|c| c.blocking.set(false));
+    }
+}

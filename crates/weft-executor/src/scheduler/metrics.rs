@@ -1,0 +1,50 @@
+//! Runtime metrics: per-worker counters that cost nothing shared on the hot path.
+//!
+//! Each worker counts in plain thread-local cells and publishes them into its own
+//! cache-padded block of relaxed atomics every 61 ticks, before it parks and when it stops.
+//! So a reading lags a busy worker by at most 61 polls, and no worker ever writes a cache
+//! line that another worker writes.
+
+use std::cell::Cell;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// The published counters of one worker.
+#[derive(Default)]
+pub(crate) struct WorkerStats {
+    pub(crate) polls: AtomicU64,
+    pub(crate) stolen: AtomicU64,
+    pub(crate) steal_ops: AtomicU64,
+    pub(crate) parks: AtomicU64,
+    pub(crate) lifo_hits: AtomicU64,
+    pub(crate) overflows: AtomicU64,
+    pub(crate) spawned: AtomicU64,
+}
+
+/// The worker's own running counts.
+#[derive(Default)]
+pub(crate) struct LocalStats {
+    pub(crate) polls: Cell<u64>,
+    pub(crate) stolen: Cell<u64>,
+    pub(crate) steal_ops: Cell<u64>,
+    pub(crate) parks: Cell<u64>,
+    pub(crate) lifo_hits: Cell<u64>,
+    pub(crate) overflows: Cell<u64>,
+    pub(crate) spawned: Cell<u64>,
+}
+
+pub(crate) fn bump(c: &Cell<u64>, n: u64) {
+    c.set(c.get() + n);
+}
+
+impl LocalStats {
+    pub(crate) fn publish(&self, to: &WorkerStats) {
+        to.polls.store(self.polls.get(), Relaxed);
+        to.stolen.store(self.stolen.get(), Relaxed);
+        to.steal_ops.store(self.steal_ops.get(), Relaxed);
+        to.parks.store(self.parks.get(), Relaxed);
+        to.lifo_hits.store(self.lifo_hits.get(), Relaxed);
+        to.overflows.store(self.overflows.get(), Relaxed);
+        to.spawned.store(self.spawned.get(), Relaxed);
+    }
+}

@@ -1,0 +1,248 @@
+//! The multi-threaded work-stealing scheduler.
+//!
+//! - `worker`: the worker loop, with the protocol (ticks, stealing, parking, shutdown)
+//!   explained at its top.
+//! - `lifo`: the stealable LIFO slot.
+//! - `idle`: counts of searching and sleeping workers, and whom to wake.
+//! - `park`: how one worker sleeps (in the driver or on its condvar).
+//! - `metrics`: per-worker counters.
+//!
+//! This file holds `Shared`, the state all workers and handles share, and the paths by
+//! which a task enters a queue: spawn, wake, yield.
+
+pub(crate) mod idle;
+pub(crate) mod lifo;
+pub(crate) mod metrics;
+pub(crate) mod park;
+#[cfg(not(weft_loom))]
+pub(crate) mod worker;
+
+#[cfg(not(weft_loom))]
+pub(crate) use shared::*;
+
+#[cfg(not(weft_loom))]
+mod shared {
+    use super::idle::Idle;
+    use super::lifo::LifoSlot;
+    use super::metrics::WorkerStats;
+    use super::park::Parker;
+    use crate::blocking::BlockingPool;
+    use crate::context;
+    use crate::driver::Driver;
+    use crate::runtime::Config;
+    use crate::sync::deque::{Injector, Steal, Stealer};
+    use crate::task::cell::Header;
+    use crate::task::list::OwnedTasks;
+    use crate::task::{self, JoinHandle, Notified, Schedule};
+    use crossbeam_utils::CachePadded;
+    use parking_lot::Mutex;
+    use std::any::Any;
+    use std::cell::Cell;
+    use std::future::Future;
+    use std::ptr::{self, NonNull};
+    use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+    use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
+    use std::sync::Arc;
+
+    /// Shards of the owned-task list used by spawns from outside the workers.
+    const REMOTE_SHARDS: usize = 4;
+    /// `driver_owner` when no worker is in the driver.
+    pub(crate) const NO_OWNER: usize = usize::MAX;
+
+    /// What other threads may touch of one worker.
+    pub(crate) struct Remote {
+        pub(crate) stealer: Stealer<Notified>,
+        pub(crate) lifo: LifoSlot,
+        pub(crate) parker: Parker,
+        pub(crate) stats: WorkerStats,
+    }
+
+    /// The state shared by all workers and handles of one runtime.
+    pub(crate) struct Shared {
+        pub(crate) remotes: Box<[CachePadded<Remote>]>,
+        pub(crate) injector: Injector<Notified>,
+        pub(crate) idle: Idle,
+        pub(crate) owned: OwnedTasks,
+        pub(crate) driver: Arc<dyn Driver>,
+        /// Held by the one worker parked in (or polling) the driver.
+        pub(crate) driver_lock: Mutex<()>,
+        /// Index of the worker parked in the driver, or `NO_OWNER`.
+        pub(crate) driver_owner: AtomicUsize,
+        /// The worker in the driver parks with a short timeout to watch for stranded
+        /// LIFO tasks (see `worker.rs`).
+        pub(crate) watcher_armed: AtomicBool,
+        pub(crate) shutdown: AtomicBool,
+        pub(crate) remote_spawned: AtomicU64,
+        pub(crate) blocking: BlockingPool,
+        pub(crate) config: Config,
+    }
+
+    impl Shared {
+        pub(crate) fn new(
+            stealers: Vec<Stealer<Notified>>,
+            driver: Arc<dyn Driver>,
+            blocking: BlockingPool,
+            config: Config,
+        ) -> Shared {
+            let n = stealers.len();
+            Shared {
+                remotes: stealers
+                    .into_iter()
+                    .map(|stealer| {
+                        CachePadded::new(Remote {
+                            stealer,
+                            lifo: LifoSlot::new(),
+                            parker: Parker::new(),
+                            stats: WorkerStats::default(),
+                        })
+                    })
+                    .collect(),
+                injector: Injector::new(),
+                idle: Idle::new(n),
+                owned: OwnedTasks::new(n + REMOTE_SHARDS),
+                driver,
+                driver_lock: Mutex::new(()),
+                driver_owner: AtomicUsize::new(NO_OWNER),
+                watcher_armed: AtomicBool::new(false),
+                shutdown: AtomicBool::new(false),
+                remote_spawned: AtomicU64::new(0),
+                blocking,
+                config,
+            }
+        }
+
+        pub(crate) fn num_workers(&self) -> usize {
+            self.remotes.len()
+        }
+
+        #[inline]
+        pub(crate) fn is_shutdown(&self) -> bool {
+            self.shutdown.load(Relaxed)
+        }
+
+        /// Spawns a task, on this worker's queue if called on one of our workers.
+        pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+        where
+            F: Future + Send + 'static,
+            F::Output: Send + 'static,
+        {
+            context::with_worker(|w| {
+                let local = w.filter(|w| ptr::eq(&*w.shared, &**self));
+                let shard = match local {
+                    Some(w) => w.index,
+                    None => self.num_workers() + remote_shard(),
+                };
+                let (notified, join, raw) = task::new_task(future, self.clone(), shard as u32);
+                if !self.owned.insert(raw) {
+                    // Shut down: the task is cancelled before it ever runs.
+                    drop(notified);
+                    task::shutdown_task(raw);
+                    return join;
+                }
+                match local {
+                    Some(w) => w.spawned(notified),
+                    None => {
+                        self.remote_spawned.fetch_add(1, Relaxed);
+                        self.schedule_remote(notified);
+                    }
+                }
+                join
+            })
+        }
+
+        /// From outside the workers: into the injector, then wake a worker if needed.
+        pub(crate) fn schedule_remote(&self, task: Notified) {
+            self.injector.push(task);
+            // `notify_parked` begins with a SeqCst fence, which also orders this push
+            // before the shutdown check below (see `Runtime::shutdown`).
+            self.notify_parked();
+            if self.shutdown.load(SeqCst) {
+                self.drain_injector();
+            }
+        }
+
+        /// Wakes one sleeping worker if work needs one (see `idle.rs`, rule 1).
+        #[inline]
+        pub(crate) fn notify_parked(&self) {
+            if let Some(w) = self.idle.worker_to_notify() {
+                self.remotes[w].parker.unpark(&*self.driver);
+            }
+        }
+
+        /// Makes sure some idle worker watches the LIFO slots (see `worker.rs`).
+        pub(crate) fn wake_watcher(&self) {
+            let owner = self.driver_owner.load(SeqCst);
+            if owner != NO_OWNER {
+                self.remotes[owner].parker.unpark(&*self.driver);
+            } else {
+                self.notify_parked();
+            }
+        }
+
+        pub(crate) fn drain_injector(&self) {
+            loop {
+                match self.injector.steal() {
+                    Steal::Success(t) => drop(t),
+                    Steal::Empty => break,
+                    Steal::Retry => {}
+                }
+            }
+        }
+
+        /// Work that some worker could pick up: the injector or any local queue.
+        pub(crate) fn work_visible(&self) -> bool {
+            !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty())
+        }
+
+        pub(crate) fn report_panic(&self, payload: Box<dyn Any + Send>) {
+            match &self.config.on_task_panic {
+                Some(hook) => hook(payload),
+                None => {
+                    let msg =
+                        task::panic_message(payload.as_ref()).unwrap_or("<non-string payload>");
+                    eprintln!(
+                        "weft: a task panicked and nobody awaited its JoinHandle: {msg} \
+                         (set Builder::on_task_panic to handle this differently)"
+                    );
+                }
+            }
+        }
+    }
+
+    fn remote_shard() -> usize {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        thread_local! {
+            static SHARD: Cell<u32> = const { Cell::new(u32::MAX) };
+        }
+        SHARD.with(|s| {
+            if s.get() == u32::MAX {
+                s.set(NEXT.fetch_add(1, Relaxed));
+            }
+            s.get() as usize % REMOTE_SHARDS
+        })
+    }
+
+    impl Schedule for Arc<Shared> {
+        fn schedule(&self, task: Notified) {
+            context::with_worker(|w| match w {
+                Some(w) if ptr::eq(&*w.shared, &**self) => w.schedule_local(task, true),
+                _ => self.schedule_remote(task),
+            })
+        }
+
+        fn yield_now(&self, task: Notified) {
+            context::with_worker(|w| match w {
+                Some(w) if ptr::eq(&*w.shared, &**self) => w.schedule_local(task, false),
+                _ => self.schedule_remote(task),
+            })
+        }
+
+        fn release(&self, task: NonNull<Header>) -> bool {
+            self.owned.remove(task)
+        }
+
+        fn unhandled_panic(&self, payload: Box<dyn Any + Send>) {
+            self.report_panic(payload)
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! The worker: one OS thread running tasks.
+//!
+//! # Where a worker looks for its next task
+//!
+//! Every time it needs a task a worker counts a *tick*, then looks, in order:
+//!
+//! 1. Every 61st tick, *maintenance*: publish its metrics, let the driver process ready
+//!    events without blocking (`Driver::poll`), and take a task from the global injector
+//!    first. So tasks spawned from outside, timers and I/O are served even when the local
+//!    queue never empties. (61 is prime, so it does not beat in step with task patterns.)
+//! 2. The LIFO slot, which holds the task this worker most recently spawned or woke, unless
+//!    the last `LIFO_CAP` polls all came from it: a pair of tasks waking each other would
+//!    otherwise keep the slot busy forever and starve the queue.
+//! 3. Its own FIFO queue (`crossbeam_deque::Worker`, capped at `LOCAL_CAP`: when full, half
+//!    of it moves to the injector, which also keeps crossbeam's buffer from growing and
+//!    shrinking on every burst).
+//! 4. The injector, taking a batch into its own queue.
+//!
+//! # Stealing
+//!
+//! With nothing local, the worker becomes a *searcher* (unless half the workers already
+//! are: then it goes straight to sleep). A searcher takes a batch from the injector, then
+//! half the queue of another worker, starting at a random victim. It spins a little
+//! between rounds (crossbeam's `Backoff`) before giving up, because on a VM waking a
+//! sleeping thread costs tens of microseconds: most of the time work shows up while
+//! spinning. When a searcher finds work and it was the last searcher, it wakes one more
+//! worker if there is more work to share: wake-ups chain one at a time instead of
+//! stampeding (see `idle.rs`).
+//!
+//! # The LIFO slot cannot strand a task
+//!
+//! If the task running on worker A blocks its thread, the task waiting in A's LIFO slot
+//! would wait with it. The slot is an atomic pointer that other workers may swap out
+//! (`lifo.rs`). A searcher takes a slot's task when it sees the same task there at the start
+//! and at the end of its spin (or across its sleep). And while any worker is active, the worker that sleeps in the
+//! driver (the *watcher*) sleeps for at most `WATCH_INTERVAL`, then looks at the slots the
+//! same way. Filling an empty slot while workers sleep and no watcher is armed wakes one.
+//!
+//! # Parking
+//!
+//! A worker with nothing to do registers as a sleeper, looks at the queues once more (the
+//! other half of the no-lost-wake-up handshake in `idle.rs`), then sleeps: in the driver if
+//! no other worker is in it (exactly one idle worker at a time waits on I/O and timers),
+//! otherwise on its own condvar (`park.rs`). Waking the worker in the driver goes through
+//! `Driver::unpark`. Tasks woken by driver events land in that worker's queue as a batch;
+//! after the park it wakes one more worker if it has more than it can run at once.
+//!
+//! # Shutdown
+//!
+//! Dropping the runtime sets `shutdown` and unparks every worker. A worker checks the flag
+//! before each task, so it stops after its current poll; on the way out it drops the
+//! `Notified` references in its queue and slot (the tasks stay alive in the owned list).
+//! Once all workers are joined, the runtime closes the owned list and drops every task's
+//! future exactly once, then empties the injector (see `runtime.rs`).
+
+use super::{Remote, Shared, NO_OWNER};
+use crate::context;
+use crate::scheduler::metrics::{bump, LocalStats};
+use crate::sync::deque::{Steal, Worker};
+use crate::task::cell::Header;
+use crate::task::Notified;
+use crossbeam_utils::Backoff;
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Consecutive polls from the LIFO slot before the queue gets a turn. tokio uses 3; see
+/// the closing note of the executor issue for the measurement behind this value.
+const LIFO_CAP: u32 = 3;
+/// The local queue's capacity before half of it overflows to the injector.
+const LOCAL_CAP: usize = 256;
+/// Ticks between maintenance passes.
+const MAINTENANCE_INTERVAL: u32 = 61;
+/// How long the watcher sleeps while other workers are active.
+const WATCH_INTERVAL: Duration = Duration::from_millis(10);
+
+/// A worker's own state. Lives on the worker thread's stack; reached from task code (spawn,
+/// wake) through the thread-local context.
+pub(crate) struct WorkerLocal {
+    pub(crate) index: usize,
+    pub(crate) shared: Arc<Shared>,
+    queue: Worker<Notified>,
+    tick: Cell<u32>,
+    lifo_polls: Cell<u32>,
+    searching: Cell<bool>,
+    in_driver: Cell<bool>,
+    rng: Cell<u32>,
+    stats: LocalStats,
+    /// The LIFO slot content seen at the previous look, per worker.
+    lifo_seen: RefCell<Box<[*mut Header]>>,
+}
+
+/// The body of a worker thread.
+pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Notified>) {
+    let n = shared.num_workers();
+    let local = WorkerLocal {
+        index,
+        queue,
+        tick: Cell::new(0),
+        lifo_polls: Cell::new(0),
+        searching: Cell::new(false),
+        in_driver: Cell::new(false),
+        rng: Cell::new(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
+        stats: LocalStats::default(),
+        lifo_seen: RefCell::new(vec![std::ptr::null_mut(); n].into_boxed_slice()),
+        shared,
+    };
+    let _handle = context::enter(crate::runtime::Handle::from_shared(local.shared.clone()));
+    let _worker = context::set_worker(&local);
+    local.run_loop();
+    local.drain();
+}
+
+impl WorkerLocal {
+    fn remote(&self) -> &Remote {
+        &self.shared.remotes[self.index]
+    }
+
+    fn run_loop(&self) {
+        loop {
+            if self.shared.is_shutdown() {
+                return;
+            }
+            let task = match self.next_local() {
+                Some(t) => t,
+                None => match self.search() {
+                    Some(t) => t,
+                    None => {
+                        self.park();
+                        continue;
+                    }
+                },
+            };
+            if self.searching.get() {
+                self.stop_searching();
+            }
+            bump(&self.stats.polls, 1);
+            task.run();
+        }
+    }
+
+    /// Steps 1-4 of the header comment.
+    fn next_local(&self) -> Option<Notified> {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        if tick % MAINTENANCE_INTERVAL == 0 {
+            self.maintenance();
+            if let Some(t) = self.steal_injector() {
+                self.lifo_polls.set(0);
+                return Some(t);
+            }
+        }
+        if self.lifo_polls.get() < LIFO_CAP {
+            if let Some(t) = self.remote().lifo.take() {
+                self.lifo_polls.set(self.lifo_polls.get() + 1);
+                bump(&self.stats.lifo_hits, 1);
+                return Some(t);
+            }
+        }
+        self.lifo_polls.set(0);
+        if let Some(t) = self.queue.pop() {
+            return Some(t);
+        }
+        if let Some(t) = self.remote().lifo.take() {
+            // Over the cap but nothing else to run.
+            self.lifo_polls.set(1);
+            bump(&self.stats.lifo_hits, 1);
+            return Some(t);
+        }
+        self.steal_injector()
+    }
+
+    fn maintenance(&self) {
+        self.stats.publish(&self.remote().stats);
+        if let Some(_driver) = self.shared.driver_lock.try_lock() {
+            self.in_driver.set(true);
+            self.shared.driver.poll();
+            self.in_driver.set(false);
+        }
+        if self.queue.len() > 1 {
+            self.shared.notify_parked();
+        }
+    }
+
+    fn steal_injector(&self) -> Option<Notified> {
+        let injector = &self.shared.injector;
+        if injector.is_empty() {
+            return None;
+        }
+        let limit = (injector.len() / self.shared.num_workers()).clamp(1, LOCAL_CAP / 2);
+        loop {
+            match injector.steal_batch_with_limit_and_pop(&self.queue, limit) {
+                Steal::Success(t) => return Some(t),
+                Steal::Empty => return None,
+                Steal::Retry => {}
+            }
+        }
+    }
+
+    /// Becomes a searcher and looks for work elsewhere, spinning a little.
+    fn search(&self) -> Option<Notified> {
+        if !self.searching.get() {
+            if !self.shared.idle.try_start_searching() {
+                return None;
+            }
+            self.searching.set(true);
+        }
+        // The LIFO slots are compared with our previous look (the end of the previous
+        // search, or before we slept) now, and again after a full spin: a task seen in
+        // the same slot at both looks has waited at least that long behind one poll.
+        if let Some(t) = self.steal_stale_lifo() {
+            return Some(t);
+        }
+        let backoff = Backoff::new();
+        loop {
+            if let Some(t) = self.steal_round() {
+                return Some(t);
+            }
+            if self.shared.is_shutdown() {
+                return None;
+            }
+            if backoff.is_completed() {
+                return self.steal_stale_lifo();
+            }
+            backoff.snooze();
+        }
+    }
+
+    fn steal_round(&self) -> Option<Notified> {
+        if let Some(t) = self.steal_injector() {
+            bump(&self.stats.steal_ops, 1);
+            bump(&self.stats.stolen, 1 + self.queue.len() as u64);
+            return Some(t);
+        }
+        let remotes = &self.shared.remotes;
+        let n = remotes.len();
+        let start = self.next_rand() as usize % n;
+        for i in 0..n {
+            let v = (start + i) % n;
+            if v == self.index || remotes[v].stealer.is_empty() {
+                continue;
+            }
+            loop {
+                match remotes[v]
+                    .stealer
+                    .steal_batch_with_limit_and_pop(&self.queue, LOCAL_CAP / 2)
+                {
+                    Steal::Success(t) => {
+                        bump(&self.stats.steal_ops, 1);
+                        bump(&self.stats.stolen, 1 + self.queue.len() as u64);
+                        return Some(t);
+                    }
+                    Steal::Empty => break,
+                    Steal::Retry => {}
+                }
+            }
+        }
+        None
+    }
+
+    /// Takes a task that sat in another worker's LIFO slot since our previous look.
+    fn steal_stale_lifo(&self) -> Option<Notified> {
+        let mut seen = self.lifo_seen.borrow_mut();
+        for (v, remote) in self.shared.remotes.iter().enumerate() {
+            if v == self.index {
+                continue;
+            }
+            let now = remote.lifo.peek();
+            if !now.is_null() && now == seen[v] {
+                if let Some(t) = remote.lifo.take_if(now) {
+                    seen[v] = std::ptr::null_mut();
+                    bump(&self.stats.steal_ops, 1);
+                    bump(&self.stats.stolen, 1);
+                    return Some(t);
+                }
+            }
+            seen[v] = now;
+        }
+        None
+    }
+
+    fn stop_searching(&self) {
+        self.searching.set(false);
+        let was_last = self.shared.idle.stop_searching();
+        if was_last && (!self.queue.is_empty() || !self.shared.injector.is_empty()) {
+            self.shared.notify_parked();
+        }
+    }
+
+    fn park(&self) {
+        let shared = &*self.shared;
+        bump(&self.stats.parks, 1);
+        self.stats.publish(&self.remote().stats);
+        let was_searching = self.searching.replace(false);
+        shared.idle.transition_to_parked(self.index, was_searching);
+        // Rule 3 of idle.rs: look once more now that we are registered as asleep.
+        if shared.work_visible() {
+            shared.notify_parked();
+        }
+        let parker = &self.remote().parker;
+        match shared.driver_lock.try_lock() {
+            Some(_driver) => {
+                shared.driver_owner.store(self.index, SeqCst);
+                // Watch the LIFO slots while anybody else is active.
+                let watch = shared.idle.num_unparked() > 0;
+                shared.watcher_armed.store(watch, SeqCst);
+                self.in_driver.set(true);
+                parker.park(Some(&*shared.driver), watch.then_some(WATCH_INTERVAL));
+                self.in_driver.set(false);
+                shared.watcher_armed.store(false, SeqCst);
+                shared.driver_owner.store(NO_OWNER, SeqCst);
+            }
+            None => parker.park(None, None),
+        }
+        let notified = shared.idle.transition_from_parked(self.index);
+        self.searching.set(notified);
+        // Tasks woken by the driver landed in our queue; share them.
+        if self.queue.len() > 1 {
+            shared.notify_parked();
+        }
+    }
+
+    /// Called for a task spawned on this worker.
+    pub(crate) fn spawned(&self, task: Notified) {
+        bump(&self.stats.spawned, 1);
+        self.schedule_local(task, true);
+    }
+
+    /// Queues a task on this worker: in the LIFO slot (spawn, wake) or at the back of the
+    /// queue (yield, or while the driver delivers a batch of events).
+    pub(crate) fn schedule_local(&self, task: Notified, lifo: bool) {
+        if self.in_driver.get() {
+            self.push_back(task);
+            return;
+        }
+        let task = if lifo {
+            match self.remote().lifo.put(task) {
+                None => {
+                    let shared = &*self.shared;
+                    if !shared.watcher_armed.load(SeqCst) && shared.idle.has_sleepers() {
+                        shared.wake_watcher();
+                    }
+                    return;
+                }
+                Some(prev) => prev,
+            }
+        } else {
+            task
+        };
+        self.push_back(task);
+        self.shared.notify_parked();
+    }
+
+    fn push_back(&self, task: Notified) {
+        if self.queue.len() >= LOCAL_CAP {
+            for _ in 0..LOCAL_CAP / 2 {
+                match self.queue.pop() {
+                    Some(t) => self.shared.injector.push(t),
+                    None => break,
+                }
+            }
+            bump(&self.stats.overflows, 1);
+        }
+        self.queue.push(task);
+    }
+
+    fn next_rand(&self) -> u32 {
+        // xorshift32: cheap, and good enough to spread victims.
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng.set(x);
+        x
+    }
+
+    /// On the way out: give back the references we hold in our queue and slot.
+    fn drain(&self) {
+        while let Some(t) = self.queue.pop() {
+            drop(t);
+        }
+        drop(self.remote().lifo.take());
+        self.stats.publish(&self.remote().stats);
+    }
+}

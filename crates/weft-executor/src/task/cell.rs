@@ -1,0 +1,396 @@
+//! The task cell: one heap allocation per task holding the header, the scheduler hook,
+//! the join waker slot and the future (later its output), and the type-erased functions
+//! that drive it.
+//!
+//! Layout (`#[repr(C)]`, so a `*Header` is a `*Cell`):
+//!
+//! ```text
+//! +--------------------------------------------+
+//! | Header: state word | vtable | list links   |  <- wakers, queues and handles point here
+//! | scheduler hook (S)                         |
+//! | join waker slot: Option<Waker>             |
+//! | stage: Running(F) | Finished(output) | Consumed
+//! +--------------------------------------------+
+//! ```
+//!
+//! Who may touch what is decided by the state word (see `state.rs`): `RUNNING` grants the
+//! stage while not complete; after `COMPLETE` the stage belongs to the `JoinHandle` (or,
+//! without one, to the completing thread); `JOIN_WAKER` decides who owns the waker slot.
+
+use super::error::JoinError;
+use super::state::{self, Snapshot, State, ToIdle, ToRunning, Wake};
+use super::waker::waker_ref;
+use super::{Notified, Schedule};
+use crate::sync::UnsafeCell;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll, Waker};
+
+/// Type-erased operations on a cell, one static table per `(future, scheduler)` type.
+pub(crate) struct Vtable {
+    /// Consume a `Notified` reference: poll the task (or cancel it, or just drop the ref).
+    pub(crate) run: unsafe fn(NonNull<Header>),
+    /// Hand a freshly notified task (its reference already counted) to its scheduler.
+    pub(crate) schedule: unsafe fn(NonNull<Header>),
+    /// Free the cell. Only after the reference count reached zero.
+    pub(crate) dealloc: unsafe fn(NonNull<Header>),
+    /// `JoinHandle::poll`: write `Poll<Result<T, JoinError>>` through the pointer if done,
+    /// or register the waker.
+    pub(crate) try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
+    /// `JoinHandle::drop`.
+    pub(crate) drop_join_handle: unsafe fn(NonNull<Header>),
+    /// Runtime shutdown: cancel the task if nobody is running it. Consumes the reference
+    /// of the owned-task list.
+    pub(crate) shutdown: unsafe fn(NonNull<Header>),
+}
+
+/// Links of the intrusive owned-task list; guarded by the mutex of the list's shard.
+pub(crate) struct Links {
+    pub(crate) prev: Option<NonNull<Header>>,
+    pub(crate) next: Option<NonNull<Header>>,
+    pub(crate) linked: bool,
+}
+
+/// The part of the cell every task has in the same place.
+#[repr(C)]
+pub(crate) struct Header {
+    pub(crate) state: State,
+    pub(crate) vtable: &'static Vtable,
+    pub(crate) links: UnsafeCell<Links>,
+    /// Which shard of the owned-task list the task belongs to. Fixed at spawn.
+    pub(crate) shard: u32,
+}
+
+// SAFETY: the header is shared between threads by design; every field is either atomic,
+// immutable after creation, or guarded (links by the list mutex).
+unsafe impl Send for Header {}
+// SAFETY: as above.
+unsafe impl Sync for Header {}
+
+pub(crate) enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, JoinError>),
+    Consumed,
+}
+
+#[repr(C)]
+pub(crate) struct Cell<F: Future, S> {
+    header: Header,
+    scheduler: S,
+    join_waker: UnsafeCell<Option<Waker>>,
+    stage: UnsafeCell<Stage<F>>,
+}
+
+impl<F, S> Cell<F, S>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    const VTABLE: Vtable = Vtable {
+        run: Self::run,
+        schedule: Self::schedule,
+        dealloc: Self::dealloc,
+        try_read_output: Self::try_read_output,
+        drop_join_handle: Self::drop_join_handle,
+        shutdown: Self::shutdown,
+    };
+
+    /// Allocates a new task. The returned pointer carries the three initial references
+    /// (see `state::INITIAL`): the caller turns them into a `Notified`, a `JoinHandle`
+    /// and the owned-list entry.
+    pub(crate) fn allocate(future: F, scheduler: S, shard: u32) -> NonNull<Header> {
+        let cell = Box::new(Cell {
+            header: Header {
+                state: State::new(),
+                vtable: &Self::VTABLE,
+                links: UnsafeCell::new(Links {
+                    prev: None,
+                    next: None,
+                    linked: false,
+                }),
+                shard,
+            },
+            scheduler,
+            join_waker: UnsafeCell::new(None),
+            stage: UnsafeCell::new(Stage::Running(future)),
+        });
+        NonNull::from(Box::leak(cell)).cast()
+    }
+
+    /// # Safety
+    /// `ptr` points at a live `Cell<F, S>`.
+    #[inline]
+    unsafe fn from_header<'a>(ptr: NonNull<Header>) -> &'a Self {
+        // SAFETY: the header is the first field of a `repr(C)` cell of this type (the
+        // vtable that called us is this type's), and the caller holds a reference.
+        unsafe { ptr.cast::<Self>().as_ref() }
+    }
+
+    unsafe fn run(ptr: NonNull<Header>) {
+        // SAFETY: the caller hands us a `Notified` reference, so the cell is alive.
+        let cell = unsafe { Self::from_header(ptr) };
+        match cell.header.state.transition_to_running() {
+            ToRunning::Poll => {}
+            ToRunning::Cancel => return cell.cancel(),
+            ToRunning::Stale => return cell.drop_refs(1),
+        }
+        let waker = waker_ref(ptr);
+        let mut cx = Context::from_waker(&waker);
+        let res = catch_unwind(AssertUnwindSafe(|| {
+            cell.stage.with_mut(|stage| {
+                // SAFETY: we hold RUNNING, so the stage is ours and holds the future,
+                // which never moves out of the cell while running.
+                match unsafe { &mut *stage } {
+                    Stage::Running(fut) => unsafe { Pin::new_unchecked(fut) }.poll(&mut cx),
+                    _ => unreachable!("a task in a run queue with no future"),
+                }
+            })
+        }));
+        match res {
+            Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
+                ToIdle::Idle => {}
+                ToIdle::Notified => cell.scheduler.yield_now(Notified::from_raw(ptr)),
+                ToIdle::Cancel => cell.cancel(),
+            },
+            Ok(Poll::Ready(out)) => {
+                cell.set_stage(Stage::Consumed);
+                cell.complete(Ok(out));
+            }
+            Err(panic) => {
+                // Drop the future that panicked, catching a second panic from its drop.
+                let _ = catch_unwind(AssertUnwindSafe(|| cell.set_stage(Stage::Consumed)));
+                cell.complete(Err(JoinError::panic(panic)));
+            }
+        }
+    }
+
+    /// Replaces the stage, dropping the old one.
+    ///
+    /// Only by the thread that owns the stage (holds RUNNING, or the output after COMPLETE).
+    fn set_stage(&self, stage: Stage<F>) {
+        // SAFETY: per the caller's ownership of the stage.
+        self.stage.with_mut(|p| unsafe { *p = stage });
+    }
+
+    fn take_output(&self) -> Result<F::Output, JoinError> {
+        // SAFETY: only called by the owner of the stage after COMPLETE.
+        self.stage.with_mut(
+            |p| match std::mem::replace(unsafe { &mut *p }, Stage::Consumed) {
+                Stage::Finished(out) => out,
+                _ => unreachable!("the output of a task was taken twice"),
+            },
+        )
+    }
+
+    /// With RUNNING held: drop the future and complete with `Cancelled`.
+    fn cancel(&self) {
+        let err = match catch_unwind(AssertUnwindSafe(|| self.set_stage(Stage::Consumed))) {
+            Ok(()) => JoinError::cancelled(),
+            Err(panic) => JoinError::panic(panic),
+        };
+        self.complete(Err(err));
+    }
+
+    /// With RUNNING held and the future already dropped: store the output, publish
+    /// COMPLETE, tell the JoinHandle, leave the owned list, drop the runner's reference.
+    fn complete(&self, output: Result<F::Output, JoinError>) {
+        self.set_stage(Stage::Finished(output));
+        let prev = self.header.state.transition_to_complete();
+        if !prev.has(state::JOIN_INTEREST) {
+            // Nobody will read it: the output is ours to drop.
+            self.drop_unread_output();
+        } else if prev.has(state::JOIN_WAKER) {
+            // SAFETY: JOIN_WAKER and COMPLETE are both set, so the JoinHandle cannot write
+            // the slot any more; reading it here is shared with at most other readers.
+            self.join_waker.with(|w| {
+                if let Some(w) = unsafe { &*w } {
+                    w.wake_by_ref();
+                }
+            });
+        }
+        let from_list = self.scheduler.release(NonNull::from(&self.header));
+        self.drop_refs(1 + usize::from(from_list));
+    }
+
+    /// Drops an output no JoinHandle will read; an unobserved panic goes to the hook.
+    /// (The JoinHandle may have read it already: then there is nothing left to drop.)
+    fn drop_unread_output(&self) {
+        // SAFETY: called by the owner of the stage after COMPLETE.
+        let stage = self
+            .stage
+            .with_mut(|p| std::mem::replace(unsafe { &mut *p }, Stage::Consumed));
+        let res = catch_unwind(AssertUnwindSafe(move || match stage {
+            Stage::Finished(Err(e)) => e.try_into_panic().ok(),
+            other => {
+                drop(other);
+                None
+            }
+        }));
+        let panic = match res {
+            Ok(Some(payload)) => payload,
+            Ok(None) => return,
+            Err(payload) => payload,
+        };
+        self.scheduler.unhandled_panic(panic);
+    }
+
+    fn drop_refs(&self, n: usize) {
+        if self.header.state.ref_dec(n) {
+            // SAFETY: that was the last reference.
+            unsafe { Self::dealloc(NonNull::from(&self.header)) }
+        }
+    }
+
+    unsafe fn schedule(ptr: NonNull<Header>) {
+        // SAFETY: the caller holds the new `Notified` reference.
+        let cell = unsafe { Self::from_header(ptr) };
+        cell.scheduler.schedule(Notified::from_raw(ptr));
+    }
+
+    unsafe fn dealloc(ptr: NonNull<Header>) {
+        // SAFETY: the count reached zero: nobody else can reach the cell. It was made
+        // by `Box::new` in `allocate` with this exact type.
+        drop(unsafe { Box::from_raw(ptr.cast::<Self>().as_ptr()) });
+    }
+
+    unsafe fn try_read_output(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
+        // SAFETY: the JoinHandle holds a reference.
+        let cell = unsafe { Self::from_header(ptr) };
+        if cell.poll_join(waker) {
+            let out = cell.take_output();
+            // SAFETY: the JoinHandle<F::Output> passes a pointer to its
+            // `Poll<Result<F::Output, JoinError>>`.
+            unsafe { *dst.cast::<Poll<Result<F::Output, JoinError>>>() = Poll::Ready(out) };
+        }
+    }
+
+    /// Returns true if the output is ready to take; otherwise makes sure `waker` is
+    /// registered.
+    fn poll_join(&self, waker: &Waker) -> bool {
+        let snap = self.header.state.load();
+        if snap.has(state::COMPLETE) {
+            return true;
+        }
+        if snap.has(state::JOIN_WAKER) {
+            // SAFETY: with JOIN_WAKER set only readers touch the slot.
+            let same = self.join_waker.with(|w| match unsafe { &*w } {
+                Some(w) => w.will_wake(waker),
+                None => false,
+            });
+            if same {
+                return false;
+            }
+            if self.header.state.unset_join_waker().is_err() {
+                return true;
+            }
+        }
+        // JOIN_WAKER is clear and the task not complete: the slot is ours.
+        // SAFETY: see above.
+        self.join_waker
+            .with_mut(|w| unsafe { *w = Some(waker.clone()) });
+        match self.header.state.set_join_waker() {
+            Ok(()) => false,
+            Err(s) => {
+                debug_assert!(s.has(state::COMPLETE));
+                true
+            }
+        }
+    }
+
+    unsafe fn drop_join_handle(ptr: NonNull<Header>) {
+        // SAFETY: the JoinHandle holds a reference until the end of this function.
+        let cell = unsafe { Self::from_header(ptr) };
+        let prev: Snapshot = cell.header.state.drop_join_interest();
+        if prev.has(state::COMPLETE) {
+            // The completing thread saw JOIN_INTEREST and left the output to us.
+            cell.drop_unread_output();
+        } else {
+            // We cleared JOIN_WAKER too, so the slot is ours: release the waker now rather
+            // than keep the awaiting task alive until this one ends.
+            // SAFETY: see above.
+            let old = cell.join_waker.with_mut(|w| unsafe { (*w).take() });
+            drop(old);
+        }
+        cell.drop_refs(1);
+    }
+
+    unsafe fn shutdown(ptr: NonNull<Header>) {
+        // SAFETY: the caller hands over the owned list's reference.
+        let cell = unsafe { Self::from_header(ptr) };
+        if cell.header.state.transition_to_shutdown() {
+            // We own the future, and the list's reference serves as the runner's: the
+            // entry is already unlinked, so `complete` drops just that one.
+            cell.cancel();
+        } else {
+            cell.drop_refs(1);
+        }
+    }
+}
+
+/// A typed handle on a cell for the `JoinHandle`.
+pub(crate) struct RawTask<T> {
+    pub(crate) ptr: NonNull<Header>,
+    _output: PhantomData<T>,
+}
+
+impl<T> RawTask<T> {
+    pub(crate) fn new(ptr: NonNull<Header>) -> Self {
+        RawTask {
+            ptr,
+            _output: PhantomData,
+        }
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: a RawTask holds a reference.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    pub(crate) fn try_read_output(&self, dst: &mut Poll<Result<T, JoinError>>, waker: &Waker) {
+        // SAFETY: the vtable belongs to this cell, whose output type is `T`.
+        unsafe {
+            (self.header().vtable.try_read_output)(self.ptr, (dst as *mut Poll<_>).cast(), waker)
+        }
+    }
+
+    pub(crate) fn drop_join_handle(&self) {
+        // SAFETY: called once, from JoinHandle's drop, with its reference.
+        unsafe { (self.header().vtable.drop_join_handle)(self.ptr) }
+    }
+}
+
+/// Operations on any cell through its header.
+impl Header {
+    pub(crate) fn abort(ptr: NonNull<Header>) {
+        // SAFETY: the caller holds a reference.
+        let header = unsafe { ptr.as_ref() };
+        if header.state.transition_to_cancelled() == Wake::Submit {
+            // SAFETY: the transition counted the new Notified reference.
+            unsafe { (header.vtable.schedule)(ptr) }
+        }
+    }
+
+    pub(crate) fn is_complete(ptr: NonNull<Header>) -> bool {
+        // SAFETY: the caller holds a reference.
+        unsafe { ptr.as_ref() }.state.load().has(state::COMPLETE)
+    }
+
+    pub(crate) fn ref_inc(ptr: NonNull<Header>) {
+        // SAFETY: the caller holds a reference.
+        unsafe { ptr.as_ref() }.state.ref_inc()
+    }
+
+    /// Drops one reference, freeing the cell if it was the last.
+    pub(crate) fn ref_dec(ptr: NonNull<Header>) {
+        // SAFETY: the caller holds a reference, which it gives up here.
+        let header = unsafe { ptr.as_ref() };
+        if header.state.ref_dec(1) {
+            // SAFETY: it was the last reference.
+            unsafe { (header.vtable.dealloc)(ptr) }
+        }
+    }
+}

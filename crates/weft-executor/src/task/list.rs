@@ -1,0 +1,137 @@
+//! The runtime's list of live tasks, so shutdown can find and drop every one of them,
+//! including tasks that sit idle waiting on a waker nobody will ever call.
+//!
+//! An intrusive doubly linked list (the links live in each task's header, so inserting
+//! allocates nothing), split into shards each behind its own mutex. A task stays in the
+//! shard it was spawned into: a worker spawns into its own shard, so the lock is
+//! uncontended unless the task completes on another worker.
+
+use super::cell::Header;
+use crate::sync::Mutex;
+use crossbeam_utils::CachePadded;
+use std::ptr::NonNull;
+
+pub(crate) struct OwnedTasks {
+    shards: Box<[CachePadded<Mutex<Shard>>]>,
+}
+
+struct Shard {
+    head: Option<NonNull<Header>>,
+    len: usize,
+    closed: bool,
+}
+
+// SAFETY: the raw pointers are counted references to Send + Sync headers; the links they
+// reach are only touched under this shard's mutex.
+unsafe impl Send for Shard {}
+
+impl OwnedTasks {
+    pub(crate) fn new(shards: usize) -> OwnedTasks {
+        let shards = (0..shards.max(1))
+            .map(|_| {
+                CachePadded::new(Mutex::new(Shard {
+                    head: None,
+                    len: 0,
+                    closed: false,
+                }))
+            })
+            .collect();
+        OwnedTasks { shards }
+    }
+
+    /// Links a new task (taking over its list reference). Returns false if the list is
+    /// closed (shutdown began): the caller must then shut the task down itself.
+    pub(crate) fn insert(&self, ptr: NonNull<Header>) -> bool {
+        // SAFETY: the caller holds the list reference of a live task.
+        let header = unsafe { ptr.as_ref() };
+        let mut shard = self.shards[header.shard as usize].lock();
+        if shard.closed {
+            return false;
+        }
+        let old_head = shard.head;
+        // SAFETY: we hold the shard lock, which guards the links of all its tasks.
+        header.links.with_mut(|l| unsafe {
+            (*l).prev = None;
+            (*l).next = old_head;
+            (*l).linked = true;
+        });
+        if let Some(old) = old_head {
+            // SAFETY: as above; `old` is linked in this shard, so alive.
+            unsafe { old.as_ref() }
+                .links
+                .with_mut(|l| unsafe { (*l).prev = Some(ptr) });
+        }
+        shard.head = Some(ptr);
+        shard.len += 1;
+        true
+    }
+
+    /// Unlinks a task if it is linked. Returns true if it was.
+    pub(crate) fn remove(&self, ptr: NonNull<Header>) -> bool {
+        // SAFETY: the caller holds a reference.
+        let header = unsafe { ptr.as_ref() };
+        let mut shard = self.shards[header.shard as usize].lock();
+        // SAFETY: shard lock held.
+        let (linked, prev, next) = header
+            .links
+            .with(|l| unsafe { ((*l).linked, (*l).prev, (*l).next) });
+        if !linked {
+            return false;
+        }
+        shard.unlink(ptr, prev, next);
+        true
+    }
+
+    /// Closes every shard (later inserts fail) and returns all tasks that were linked,
+    /// with their list references.
+    pub(crate) fn close_and_take_all(&self) -> Vec<NonNull<Header>> {
+        let mut all = Vec::new();
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock();
+            shard.closed = true;
+            while let Some(ptr) = shard.head {
+                // SAFETY: linked tasks are alive; shard lock held.
+                let next = unsafe { ptr.as_ref() }.links.with(|l| unsafe { (*l).next });
+                shard.unlink(ptr, None, next);
+                all.push(ptr);
+            }
+        }
+        all
+    }
+
+    /// Number of tasks alive (linked), summed over the shards.
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len).sum()
+    }
+}
+
+impl Shard {
+    fn unlink(
+        &mut self,
+        ptr: NonNull<Header>,
+        prev: Option<NonNull<Header>>,
+        next: Option<NonNull<Header>>,
+    ) {
+        // The shard lock is held by our caller (`&mut self` came from its guard), and
+        // linked neighbours are alive, so their links are ours to write.
+        let set = |p: NonNull<Header>, f: &dyn Fn(&mut super::cell::Links)| {
+            // SAFETY: see above.
+            unsafe { p.as_ref() }
+                .links
+                .with_mut(|l| f(unsafe { &mut *l }));
+        };
+        match prev {
+            Some(p) => set(p, &|l| l.next = next),
+            None => self.head = next,
+        }
+        if let Some(n) = next {
+            set(n, &|l| l.prev = prev);
+        }
+        set(ptr, &|l| {
+            l.linked = false;
+            l.prev = None;
+            l.next = None;
+        });
+        self.len -= 1;
+    }
+}

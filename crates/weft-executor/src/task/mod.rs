@@ -1,0 +1,103 @@
+//! Tasks: one allocation each (the cell), a state word, wakers that point at the cell,
+//! and the handles around it.
+//!
+//! - `state`: the flag bits and reference count, with the invariant of each bit.
+//! - `cell`: the allocation and the type-erased functions that poll, complete and free it.
+//! - `waker`: `Waker`s built on the cell, with no allocation.
+//! - `join`: `JoinHandle` and `AbortHandle`.
+//! - `list`: the runtime's sharded list of owned tasks, used to drop them all at shutdown.
+
+pub(crate) mod cell;
+mod error;
+mod join;
+pub(crate) mod list;
+pub(crate) mod state;
+mod waker;
+
+#[cfg(all(test, weft_loom))]
+mod tests_loom;
+
+pub(crate) use error::panic_message;
+pub use error::JoinError;
+pub use join::{AbortHandle, JoinHandle};
+
+use cell::{Cell, Header};
+use std::any::Any;
+use std::future::Future;
+use std::ptr::NonNull;
+
+/// What a task needs from whoever runs it.
+pub(crate) trait Schedule: Send + Sync + 'static {
+    /// Queue a task that was just notified (by a waker or an abort). Any thread.
+    fn schedule(&self, task: Notified);
+    /// Queue a task that was woken during its own poll (a yield), on the thread that
+    /// polled it: it goes to the back of the queue.
+    fn yield_now(&self, task: Notified);
+    /// Unlink a finished task from the owned-task list. Returns true if it was linked,
+    /// in which case the caller drops the list's reference.
+    fn release(&self, task: NonNull<Header>) -> bool;
+    /// A panic that no `JoinHandle` will see.
+    fn unhandled_panic(&self, payload: Box<dyn Any + Send>);
+}
+
+/// A queued task: owns one reference, and is the only thing allowed to poll it.
+pub(crate) struct Notified(NonNull<Header>);
+
+// SAFETY: a Notified is a counted reference to a Send + Sync header; the future inside
+// is Send and only touched by whoever holds RUNNING.
+unsafe impl Send for Notified {}
+
+impl Notified {
+    pub(crate) fn from_raw(ptr: NonNull<Header>) -> Notified {
+        Notified(ptr)
+    }
+
+    pub(crate) fn into_raw(self) -> NonNull<Header> {
+        let ptr = self.0;
+        std::mem::forget(self);
+        ptr
+    }
+
+    /// Polls the task once (or cancels it), consuming this reference.
+    #[inline]
+    pub(crate) fn run(self) {
+        let ptr = self.into_raw();
+        // SAFETY: we hand over our reference; the vtable belongs to the cell.
+        unsafe { (ptr.as_ref().vtable.run)(ptr) }
+    }
+}
+
+impl Drop for Notified {
+    fn drop(&mut self) {
+        Header::ref_dec(self.0);
+    }
+}
+
+impl std::fmt::Debug for Notified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Notified({:p})", self.0)
+    }
+}
+
+/// Makes a task. Returns the first `Notified`, the `JoinHandle`, and the raw pointer that
+/// carries the owned-list reference (to insert into the list, or to shut down at once).
+pub(crate) fn new_task<F, S>(
+    future: F,
+    scheduler: S,
+    shard: u32,
+) -> (Notified, JoinHandle<F::Output>, NonNull<Header>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let ptr = Cell::allocate(future, scheduler, shard);
+    (Notified(ptr), JoinHandle::new(ptr), ptr)
+}
+
+/// Cancels a task that the owned list (or a closed list) handed over. Consumes the list's
+/// reference.
+pub(crate) fn shutdown_task(ptr: NonNull<Header>) {
+    // SAFETY: the caller holds the list's reference.
+    unsafe { (ptr.as_ref().vtable.shutdown)(ptr) }
+}

@@ -1,0 +1,63 @@
+//! Wakers that point straight at the task cell.
+//!
+//! A task's `Waker` is the cell's header pointer plus one static vtable: `clone` adds a
+//! reference, `drop` removes one, and neither allocates. `wake_by_ref` is one
+//! compare-and-swap on the state word, plus a push to a run queue when the task was idle.
+
+use super::cell::Header;
+use super::state::Wake;
+use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
+use std::task::{RawWaker, RawWakerVTable, Waker};
+
+static WAKER_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(clone_waker, wake_by_val, wake_by_ref, drop_waker);
+
+fn header<'a>(data: *const ()) -> &'a Header {
+    // SAFETY: every waker built with WAKER_VTABLE holds a reference on the cell whose
+    // header `data` points at (or, for `waker_ref`, borrows the runner's).
+    unsafe { &*data.cast::<Header>() }
+}
+
+fn ptr(data: *const ()) -> NonNull<Header> {
+    // SAFETY: `data` came from a NonNull<Header>.
+    unsafe { NonNull::new_unchecked(data as *mut Header) }
+}
+
+unsafe fn clone_waker(data: *const ()) -> RawWaker {
+    header(data).state.ref_inc();
+    RawWaker::new(data, &WAKER_VTABLE)
+}
+
+unsafe fn wake_by_ref(data: *const ()) {
+    let h = header(data);
+    if h.state.transition_to_notified_by_ref() == Wake::Submit {
+        // SAFETY: the transition counted a reference for the new Notified.
+        unsafe { (h.vtable.schedule)(ptr(data)) }
+    }
+}
+
+unsafe fn wake_by_val(data: *const ()) {
+    let h = header(data);
+    match h.state.transition_to_notified_by_val() {
+        // SAFETY: the waker's own reference became the Notified's.
+        Wake::Submit => unsafe { (h.vtable.schedule)(ptr(data)) },
+        // SAFETY: that was the last reference.
+        Wake::Dealloc => unsafe { (h.vtable.dealloc)(ptr(data)) },
+        Wake::Nothing => {}
+    }
+}
+
+unsafe fn drop_waker(data: *const ()) {
+    Header::ref_dec(ptr(data));
+}
+
+/// A waker that borrows the runner's reference for the duration of a poll: no reference
+/// count traffic unless the future clones it.
+pub(crate) fn waker_ref(ptr: NonNull<Header>) -> ManuallyDrop<Waker> {
+    // SAFETY: the vtable's contract holds (see above); ManuallyDrop keeps us from
+    // dropping the reference we only borrow.
+    ManuallyDrop::new(unsafe {
+        Waker::from_raw(RawWaker::new(ptr.as_ptr() as *const (), &WAKER_VTABLE))
+    })
+}

@@ -1,0 +1,231 @@
+//! Spawning, joining, entering and misuse of the runtime.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+use weft_executor::{block_on, spawn, yield_now, Builder, Handle, Runtime};
+
+fn rt(n: usize) -> Runtime {
+    Builder::new().worker_threads(n).build().unwrap()
+}
+
+fn panic_message(f: impl FnOnce()) -> String {
+    let err = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
+    err.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap()
+}
+
+#[test]
+fn spawn_and_join_many() {
+    let rt = rt(2);
+    let sum = rt.block_on(async {
+        let hs: Vec<_> = (0..10_000u64).map(|i| spawn(async move { i })).collect();
+        let mut sum = 0;
+        for h in hs {
+            sum += h.await.unwrap();
+        }
+        sum
+    });
+    assert_eq!(sum, (0..10_000u64).sum());
+}
+
+#[test]
+fn spawn_from_a_foreign_thread_through_a_handle() {
+    let rt = rt(2);
+    let handle = rt.handle().clone();
+    let out = std::thread::spawn(move || {
+        let hs: Vec<_> = (0..1000)
+            .map(|i| handle.spawn(async move { i * 2 }))
+            .collect();
+        block_on(async {
+            let mut v = Vec::new();
+            for h in hs {
+                v.push(h.await.unwrap());
+            }
+            v
+        })
+    })
+    .join()
+    .unwrap();
+    assert_eq!(out, (0..1000).map(|i| i * 2).collect::<Vec<_>>());
+}
+
+#[test]
+fn tasks_spawned_inside_tasks_run_on_all_workers() {
+    let rt = rt(2);
+    let names = Arc::new(Mutex::new(std::collections::HashSet::new()));
+    let n2 = names.clone();
+    rt.block_on(async move {
+        let hs: Vec<_> = (0..200)
+            .map(|_| {
+                let names = n2.clone();
+                spawn(async move {
+                    let name = std::thread::current().name().unwrap().to_string();
+                    names.lock().unwrap().insert(name);
+                    // Keep the thread busy a little so the other worker has to steal.
+                    std::thread::sleep(Duration::from_micros(200));
+                })
+            })
+            .collect();
+        for h in hs {
+            h.await.unwrap();
+        }
+    });
+    let names = names.lock().unwrap();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.iter().all(|n| n.starts_with("weft-worker-")));
+}
+
+#[test]
+fn free_spawn_outside_a_runtime_panics_with_the_fix() {
+    let msg = panic_message(|| drop(spawn(async {})));
+    assert!(msg.contains("no weft runtime"), "{msg}");
+    assert!(msg.contains("block_on"), "{msg}");
+    let msg = panic_message(|| drop(Handle::current()));
+    assert!(msg.contains("Handle::enter"), "{msg}");
+    assert!(Handle::try_current().is_err());
+}
+
+#[test]
+fn block_on_inside_a_worker_panics_and_says_to_await() {
+    let rt = rt(1);
+    let err = rt
+        .block_on(rt.spawn(async { block_on(async {}) }))
+        .unwrap_err();
+    assert!(err.is_panic());
+    let msg = err.to_string();
+    assert!(msg.contains(".await"), "{msg}");
+}
+
+#[test]
+fn nested_block_on_panics() {
+    let rt = rt(1);
+    let msg = panic_message(|| rt.block_on(async { block_on(async {}) }));
+    assert!(msg.contains(".await"), "{msg}");
+    // And the runtime still works afterwards.
+    assert_eq!(rt.block_on(async { 5 }), 5);
+}
+
+#[test]
+fn enter_lets_a_plain_thread_spawn() {
+    let rt = rt(1);
+    let h = {
+        let _g = rt.enter();
+        spawn(async { "entered" })
+    };
+    assert_eq!(rt.block_on(h).unwrap(), "entered");
+    assert!(Handle::try_current().is_err());
+}
+
+#[test]
+fn yield_now_lets_queued_tasks_run_first() {
+    // One worker: the order of events is deterministic.
+    let rt = rt(1);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l = log.clone();
+    rt.block_on(rt.spawn(async move {
+        let l2 = l.clone();
+        let other = spawn(async move { l2.lock().unwrap().push("other") });
+        l.lock().unwrap().push("before yield");
+        yield_now().await;
+        l.lock().unwrap().push("after yield");
+        other.await.unwrap();
+    }))
+    .unwrap();
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["before yield", "other", "after yield"]
+    );
+}
+
+#[test]
+fn wake_from_a_foreign_thread() {
+    let rt = rt(2);
+    let (tx, rx) = mpsc::channel::<std::task::Waker>();
+    let h = rt.spawn(async move {
+        let mut sent = false;
+        std::future::poll_fn(move |cx| {
+            if sent {
+                return std::task::Poll::Ready(7);
+            }
+            sent = true;
+            tx.send(cx.waker().clone()).unwrap();
+            std::task::Poll::Pending
+        })
+        .await
+    });
+    let waker = rx.recv().unwrap();
+    std::thread::spawn(move || waker.wake()).join().unwrap();
+    assert_eq!(rt.block_on(h).unwrap(), 7);
+}
+
+#[test]
+fn builder_sets_thread_names_and_hooks() {
+    let started = Arc::new(AtomicUsize::new(0));
+    let stopped = Arc::new(AtomicUsize::new(0));
+    let (s, t) = (started.clone(), stopped.clone());
+    let rt = Builder::new()
+        .worker_threads(3)
+        .thread_name("named")
+        .thread_stack_size(256 * 1024)
+        .on_thread_start(move || {
+            s.fetch_add(1, SeqCst);
+        })
+        .on_thread_stop(move || {
+            t.fetch_add(1, SeqCst);
+        })
+        .build()
+        .unwrap();
+    let name = rt
+        .block_on(rt.spawn(async { std::thread::current().name().unwrap().to_string() }))
+        .unwrap();
+    assert!(name.starts_with("named-worker-"), "{name}");
+    drop(rt);
+    assert_eq!(started.load(SeqCst), 3);
+    assert_eq!(stopped.load(SeqCst), 3);
+}
+
+#[test]
+fn worker_threads_from_the_environment() {
+    // Only this test touches the variable (and `Builder::worker_threads` wins over it in
+    // every other test), so setting it here does not race other tests' meaning.
+    // SAFETY: single-threaded use of the variable, see above.
+    unsafe { std::env::set_var(weft_executor::WORKER_THREADS_ENV, "3") };
+    let rt = Runtime::new().unwrap();
+    assert_eq!(rt.metrics().num_workers(), 3);
+    drop(rt);
+    unsafe { std::env::set_var(weft_executor::WORKER_THREADS_ENV, "lots") };
+    let err = Runtime::new().unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    unsafe { std::env::remove_var(weft_executor::WORKER_THREADS_ENV) };
+}
+
+#[test]
+fn metrics_count_polls_and_spawns() {
+    let rt = rt(2);
+    rt.block_on(async {
+        let hs: Vec<_> = (0..1000)
+            .map(|_| spawn(async { yield_now().await }))
+            .collect();
+        for h in hs {
+            h.await.unwrap();
+        }
+    });
+    // Metrics are published when workers park; give them a moment to go idle.
+    let m = rt.metrics();
+    let mut polls = 0;
+    for _ in 0..200 {
+        polls = (0..2).map(|i| m.worker_polls(i)).sum::<u64>();
+        if polls >= 2000 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(polls >= 2000, "each task polls twice: {polls}");
+    assert_eq!(m.spawned_tasks(), 1000);
+    assert_eq!(m.alive_tasks(), 0);
+    assert_eq!(m.injector_depth(), 0);
+}
