@@ -1,0 +1,112 @@
+//! The blocking pool.
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+use weft_executor::{spawn_blocking, Builder};
+
+#[test]
+fn runs_closures_on_blocking_threads() {
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let name = rt
+        .block_on(async {
+            spawn_blocking(|| std::thread::current().name().unwrap().to_string()).await
+        })
+        .unwrap();
+    assert!(name.starts_with("weft-blocking-"), "{name}");
+}
+
+#[test]
+fn never_more_threads_than_the_limit() {
+    let rt = Builder::new()
+        .worker_threads(1)
+        .max_blocking_threads(2)
+        .build()
+        .unwrap();
+    let running = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let hs: Vec<_> = (0..10)
+        .map(|i| {
+            let (running, peak) = (running.clone(), peak.clone());
+            rt.spawn_blocking(move || {
+                let now = running.fetch_add(1, SeqCst) + 1;
+                peak.fetch_max(now, SeqCst);
+                std::thread::sleep(Duration::from_millis(5));
+                running.fetch_sub(1, SeqCst);
+                i
+            })
+        })
+        .collect();
+    let out: Vec<_> = hs.into_iter().map(|h| rt.block_on(h).unwrap()).collect();
+    assert_eq!(out, (0..10).collect::<Vec<_>>());
+    assert!(peak.load(SeqCst) <= 2, "peak {}", peak.load(SeqCst));
+    assert!(rt.metrics().blocking_threads() <= 2);
+}
+
+#[test]
+fn idle_threads_exit_after_keep_alive() {
+    let rt = Builder::new()
+        .worker_threads(1)
+        .thread_keep_alive(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    rt.block_on(rt.spawn_blocking(|| ())).unwrap();
+    let m = rt.metrics();
+    // Bounded wait for the thread to notice it is idle (not a timing assertion).
+    for _ in 0..1000 {
+        if m.blocking_threads() == 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("the idle blocking thread never exited");
+}
+
+#[test]
+fn abort_before_start_cancels_and_panics_reach_the_handle() {
+    let rt = Builder::new()
+        .worker_threads(1)
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    let (tx, rx) = mpsc::channel::<()>();
+    let busy = rt.spawn_blocking(move || rx.recv().unwrap());
+    let queued = rt.spawn_blocking(|| "never");
+    queued.abort();
+    tx.send(()).unwrap();
+    rt.block_on(busy).unwrap();
+    assert!(rt.block_on(queued).unwrap_err().is_cancelled());
+    let err = rt
+        .block_on(rt.spawn_blocking(|| panic!("blocking panic")))
+        .unwrap_err();
+    assert!(err.is_panic());
+}
+
+#[test]
+fn blocking_threads_can_use_the_runtime() {
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let v = rt
+        .block_on(rt.spawn_blocking(|| {
+            let h = weft_executor::Handle::current();
+            weft_executor::block_on(h.spawn(async { 11 })).unwrap()
+        }))
+        .unwrap();
+    assert_eq!(v, 11);
+}
+
+#[test]
+fn queued_blocking_tasks_are_cancelled_at_shutdown() {
+    let rt = Builder::new()
+        .worker_threads(1)
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    let (tx, rx) = mpsc::channel::<()>();
+    let _busy = rt.spawn_blocking(move || {
+        let _ = rx.recv_timeout(Duration::from_millis(50));
+    });
+    let queued = rt.spawn_blocking(|| 1);
+    drop(rt);
+    drop(tx);
+    assert!(weft_executor::block_on(queued).unwrap_err().is_cancelled());
+}
