@@ -34,6 +34,8 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, missing_debug_implementations)]
+// Under the loom models only the modelled parts are built; the rest would be dead code.
+#![cfg_attr(weft_loom, allow(dead_code, unused_imports))]
 
 #[cfg(not(weft_loom))]
 mod block_on;

@@ -1,5 +1,7 @@
 //! The blocking pool.
 
+#![cfg(not(weft_loom))]
+
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;

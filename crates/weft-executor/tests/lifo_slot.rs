@@ -4,6 +4,8 @@
 //! thread, the task waiting in the slot waits too. Here another worker must take it. The
 //! long receive timeouts only turn a deadlock into a failure.
 
+#![cfg(not(weft_loom))]
+
 use std::sync::{mpsc, Arc, Mutex};
 use std::task::Waker;
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! Panics inside tasks, `abort()` at every point of a task's life, and the panic hook.
 
+#![cfg(not(weft_loom))]
+
 use std::future::{pending, poll_fn};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Mutex};

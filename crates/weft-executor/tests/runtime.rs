@@ -1,5 +1,7 @@
 //! Spawning, joining, entering and misuse of the runtime.
 
+#![cfg(not(weft_loom))]
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Mutex};

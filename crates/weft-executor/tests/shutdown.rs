@@ -1,6 +1,8 @@
 //! Dropping the runtime: every task's future is dropped exactly once, nothing leaks, and
 //! what comes after is handled.
 
+#![cfg(not(weft_loom))]
+
 use std::future::pending;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};

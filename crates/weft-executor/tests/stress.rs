@@ -1,5 +1,7 @@
 //! Many tasks, many foreign wakers: none lost, none polled twice after completion.
 
+#![cfg(not(weft_loom))]
+
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::task::{Poll, Waker};

@@ -17,6 +17,9 @@ pub(crate) mod park;
 #[cfg(not(weft_loom))]
 pub(crate) mod worker;
 
+#[cfg(all(test, weft_loom))]
+mod tests_loom;
+
 #[cfg(not(weft_loom))]
 pub(crate) use shared::*;
 

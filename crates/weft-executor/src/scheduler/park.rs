@@ -53,12 +53,16 @@ impl Parker {
                     .is_err()
                 {
                     // Notified in between.
-                    self.state.store(EMPTY, SeqCst);
+                    self.state.swap(EMPTY, SeqCst);
                     return;
                 }
                 driver.park(timeout);
-                // Consumes a NOTIFIED that arrived during the driver's park, too.
-                self.state.store(EMPTY, SeqCst);
+                // Consumes a NOTIFIED that arrived during the driver's park, too. A swap,
+                // not a store: reading the unparker's write synchronises with it, so
+                // whatever it published before unparking (a shutdown flag, a finished
+                // job) is visible to us now, even if the driver woke us for another
+                // reason. (loom found the store version losing exactly that.)
+                self.state.swap(EMPTY, SeqCst);
             }
             None => {
                 let mut guard = self.mutex.lock();
@@ -67,7 +71,7 @@ impl Parker {
                     .compare_exchange(EMPTY, PARKED_CONDVAR, SeqCst, SeqCst)
                     .is_err()
                 {
-                    self.state.store(EMPTY, SeqCst);
+                    self.state.swap(EMPTY, SeqCst);
                     return;
                 }
                 loop {

@@ -1,1 +1,354 @@
-//! Loom models of the task state machine (written next).
+//! Loom models of the task state machine.
+//!
+//! Run with `RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p weft-executor
+//! --release --lib loom`. Each model runs real task cells (state word, waker, join handle,
+//! owned list) against a mock scheduler whose queue is a loom mutex. loom checks every
+//! interleaving up to the preemption bound, reports deadlocks (a lost wake-up leaves a
+//! `block_on` waiting forever) and leaks (every cell holds a loom `Arc` to the scheduler,
+//! so a cell never freed is reported), and catches unsynchronised access to the cells'
+//! `UnsafeCell`s (the future, the output, the join waker slot).
+
+use super::cell::Header;
+use super::list::OwnedTasks;
+use super::{new_task, JoinHandle, Notified, Schedule};
+use crate::sync::atomic::AtomicUsize;
+use crate::sync::{Arc, Mutex};
+use loom::thread;
+use std::any::Any;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::sync::atomic::Ordering::SeqCst;
+use std::task::{Context, Poll, Waker};
+
+struct Mock {
+    queue: Mutex<VecDeque<Notified>>,
+    owned: OwnedTasks,
+}
+
+#[derive(Clone)]
+struct Sched(Arc<Mock>);
+
+impl Schedule for Sched {
+    fn schedule(&self, task: Notified) {
+        self.0.queue.lock().push_back(task);
+    }
+    fn yield_now(&self, task: Notified) {
+        self.0.queue.lock().push_back(task);
+    }
+    fn release(&self, task: NonNull<Header>) -> bool {
+        self.0.owned.remove(task)
+    }
+    fn unhandled_panic(&self, _payload: Box<dyn Any + Send>) {}
+}
+
+impl Sched {
+    fn new() -> Sched {
+        Sched(Arc::new(Mock {
+            queue: Mutex::new(VecDeque::new()),
+            owned: OwnedTasks::new(1),
+        }))
+    }
+
+    fn spawn<F>(&self, f: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (notified, join, raw) = new_task(f, self.clone(), 0);
+        assert!(self.0.owned.insert(raw));
+        self.schedule(notified);
+        join
+    }
+
+    /// Runs queued tasks until the queue is empty.
+    fn run_all(&self) {
+        loop {
+            let t = self.0.queue.lock().pop_front();
+            match t {
+                Some(t) => t.run(),
+                None => return,
+            }
+        }
+    }
+
+    fn run_one(&self) -> bool {
+        let t = self.0.queue.lock().pop_front();
+        match t {
+            Some(t) => {
+                t.run();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// What a runtime does at shutdown: drop every task, then the queue.
+    fn shutdown(&self) {
+        for t in self.0.owned.close_and_take_all() {
+            super::shutdown_task(t);
+        }
+        self.0.queue.lock().clear();
+    }
+}
+
+/// Counts polls, concurrent polls and drops; the first poll parks and hands out its
+/// waker, the second completes.
+struct Probe {
+    polls: Arc<AtomicUsize>,
+    in_poll: Arc<AtomicUsize>,
+    drops: Arc<AtomicUsize>,
+    waker_out: Arc<Mutex<Option<Waker>>>,
+    ready_after: usize,
+}
+
+impl Future for Probe {
+    type Output = usize;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        assert_eq!(
+            self.in_poll.fetch_add(1, SeqCst),
+            0,
+            "polled by two threads at once"
+        );
+        let n = self.polls.fetch_add(1, SeqCst) + 1;
+        *self.waker_out.lock() = Some(cx.waker().clone());
+        self.in_poll.fetch_sub(1, SeqCst);
+        if n >= self.ready_after {
+            Poll::Ready(n)
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, SeqCst);
+    }
+}
+
+struct Counters {
+    polls: Arc<AtomicUsize>,
+    in_poll: Arc<AtomicUsize>,
+    drops: Arc<AtomicUsize>,
+    waker: Arc<Mutex<Option<Waker>>>,
+}
+
+fn probe(ready_after: usize) -> (Probe, Counters) {
+    let c = Counters {
+        polls: Arc::new(AtomicUsize::new(0)),
+        in_poll: Arc::new(AtomicUsize::new(0)),
+        drops: Arc::new(AtomicUsize::new(0)),
+        waker: Arc::new(Mutex::new(None)),
+    };
+    let p = Probe {
+        polls: c.polls.clone(),
+        in_poll: c.in_poll.clone(),
+        drops: c.drops.clone(),
+        waker_out: c.waker.clone(),
+        ready_after,
+    };
+    (p, c)
+}
+
+/// A wake racing the task's first poll: the task is polled exactly twice, never by two
+/// threads at once, and no wake is lost (it completes).
+#[test]
+fn loom_wake_during_poll_reschedules_once() {
+    loom::model(|| {
+        let s = Sched::new();
+        let (p, c) = probe(2);
+        let join = s.spawn(p);
+        let s2 = s.clone();
+        let w = c.waker.clone();
+        let waker_thread = thread::spawn(move || {
+            // Wake as soon as the task has handed out its waker, maybe mid-poll.
+            loop {
+                if let Some(w) = w.lock().take() {
+                    w.wake();
+                    break;
+                }
+                thread::yield_now();
+            }
+            s2.run_one();
+        });
+        s.run_one();
+        waker_thread.join().unwrap();
+        s.run_all();
+        assert_eq!(loom::future::block_on(join).unwrap(), 2);
+        assert_eq!(c.polls.load(SeqCst), 2);
+        assert_eq!(c.drops.load(SeqCst), 1);
+        c.waker.lock().take();
+        s.shutdown();
+    });
+}
+
+/// A wake after completion does nothing: no extra poll, and the cell is still freed
+/// (loom reports the scheduler `Arc` the cell holds if it leaks).
+#[test]
+fn loom_wake_after_complete_is_a_no_op() {
+    loom::model(|| {
+        let s = Sched::new();
+        let (p, c) = probe(1);
+        let join = s.spawn(p);
+        let w = c.waker.clone();
+        let s2 = s.clone();
+        let t = thread::spawn(move || {
+            s2.run_one();
+        });
+        // Races the run: there may or may not be a waker yet.
+        if let Some(w) = w.lock().take() {
+            w.wake_by_ref();
+            w.wake();
+        }
+        t.join().unwrap();
+        if let Some(w) = c.waker.lock().take() {
+            w.wake();
+        }
+        s.run_all();
+        assert_eq!(c.polls.load(SeqCst), 1);
+        assert_eq!(loom::future::block_on(join).unwrap(), 1);
+        s.shutdown();
+    });
+}
+
+/// `abort()` racing completion: the handle gets exactly one of the output or
+/// `Cancelled`, and the future is dropped exactly once.
+#[test]
+fn loom_abort_racing_completion() {
+    loom::model(|| {
+        let s = Sched::new();
+        let (p, c) = probe(1);
+        let join = s.spawn(p);
+        let abort = join.abort_handle();
+        let s2 = s.clone();
+        let t = thread::spawn(move || {
+            s2.run_all();
+        });
+        abort.abort();
+        t.join().unwrap();
+        s.run_all();
+        match loom::future::block_on(join) {
+            Ok(n) => assert_eq!(n, 1),
+            Err(e) => assert!(e.is_cancelled()),
+        }
+        assert_eq!(c.drops.load(SeqCst), 1);
+        assert!(abort.is_finished());
+        s.shutdown();
+    });
+}
+
+/// `abort()` of a task that is idle or being polled (it parks on its first poll).
+#[test]
+fn loom_abort_racing_a_pending_poll() {
+    loom::model(|| {
+        let s = Sched::new();
+        let (p, c) = probe(2);
+        let join = s.spawn(p);
+        let s2 = s.clone();
+        let t = thread::spawn(move || {
+            s2.run_all();
+        });
+        join.abort();
+        t.join().unwrap();
+        s.run_all();
+        assert!(loom::future::block_on(join).unwrap_err().is_cancelled());
+        // Aborted before its first poll, or after it parked: never polled a second time.
+        assert!(c.polls.load(SeqCst) <= 1);
+        assert_eq!(c.drops.load(SeqCst), 1);
+        c.waker.lock().take();
+        s.shutdown();
+    });
+}
+
+/// The JoinHandle registering its waker races completion: the awaiting side is always
+/// woken (otherwise `block_on` deadlocks, which loom reports).
+#[test]
+fn loom_join_waker_registration_racing_completion() {
+    loom::model(|| {
+        let s = Sched::new();
+        let (p, c) = probe(1);
+        let join = s.spawn(p);
+        let s2 = s.clone();
+        let t = thread::spawn(move || {
+            s2.run_all();
+        });
+        assert_eq!(loom::future::block_on(join).unwrap(), 1);
+        t.join().unwrap();
+        assert_eq!(c.drops.load(SeqCst), 1);
+        c.waker.lock().take();
+        s.shutdown();
+    });
+}
+
+/// Dropping the JoinHandle races completion: the output is dropped exactly once.
+#[test]
+fn loom_join_handle_drop_racing_completion() {
+    struct Out(Arc<AtomicUsize>);
+    impl Drop for Out {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+    loom::model(|| {
+        let s = Sched::new();
+        let out_drops = Arc::new(AtomicUsize::new(0));
+        let o = out_drops.clone();
+        let join = s.spawn(async move { Out(o) });
+        let s2 = s.clone();
+        let t = thread::spawn(move || {
+            s2.run_all();
+        });
+        drop(join);
+        t.join().unwrap();
+        s.run_all();
+        assert_eq!(out_drops.load(SeqCst), 1);
+        s.shutdown();
+    });
+}
+
+/// Shutdown racing a wake from another thread: the future is dropped once, nothing
+/// leaks, and the wake does nothing harmful.
+#[test]
+fn loom_shutdown_racing_a_wake() {
+    loom::model(|| {
+        let s = Sched::new();
+        let (p, c) = probe(2);
+        let join = s.spawn(p);
+        s.run_all(); // parks, waker handed out
+        let w = c.waker.lock().take().unwrap();
+        let t = thread::spawn(move || w.wake());
+        s.shutdown();
+        t.join().unwrap();
+        s.shutdown();
+        assert_eq!(c.drops.load(SeqCst), 1);
+        assert!(loom::future::block_on(join).unwrap_err().is_cancelled());
+    });
+}
+
+/// The LIFO slot: the owner taking its task races a thief: exactly one gets it.
+#[test]
+fn loom_lifo_slot_owner_and_thief() {
+    use crate::scheduler::lifo::LifoSlot;
+    loom::model(|| {
+        let s = Sched::new();
+        let (p, c) = probe(1);
+        let join = s.spawn(p);
+        let task = s.0.queue.lock().pop_front().unwrap();
+        let slot = Arc::new(LifoSlot::new());
+        let seen = {
+            assert!(slot.put(task).is_none());
+            slot.peek()
+        };
+        let slot2 = slot.clone();
+        let thief = thread::spawn(move || slot2.take_if(seen).map(|t| t.run()).is_some());
+        let owner = slot.take().map(|t| t.run()).is_some();
+        let thief = thief.join().unwrap();
+        assert!(owner ^ thief, "owner {owner}, thief {thief}");
+        assert_eq!(c.polls.load(SeqCst), 1);
+        assert_eq!(loom::future::block_on(join).unwrap(), 1);
+        c.waker.lock().take();
+        s.shutdown();
+    });
+}
