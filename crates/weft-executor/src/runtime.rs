@@ -632,9 +632,13 @@ impl RuntimeMetrics {
         local + self.shared.remote_spawned.load(Relaxed)
     }
 
-    /// Tasks spawned and not yet finished.
+    /// Tasks spawned and not yet finished. Exact when the runtime is at rest; while tasks
+    /// finish on other threads it may be off by the few being finished at that instant.
     pub fn alive_tasks(&self) -> usize {
-        self.shared.owned.len()
+        let deferred: u64 = (0..self.num_workers())
+            .map(|i| self.w(i).deferred.load(Relaxed))
+            .sum();
+        self.shared.owned.len().saturating_sub(deferred as usize)
     }
 
     /// Threads of the blocking pool now alive.

@@ -1,7 +1,8 @@
 //! Who is searching, who is asleep, and whom to wake.
 //!
-//! One atomic word counts the workers that are *unparked* (not asleep) and, of those, the
-//! ones *searching* (looking for work to steal). A mutex-protected list names the sleepers.
+//! Two counters, on separate cache lines: the workers *unparked* (not asleep) and, of those,
+//! the ones *searching* (looking for work to steal). A mutex-protected list names the
+//! sleepers.
 //!
 //! The rules, which together make sure no work is left in a queue while every worker sleeps
 //! (the loom model `idle_no_lost_wakeup` checks them):
@@ -12,55 +13,60 @@
 //! 2. A woken worker is counted as searching *by the waker*, under the lock, so a burst of
 //!    pushes wakes one worker, not one per push. When a searcher finds work and was the last
 //!    searcher, it wakes the next one (if more work is visible): wake-ups chain.
-//! 3. A worker going to sleep first registers as a sleeper (decrementing the counts with a
-//!    `SeqCst` read-modify-write), then looks at every queue once more. Either the pusher's
+//! 3. A worker going to sleep first registers as a sleeper (decrementing the counts with
+//!    `SeqCst` read-modify-writes), then looks at every queue once more. Either the pusher's
 //!    fence-then-load sees it asleep (and wakes someone), or its re-check sees the work.
 //! 4. At most half the workers search at once, so idle workers do not all hammer the same
 //!    queues.
+//!
+//! Rule 1 is needed for work that no awake worker is bound to look at: the injector. Work
+//! an active worker pushes to its *own* queue will be run by that worker whatever happens,
+//! so waking a sleeper for it is only about parallelism: `worker_to_notify_hint` skips the
+//! fence (a full barrier per spawn or yield otherwise). If it misses a worker falling
+//! asleep at that instant, the next push, or the pushing worker's maintenance tick (every
+//! 61 polls, when its queue holds more than one task), wakes one.
 
 use crate::sync::atomic::{fence, AtomicUsize};
 use crate::sync::Mutex;
+use crossbeam_utils::CachePadded;
 use std::sync::atomic::Ordering::SeqCst;
 
-const SEARCH_ONE: usize = 1;
-const UNPARK_SHIFT: usize = 16;
-const UNPARK_ONE: usize = 1 << UNPARK_SHIFT;
-const SEARCH_MASK: usize = UNPARK_ONE - 1;
-
 pub(crate) struct Idle {
-    /// `searching | unparked << 16`.
-    state: AtomicUsize,
+    /// Workers not asleep. Changed only under the `sleepers` lock, and rarely while the
+    /// runtime is busy, so the check every spawn makes ("is anybody asleep?") reads a cache
+    /// line that stays shared instead of bouncing between cores.
+    unparked: CachePadded<AtomicUsize>,
+    /// Workers searching for work. Changes on every steal; read only when somebody sleeps.
+    searching: CachePadded<AtomicUsize>,
     /// Indices of sleeping workers. Its length is always `num_workers - unparked`.
     sleepers: Mutex<Vec<usize>>,
     num_workers: usize,
 }
 
-fn searching(s: usize) -> usize {
-    s & SEARCH_MASK
-}
-fn unparked(s: usize) -> usize {
-    s >> UNPARK_SHIFT
-}
-
 impl Idle {
     pub(crate) fn new(num_workers: usize) -> Idle {
-        assert!(num_workers < SEARCH_MASK, "too many workers");
         Idle {
-            state: AtomicUsize::new(num_workers << UNPARK_SHIFT),
+            unparked: CachePadded::new(AtomicUsize::new(num_workers)),
+            searching: CachePadded::new(AtomicUsize::new(0)),
             sleepers: Mutex::new(Vec::with_capacity(num_workers)),
             num_workers,
         }
     }
 
     fn should_notify(&self) -> bool {
-        let s = self.state.load(SeqCst);
-        searching(s) == 0 && unparked(s) < self.num_workers
+        // Sleepers first: while everybody is awake this is the only load.
+        self.unparked.load(SeqCst) < self.num_workers && self.searching.load(SeqCst) == 0
     }
 
     /// Rule 1: called after work was made visible. Returns the sleeper to wake, already
     /// counted as unparked and searching.
     pub(crate) fn worker_to_notify(&self) -> Option<usize> {
         fence(SeqCst);
+        self.worker_to_notify_hint()
+    }
+
+    /// Like `worker_to_notify`, without the fence: for pushes to the caller's own queue.
+    pub(crate) fn worker_to_notify_hint(&self) -> Option<usize> {
         if !self.should_notify() {
             return None;
         }
@@ -69,35 +75,40 @@ impl Idle {
             return None;
         }
         let w = sleepers.pop()?;
-        self.state.fetch_add(UNPARK_ONE | SEARCH_ONE, SeqCst);
+        self.unparked.fetch_add(1, SeqCst);
+        self.searching.fetch_add(1, SeqCst);
         Some(w)
     }
 
     /// Rule 4: become a searcher if fewer than half the workers are.
     pub(crate) fn try_start_searching(&self) -> bool {
-        let s = self.state.load(SeqCst);
-        if 2 * searching(s) >= self.num_workers.max(2) && searching(s) > 0 {
+        let s = self.searching.load(SeqCst);
+        if s > 0 && 2 * s >= self.num_workers {
             return false;
         }
-        self.state.fetch_add(SEARCH_ONE, SeqCst);
+        self.searching.fetch_add(1, SeqCst);
         true
     }
 
     /// Stops searching; returns true if this was the last searcher (rule 2).
     pub(crate) fn stop_searching(&self) -> bool {
-        let prev = self.state.fetch_sub(SEARCH_ONE, SeqCst);
-        debug_assert!(searching(prev) > 0);
-        searching(prev) == 1
+        let prev = self.searching.fetch_sub(1, SeqCst);
+        debug_assert!(prev > 0);
+        prev == 1
     }
 
-    /// Rule 3, first half: register `worker` as a sleeper. The caller must then re-check the
-    /// queues. Returns true if it was the last searcher.
-    pub(crate) fn transition_to_parked(&self, worker: usize, is_searching: bool) -> bool {
+    /// Rule 3, first half: register `worker` as a sleeper. The caller must then re-check
+    /// the queues (always: whether or not it was the last searcher, the check is cheaper
+    /// than reasoning about who else will make it).
+    pub(crate) fn transition_to_parked(&self, worker: usize, is_searching: bool) {
         let mut sleepers = self.sleepers.lock();
-        let dec = UNPARK_ONE + if is_searching { SEARCH_ONE } else { 0 };
-        let prev = self.state.fetch_sub(dec, SeqCst);
+        // Unparked first: a pusher that sees us asleep but still searching leaves the work
+        // to our re-check, which comes after both decrements.
+        self.unparked.fetch_sub(1, SeqCst);
+        if is_searching {
+            self.searching.fetch_sub(1, SeqCst);
+        }
         sleepers.push(worker);
-        is_searching && searching(prev) == 1
     }
 
     /// After a park returns. If `worker` is still listed as a sleeper (a timeout, a spurious
@@ -108,7 +119,7 @@ impl Idle {
         match sleepers.iter().position(|&w| w == worker) {
             Some(i) => {
                 sleepers.swap_remove(i);
-                self.state.fetch_add(UNPARK_ONE, SeqCst);
+                self.unparked.fetch_add(1, SeqCst);
                 false
             }
             None => true,
@@ -117,7 +128,7 @@ impl Idle {
 
     /// Workers not asleep.
     pub(crate) fn num_unparked(&self) -> usize {
-        unparked(self.state.load(SeqCst))
+        self.unparked.load(SeqCst)
     }
 
     pub(crate) fn has_sleepers(&self) -> bool {
@@ -126,7 +137,7 @@ impl Idle {
 
     #[cfg(any(test, weft_loom))]
     pub(crate) fn num_searching(&self) -> usize {
-        searching(self.state.load(SeqCst))
+        self.searching.load(SeqCst)
     }
 }
 

@@ -19,6 +19,9 @@ pub(crate) struct WorkerStats {
     pub(crate) lifo_hits: AtomicU64,
     pub(crate) overflows: AtomicU64,
     pub(crate) spawned: AtomicU64,
+    /// Finished tasks this worker holds for batched unlinking (see `worker.rs`); kept
+    /// exact, so `alive_tasks` can subtract them.
+    pub(crate) deferred: AtomicU64,
 }
 
 /// The worker's own running counts.

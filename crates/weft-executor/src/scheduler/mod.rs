@@ -172,6 +172,15 @@ mod shared {
             }
         }
 
+        /// Wakes one sleeping worker to share work in the calling worker's own queue
+        /// (see `idle.rs`: a hint, no fence).
+        #[inline]
+        pub(crate) fn notify_parked_local(&self) {
+            if let Some(w) = self.idle.worker_to_notify_hint() {
+                self.remotes[w].parker.unpark(&*self.driver);
+            }
+        }
+
         /// Makes sure some idle worker watches the LIFO slots (see `worker.rs`).
         pub(crate) fn wake_watcher(&self) {
             let owner = self.driver_owner.load(SeqCst);
@@ -241,7 +250,16 @@ mod shared {
         }
 
         fn release(&self, task: NonNull<Header>) -> bool {
-            self.owned.remove(task)
+            let shard = Header::shard_of(task);
+            context::with_worker(|w| match w {
+                // A task spawned on another worker: batch the unlinking, so workers do not
+                // fight over each other's list locks once per task.
+                Some(w) if ptr::eq(&*w.shared, &**self) && shard != w.index => {
+                    w.defer_release(task, shard);
+                    false
+                }
+                _ => self.owned.remove(task),
+            })
         }
 
         fn unhandled_panic(&self, payload: Box<dyn Any + Send>) {

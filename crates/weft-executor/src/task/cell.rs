@@ -195,10 +195,13 @@ where
         self.complete(Err(err));
     }
 
-    /// With RUNNING held and the future already dropped: store the output, publish
-    /// COMPLETE, tell the JoinHandle, leave the owned list, drop the runner's reference.
+    /// With RUNNING held and the future already dropped: store the output, leave the owned
+    /// list, publish COMPLETE, tell the JoinHandle, drop the runner's reference.
     fn complete(&self, output: Result<F::Output, JoinError>) {
         self.set_stage(Stage::Finished(output));
+        // Leave the owned list before anyone can see the task complete, so that once a
+        // JoinHandle has the output the runtime no longer counts the task as alive.
+        let from_list = self.scheduler.release(NonNull::from(&self.header));
         let prev = self.header.state.transition_to_complete();
         if !prev.has(state::JOIN_INTEREST) {
             // Nobody will read it: the output is ours to drop.
@@ -212,7 +215,6 @@ where
                 }
             });
         }
-        let from_list = self.scheduler.release(NonNull::from(&self.header));
         self.drop_refs(1 + usize::from(from_list));
     }
 
@@ -377,6 +379,12 @@ impl Header {
     pub(crate) fn is_complete(ptr: NonNull<Header>) -> bool {
         // SAFETY: the caller holds a reference.
         unsafe { ptr.as_ref() }.state.load().has(state::COMPLETE)
+    }
+
+    /// The owned-list shard the task belongs to.
+    pub(crate) fn shard_of(ptr: NonNull<Header>) -> usize {
+        // SAFETY: the caller holds a reference.
+        unsafe { ptr.as_ref() }.shard as usize
     }
 
     pub(crate) fn ref_inc(ptr: NonNull<Header>) {

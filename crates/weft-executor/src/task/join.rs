@@ -48,8 +48,9 @@ impl<T> JoinHandle<T> {
     }
 
     /// Cancels the task. If it is idle it is dropped soon on a worker; if it is being
-    /// polled it is dropped when that poll returns; if it already finished, nothing
-    /// happens and awaiting the handle still yields the output.
+    /// polled it is dropped when that poll returns `Pending` (a poll that completes the
+    /// task keeps its output); if it already finished, nothing happens and awaiting the
+    /// handle still yields the output.
     ///
     /// A cancelled task's handle resolves to a [`JoinError`] with
     /// [`is_cancelled()`](JoinError::is_cancelled).

@@ -82,6 +82,26 @@ impl OwnedTasks {
         true
     }
 
+    /// Unlinks a batch of tasks of one shard under one lock. Keeps in `tasks` only those
+    /// that were linked (whose list references the caller must now drop).
+    pub(crate) fn remove_many(&self, shard: usize, tasks: &mut Vec<NonNull<Header>>) {
+        let mut shard = self.shards[shard].lock();
+        tasks.retain(|&ptr| {
+            // SAFETY: the caller holds the list reference of each task; shard lock held.
+            let (linked, prev, next) = unsafe { ptr.as_ref() }
+                .links
+                .with(|l| unsafe { ((*l).linked, (*l).prev, (*l).next) });
+            if linked {
+                shard.unlink(ptr, prev, next);
+            }
+            linked
+        });
+    }
+
+    pub(crate) fn num_shards(&self) -> usize {
+        self.shards.len()
+    }
+
     /// Closes every shard (later inserts fail) and returns all tasks that were linked,
     /// with their list references.
     pub(crate) fn close_and_take_all(&self) -> Vec<NonNull<Header>> {

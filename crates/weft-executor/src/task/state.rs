@@ -50,7 +50,7 @@ const FLAGS: usize = REF_ONE - 1;
 
 /// A new task: queued once (`NOTIFIED`), with a `JoinHandle`, and three references: the
 /// `Notified`, the `JoinHandle`, and the owned-task list.
-pub(crate) const INITIAL: usize = NOTIFIED | JOIN_INTEREST | 3 * REF_ONE;
+pub(crate) const INITIAL: usize = NOTIFIED | JOIN_INTEREST | (3 * REF_ONE);
 
 /// A copy of the state word, for inspecting a value read or written by a transition.
 #[derive(Clone, Copy, PartialEq, Eq)]
