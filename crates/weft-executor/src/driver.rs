@@ -45,8 +45,12 @@ use std::time::Duration;
 ///
 /// let driver = Arc::new(Counting::default());
 /// let rt = Builder::new().worker_threads(1).driver(driver.clone()).build().unwrap();
-/// rt.block_on(async {});
-/// drop(rt);
+/// // With nothing to do, the worker parks in the driver.
+/// while driver.parks.load(Ordering::Relaxed) == 0 {
+///     std::thread::yield_now();
+/// }
+/// // Work from outside wakes it through `unpark`.
+/// assert_eq!(rt.block_on(rt.spawn(async { 1 })).unwrap(), 1);
 /// ```
 pub trait Driver: Send + Sync + 'static {
     /// Blocks the calling worker until [`unpark`](Driver::unpark), an event, `timeout`

@@ -10,9 +10,9 @@ use super::idle::Idle;
 use super::park::Parker;
 use crate::driver::Driver;
 use crate::sync::atomic::AtomicUsize;
+use crate::sync::deque::Injector;
 use crate::sync::{Arc, Condvar, Mutex};
 use loom::thread;
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
@@ -37,7 +37,8 @@ impl Driver for LoomDriver {
 }
 
 struct Pool {
-    queue: Mutex<VecDeque<usize>>,
+    /// The loom stand-in for crossbeam's injector.
+    queue: Injector<usize>,
     idle: Idle,
     parkers: Vec<Parker>,
     driver: LoomDriver,
@@ -54,7 +55,7 @@ impl Pool {
     }
 
     fn push(&self, job: usize) {
-        self.queue.lock().push_back(job);
+        self.queue.push(job);
         self.notify();
     }
 
@@ -63,7 +64,7 @@ impl Pool {
     }
 
     fn run_job(&self) -> bool {
-        let job = self.queue.lock().pop_front();
+        let job = self.queue.steal().success();
         match job {
             Some(_) => {
                 if self.done.fetch_add(1, SeqCst) + 1 == self.total {
@@ -87,7 +88,7 @@ impl Pool {
             if self.run_job() {
                 if searching {
                     searching = false;
-                    if self.idle.stop_searching() && !self.queue.lock().is_empty() {
+                    if self.idle.stop_searching() && !self.queue.is_empty() {
                         self.notify();
                     }
                 }
@@ -98,7 +99,7 @@ impl Pool {
                 continue; // one search round: look at the queue again
             }
             self.idle.transition_to_parked(me, searching);
-            if !self.queue.lock().is_empty() {
+            if !self.queue.is_empty() {
                 self.notify();
             }
             if !self.finished() {
@@ -118,7 +119,7 @@ impl Pool {
 fn model(workers: usize, jobs: usize) {
     loom::model(move || {
         let pool = Arc::new(Pool {
-            queue: Mutex::new(VecDeque::new()),
+            queue: Injector::new(),
             idle: Idle::new(workers),
             parkers: (0..workers).map(|_| Parker::new()).collect(),
             driver: LoomDriver {
