@@ -6,7 +6,7 @@ use crate::driver::{Driver, ParkDriver};
 use crate::scheduler::{worker, Shared};
 use crate::sync::deque::Worker;
 use crate::task::{self, JoinHandle};
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -24,6 +24,8 @@ pub const WORKER_THREADS_ENV: &str = "WEFT_WORKER_THREADS";
 /// Settings a running runtime keeps.
 pub(crate) struct Config {
     pub(crate) on_task_panic: Option<PanicHook>,
+    /// Services plugged into the runtime (the timer, the reactor), found by type.
+    pub(crate) extensions: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
 }
 
 /// Configures and builds a [`Runtime`].
@@ -56,6 +58,7 @@ pub struct Builder {
     blocking_keep_alive: Duration,
     on_task_panic: Option<PanicHook>,
     driver: Option<Arc<dyn Driver>>,
+    extensions: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
 }
 
 impl Default for Builder {
@@ -78,6 +81,7 @@ impl Builder {
             blocking_keep_alive: Duration::from_secs(10),
             on_task_panic: None,
             driver: None,
+            extensions: Vec::new(),
         }
     }
 
@@ -167,6 +171,34 @@ impl Builder {
         self
     }
 
+    /// Plugs a service into the runtime, for code running inside it to find by type with
+    /// [`Handle::extension`]. This is how a timer or a reactor that drives the runtime
+    /// (see [`driver`](Builder::driver)) lets its futures reach it. A second value of the
+    /// same type replaces the first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// #[derive(Debug)]
+    /// struct Config { greeting: &'static str }
+    ///
+    /// let rt = weft_executor::Builder::new()
+    ///     .extension(Arc::new(Config { greeting: "hello" }))
+    ///     .build()
+    ///     .unwrap();
+    /// let g = rt.block_on(async {
+    ///     weft_executor::Handle::current().extension::<Config>().unwrap().greeting
+    /// });
+    /// assert_eq!(g, "hello");
+    /// ```
+    pub fn extension<T: Any + Send + Sync>(&mut self, value: Arc<T>) -> &mut Self {
+        let id = TypeId::of::<T>();
+        self.extensions.retain(|(t, _)| *t != id);
+        self.extensions.push((id, value));
+        self
+    }
+
     fn num_workers(&self) -> io::Result<usize> {
         if let Some(n) = self.worker_threads {
             return Ok(n);
@@ -213,6 +245,7 @@ impl Builder {
             blocking.clone(),
             Config {
                 on_task_panic: self.on_task_panic.clone(),
+                extensions: self.extensions.clone(),
             },
         ));
         blocking.set_handle(WeakHandle(Arc::downgrade(&shared)));
@@ -509,6 +542,22 @@ impl Handle {
             _guard: context::enter(self.clone()),
             _handle: std::marker::PhantomData,
         }
+    }
+
+    /// The service of type `T` plugged in with [`Builder::extension`], if any.
+    pub fn extension<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.shared
+            .config
+            .extensions
+            .iter()
+            .find(|(t, _)| *t == TypeId::of::<T>())
+            .and_then(|(_, e)| e.clone().downcast::<T>().ok())
+    }
+
+    /// Like `Handle::current().extension::<T>()`, without cloning the handle: `None`
+    /// outside a runtime or if the runtime has no such service.
+    pub fn current_extension<T: Any + Send + Sync>() -> Option<Arc<T>> {
+        context::with_handle(|h| h.and_then(|h| h.extension::<T>()))
     }
 
     /// The runtime's counters.

@@ -1,0 +1,147 @@
+//! Timers of weft, tokio and smol, side by side in one run.
+//!
+//! Run with `cargo bench --bench timer`. Same worker count for all (`WEFT_BENCH_WORKERS`,
+//! default 2).
+//!
+//! - `insert_cancel`: inside a task, create 1,000,000 sleeps 1-50 ms out, poll each once
+//!   (which registers it) and drop it (which cancels it).
+//! - `sleeps`: 100,000 tasks each sleep 1-50 ms (the same pseudo-random durations for
+//!   every runtime); the time until all have finished.
+//!
+//! Before criterion's runs, the `sleeps` workload is run 5 times per runtime and the mean
+//! *lateness* (how long after its deadline each sleep returned) is printed, with the
+//! number of sleeps that returned early (must be 0); and again with 10,000 sleeps of
+//! 1-20 ms, a load light enough that lateness shows the timer's precision rather than the
+//! time to run 2,000 woken tasks per millisecond.
+
+mod common;
+
+use common::{durations, median, workers, Rt, Smol, Tokio, Weft};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Waker};
+use std::time::{Duration, Instant};
+
+const INSERT_CANCEL: usize = 1_000_000;
+const SLEEPS: usize = 100_000;
+
+fn insert_cancel<R: Rt>(rt: &R) {
+    let n = rt.run(async {
+        let now = Instant::now();
+        // Seconds out: all still pending while the loop runs, whatever its speed.
+        let ds = durations(1000, 1000, 50_000, 7);
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut pending = 0;
+        for i in 0..INSERT_CANCEL {
+            let mut s = pin!(R::sleep_until(now + ds[i % ds.len()]));
+            if s.as_mut().poll(&mut cx).is_pending() {
+                pending += 1;
+            }
+        }
+        pending
+    });
+    assert_eq!(n, INSERT_CANCEL);
+}
+
+/// Runs `SLEEPS` sleeps of 1-50 ms; returns (total time, mean lateness in µs, early count).
+fn sleeps<R: Rt>(rt: &R) -> (Duration, f64, usize) {
+    sleeps_n(rt, SLEEPS, 50)
+}
+
+fn sleeps_n<R: Rt>(rt: &R, n: usize, max_ms: u64) -> (Duration, f64, usize) {
+    let ds = durations(n, 1, max_ms, 42);
+    let start = Instant::now();
+    let (late_ns, early) = rt.run(async move {
+        let hs: Vec<_> = ds
+            .into_iter()
+            .map(|d| {
+                R::spawn(async move {
+                    let deadline = Instant::now() + d;
+                    R::sleep_until(deadline).await;
+                    let now = Instant::now();
+                    if now < deadline {
+                        (0u128, 1usize)
+                    } else {
+                        ((now - deadline).as_nanos(), 0)
+                    }
+                })
+            })
+            .collect();
+        let mut late = 0u128;
+        let mut early = 0;
+        for h in hs {
+            let (l, e) = h.await;
+            late += l;
+            early += e;
+        }
+        (late, early)
+    });
+    let total = start.elapsed();
+    (total, late_ns as f64 / n as f64 / 1000.0, early)
+}
+
+fn report<R: Rt>(rt: &R, n: usize, max_ms: u64) {
+    let mut totals = Vec::new();
+    let mut lates = Vec::new();
+    let mut early = 0;
+    for _ in 0..5 {
+        let (t, l, e) = sleeps_n(rt, n, max_ms);
+        totals.push(t.as_secs_f64() * 1e3);
+        lates.push(l);
+        early += e;
+    }
+    println!(
+        "| {:5} | {:8.1} ms | {:8.1} µs | {:5} |",
+        rt.name(),
+        median(&mut totals),
+        median(&mut lates),
+        early
+    );
+}
+
+fn bench(c: &mut Criterion) {
+    let n = workers();
+    let weft = Weft::new(n);
+    let tokio = Tokio::new(n);
+    let smol = Smol::new(n);
+
+    for (count, max_ms) in [(SLEEPS, 50), (10_000, 20)] {
+        println!("\n{count} sleeps of 1-{max_ms} ms, {n} workers, medians of 5 runs:");
+        println!("| rt    | total       | mean lateness | early |");
+        println!("|-------|-------------|---------------|-------|");
+        report(&weft, count, max_ms);
+        report(&tokio, count, max_ms);
+        report(&smol, count, max_ms);
+    }
+    println!();
+
+    let mut g = c.benchmark_group(format!("timer_insert_cancel_{INSERT_CANCEL}/{n}w"));
+    g.sample_size(10);
+    g.bench_function(BenchmarkId::from_parameter("weft"), |b| {
+        b.iter(|| insert_cancel(&weft))
+    });
+    g.bench_function(BenchmarkId::from_parameter("tokio"), |b| {
+        b.iter(|| insert_cancel(&tokio))
+    });
+    g.bench_function(BenchmarkId::from_parameter("smol"), |b| {
+        b.iter(|| insert_cancel(&smol))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group(format!("timer_sleeps_{SLEEPS}/{n}w"));
+    g.sample_size(10);
+    g.bench_function(BenchmarkId::from_parameter("weft"), |b| {
+        b.iter(|| sleeps(&weft))
+    });
+    g.bench_function(BenchmarkId::from_parameter("tokio"), |b| {
+        b.iter(|| sleeps(&tokio))
+    });
+    g.bench_function(BenchmarkId::from_parameter("smol"), |b| {
+        b.iter(|| sleeps(&smol))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

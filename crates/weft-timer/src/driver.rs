@@ -1,0 +1,416 @@
+//! The timer as a driver of the executor, and the protocol that keeps a parked worker from
+//! sleeping past a newly registered, earlier deadline.
+//!
+//! [`TimerDriver`] wraps another driver (the reactor, or the executor's plain
+//! [`ParkDriver`]). When the executor parks a worker in it, it first fires every timer that
+//! is due, then parks the inner driver until the exact earliest deadline (or the executor's
+//! own timeout, if sooner). Busy workers call [`Driver::poll`] every 61 ticks, which fires
+//! due timers without blocking, so a CPU-bound load does not starve timers.
+//!
+//! # No missed wake-up
+//!
+//! The timer has one wheel per CPU (*shards*): a thread registers into its own, so workers
+//! do not contend for one lock. The worker about to park first publishes `parked_until =
+//! PARKED_FOREVER` ("wake me for anything"), then scans every shard for its earliest
+//! deadline, then publishes the instant it will wake at, and parks. A task registering a
+//! timer inserts it under its shard's lock, then reads `parked_until`. If the parker's scan
+//! of that shard came after the insert, it saw the timer; if before, the registrant's read
+//! comes after the parker's first store, so it sees `PARKED_FOREVER` or the final instant,
+//! and unparks the parker if its deadline is earlier (the inner driver latches an unpark
+//! that comes before the wait). The loom model `loom_register_racing_park` checks this.
+//!
+//! Expired timers are fired in batches: their wakers are collected under the lock and woken
+//! after it is released.
+
+use crate::sync::{AtomicU64, Mutex};
+use crate::wheel::{Key, Wheel};
+use crossbeam_utils::CachePadded;
+use std::cell::Cell;
+use std::fmt;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+use weft_executor::Driver;
+
+/// `parked_until` when no worker is parked in the timer: nobody to wake.
+const NOT_PARKED: u64 = 0;
+/// `parked_until` when a worker is parked with no deadline at all, or is about to park and
+/// has not computed its deadline yet: any registration wakes it.
+const PARKED_FOREVER: u64 = u64::MAX;
+
+/// Identifies a registration: the wheel shard and the key within it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TimerKey {
+    shard: u32,
+    key: Key,
+}
+
+/// One wheel. Threads register into "their" shard, so two workers registering timers at
+/// the same moment do not fight over one lock.
+struct Shard {
+    wheel: Mutex<Wheel<Waker>>,
+    /// Nanoseconds since `base` of this wheel's earliest deadline (or later, never earlier
+    /// than the truth): lets `poll` skip the lock when nothing can be due. Written only
+    /// under the wheel's lock.
+    next_wake: AtomicU64,
+}
+
+/// The timer of a runtime: its wheels, and what its driver needs to know about the worker
+/// parked in it. Reached by `sleep` and friends through
+/// [`Handle::extension`](weft_executor::Handle::extension).
+pub struct Timer {
+    shards: Box<[CachePadded<Shard>]>,
+    /// Nanoseconds since `base` at which the parked worker will wake, or `NOT_PARKED` /
+    /// `PARKED_FOREVER`.
+    parked_until: CachePadded<AtomicU64>,
+    base: Instant,
+    /// The driver the timer parks in; unparked when an earlier deadline is registered.
+    inner: Arc<dyn Driver>,
+    shut_down: std::sync::atomic::AtomicBool,
+}
+
+impl fmt::Debug for Timer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timer")
+            .field("shards", &self.shards.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// This thread's shard: threads are dealt shards round-robin on first use.
+fn my_shard(n: usize) -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static MINE: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    MINE.with(|m| {
+        if m.get() == usize::MAX {
+            m.set(NEXT.fetch_add(1, Relaxed));
+        }
+        m.get() % n
+    })
+}
+
+impl Timer {
+    fn new(inner: Arc<dyn Driver>, shards: usize) -> Timer {
+        let base = Instant::now();
+        Timer {
+            shards: (0..shards.max(1))
+                .map(|_| {
+                    CachePadded::new(Shard {
+                        wheel: Mutex::new(Wheel::new(base)),
+                        next_wake: AtomicU64::new(u64::MAX),
+                    })
+                })
+                .collect(),
+            parked_until: CachePadded::new(AtomicU64::new(NOT_PARKED)),
+            base,
+            inner,
+            shut_down: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn nanos(&self, t: Instant) -> u64 {
+        // +1 so that no real instant maps to NOT_PARKED.
+        u64::try_from(t.saturating_duration_since(self.base).as_nanos())
+            .unwrap_or(u64::MAX - 1)
+            .saturating_add(1)
+            .min(u64::MAX - 1)
+    }
+
+    /// Timers now registered and not yet due. (A sleep that completes leaves its entry to
+    /// the wheel, which drops it when it fires; so this fires what is due before counting.)
+    pub fn len(&self) -> usize {
+        self.fire(Instant::now());
+        self.shards.iter().map(|s| s.wheel.lock().len()).sum()
+    }
+
+    /// True if no timer is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Relaxed)
+    }
+
+    /// Notes a new deadline in a shard (under its lock); returns whether the parked worker
+    /// must be woken for it.
+    fn noted(&self, shard: &Shard, deadline: Instant) -> bool {
+        let d = self.nanos(deadline);
+        if d < shard.next_wake.load(Relaxed) {
+            shard.next_wake.store(d, SeqCst);
+        }
+        d < self.parked_until.load(SeqCst)
+    }
+
+    /// Registers `waker` to be woken at `deadline`.
+    pub(crate) fn register(&self, deadline: Instant, waker: Waker) -> TimerKey {
+        let n = my_shard(self.shards.len());
+        let shard = &self.shards[n];
+        let (key, unpark) = {
+            let mut wheel = shard.wheel.lock();
+            let key = wheel.insert(deadline, waker);
+            (key, self.noted(shard, deadline))
+        };
+        if unpark {
+            self.inner.unpark();
+        }
+        TimerKey {
+            shard: n as u32,
+            key,
+        }
+    }
+
+    /// Moves a registration; if it already fired, registers `waker` anew.
+    pub(crate) fn reset(&self, key: TimerKey, deadline: Instant, waker: &Waker) -> TimerKey {
+        let shard = &self.shards[key.shard as usize];
+        let (moved, unpark) = {
+            let mut wheel = shard.wheel.lock();
+            let moved = wheel.reset(key.key, deadline);
+            (moved, moved && self.noted(shard, deadline))
+        };
+        if !moved {
+            return self.register(deadline, waker.clone());
+        }
+        if unpark {
+            self.inner.unpark();
+        }
+        key
+    }
+
+    /// Replaces the waker of a registration still in the wheel. Returns false if it fired.
+    pub(crate) fn update_waker(&self, key: TimerKey, waker: &Waker) -> bool {
+        let mut wheel = self.shards[key.shard as usize].wheel.lock();
+        match wheel.get_mut(key.key) {
+            Some(w) => {
+                if !w.will_wake(waker) {
+                    w.clone_from(waker);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Cancels a registration (no-op if it fired).
+    pub(crate) fn cancel(&self, key: TimerKey) {
+        let waker = self.shards[key.shard as usize].wheel.lock().remove(key.key);
+        drop(waker); // outside the lock: dropping a waker may run arbitrary code
+    }
+
+    /// Advances one shard to `now`: collects its due wakers, refreshes its `next_wake`,
+    /// and returns its earliest remaining deadline.
+    fn advance_shard(
+        &self,
+        shard: &Shard,
+        now: Instant,
+        fired: &mut Vec<(Key, Waker)>,
+    ) -> Option<Instant> {
+        let mut wheel = shard.wheel.lock();
+        wheel.advance(now, fired);
+        let next = wheel.next_deadline();
+        shard
+            .next_wake
+            .store(next.map_or(u64::MAX, |d| self.nanos(d)), SeqCst);
+        next
+    }
+
+    /// Fires every due timer, waking their tasks after the locks are released.
+    fn fire(&self, now: Instant) {
+        let mut fired = Vec::new();
+        for shard in self.shards.iter() {
+            self.advance_shard(shard, now, &mut fired);
+        }
+        for (_, waker) in fired {
+            waker.wake();
+        }
+    }
+
+    /// Fires due timers, then (if none fired) computes and publishes the instant to wake at
+    /// and returns the time to wait, capped by `timeout`. `None` in the outer option means
+    /// "do not park": timers fired, their tasks are waiting to run.
+    fn prepare_park(&self, timeout: Option<Duration>) -> Option<Option<Duration>> {
+        // First say "about to park: wake me for anything". A registration that this scan
+        // of the shards misses comes after it, so it sees this (or the final value below)
+        // and unparks us if its deadline is earlier.
+        self.parked_until.store(PARKED_FOREVER, SeqCst);
+        let now = Instant::now();
+        let mut fired = Vec::new();
+        let mut next: Option<Instant> = None;
+        for shard in self.shards.iter() {
+            if let Some(d) = self.advance_shard(shard, now, &mut fired) {
+                next = Some(next.map_or(d, |n| n.min(d)));
+            }
+        }
+        if !fired.is_empty() {
+            self.parked_until.store(NOT_PARKED, SeqCst);
+            for (_, waker) in fired {
+                waker.wake();
+            }
+            return None;
+        }
+        let by_timer = next.map(|d| d.saturating_duration_since(now));
+        let wait = match (by_timer, timeout) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let until = match wait {
+            Some(w) => now.checked_add(w).map_or(PARKED_FOREVER, |t| self.nanos(t)),
+            None => PARKED_FOREVER,
+        };
+        self.parked_until.store(until, SeqCst);
+        Some(wait)
+    }
+}
+
+/// A [`Driver`] that runs the timer on top of another driver.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::{Duration, Instant};
+/// use weft_executor::{Builder, ParkDriver};
+/// use weft_timer::TimerDriver;
+///
+/// let driver = TimerDriver::new(Arc::new(ParkDriver::new()));
+/// let rt = Builder::new()
+///     .driver(Arc::new(driver.clone()))
+///     .extension(driver.timer())
+///     .build()
+///     .unwrap();
+/// let start = Instant::now();
+/// rt.block_on(weft_timer::sleep(Duration::from_millis(10)));
+/// assert!(start.elapsed() >= Duration::from_millis(10));
+/// ```
+#[derive(Clone)]
+pub struct TimerDriver {
+    timer: Arc<Timer>,
+}
+
+impl fmt::Debug for TimerDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimerDriver")
+            .field("timer", &self.timer)
+            .finish()
+    }
+}
+
+impl TimerDriver {
+    /// A timer that parks in `inner` (the reactor, or a [`ParkDriver`](weft_executor::ParkDriver)).
+    pub fn new(inner: Arc<dyn Driver>) -> TimerDriver {
+        // One wheel per CPU: about one per worker thread.
+        let shards = std::thread::available_parallelism().map_or(2, |n| n.get());
+        TimerDriver {
+            timer: Arc::new(Timer::new(inner, shards)),
+        }
+    }
+
+    /// The timer, to install with [`Builder::extension`](weft_executor::Builder::extension)
+    /// so `sleep` and friends find it.
+    pub fn timer(&self) -> Arc<Timer> {
+        self.timer.clone()
+    }
+}
+
+impl Driver for TimerDriver {
+    fn park(&self, timeout: Option<Duration>) {
+        let t = &*self.timer;
+        if let Some(wait) = t.prepare_park(timeout) {
+            t.inner.park(wait);
+            t.parked_until.store(NOT_PARKED, SeqCst);
+            t.fire(Instant::now());
+        }
+    }
+
+    fn unpark(&self) {
+        self.timer.inner.unpark();
+    }
+
+    fn poll(&self) {
+        let t = &*self.timer;
+        t.inner.poll();
+        let now = Instant::now();
+        let now_ns = t.nanos(now);
+        let mut fired = Vec::new();
+        for shard in t.shards.iter() {
+            if shard.next_wake.load(SeqCst) <= now_ns {
+                t.advance_shard(shard, now, &mut fired);
+            }
+        }
+        for (_, waker) in fired {
+            waker.wake();
+        }
+    }
+
+    fn shutdown(&self) {
+        let t = &*self.timer;
+        t.shut_down.store(true, SeqCst);
+        // Wake whatever still waits (outside the runtime's tasks, which are gone): their
+        // next poll reports that the timer has shut down.
+        let mut all = Vec::new();
+        for shard in t.shards.iter() {
+            shard
+                .wheel
+                .lock()
+                .advance(Instant::now() + crate::wheel::RANGE * 4, &mut all);
+        }
+        for (_, w) in all {
+            w.wake();
+        }
+        t.inner.shutdown();
+    }
+}
+
+#[cfg(all(test, weft_loom))]
+mod tests_loom {
+    //! The park/register protocol: a worker parking towards the next deadline races a task
+    //! registering an earlier one. The worker must either have computed its wait with the
+    //! new timer in view, or be unparked.
+
+    use super::*;
+    use loom::sync::atomic::AtomicBool;
+    use loom::thread;
+
+    /// An inner driver that records unparks (latched) instead of blocking.
+    #[derive(Default)]
+    struct Latch(AtomicBool);
+
+    impl Driver for Latch {
+        fn park(&self, _timeout: Option<Duration>) {}
+        fn unpark(&self) {
+            self.0.store(true, SeqCst);
+        }
+    }
+
+    #[test]
+    fn loom_register_racing_park() {
+        loom::model(|| {
+            let latch = Arc::new(Latch::default());
+            // Two shards, so the parker's scan and the registration can interleave.
+            let t = Arc::new(Timer::new(latch.clone(), 2));
+            let base = t.base;
+            // A timer 100 ms out is already registered: the parker would sleep 100 ms.
+            t.register(base + Duration::from_millis(100), futures_noop_waker());
+            let t2 = t.clone();
+            let registrant = thread::spawn(move || {
+                t2.register(base + Duration::from_millis(10), futures_noop_waker());
+            });
+            let wait = t.prepare_park(None).expect("nothing was due");
+            registrant.join().unwrap();
+            // It would wait about 10 ms if it saw the new timer, about 100 ms if not.
+            let saw_new_timer = wait.is_some_and(|w| w <= Duration::from_millis(50));
+            assert!(
+                saw_new_timer || latch.0.load(SeqCst),
+                "the parker would sleep past the earlier timer, unwoken"
+            );
+        });
+    }
+
+    fn futures_noop_waker() -> Waker {
+        Waker::noop().clone()
+    }
+}

@@ -1,0 +1,332 @@
+//! sleep, timeout and interval on a runtime with the timer installed.
+
+#![cfg(not(weft_loom))]
+
+use futures_core::Stream;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+use weft_executor::{spawn, yield_now, Builder, Handle, Runtime};
+use weft_timer::{
+    interval, interval_at, sleep, sleep_until, timeout, timeout_at, MissedTickBehavior, Timer,
+};
+
+/// Turns a hang into a failure; never a statement about speed.
+const HANG: Duration = Duration::from_secs(60);
+
+fn rt(workers: usize) -> Runtime {
+    weft_timer::install(Builder::new().worker_threads(workers))
+        .build()
+        .unwrap()
+}
+
+fn timer_len() -> usize {
+    Handle::current().extension::<Timer>().unwrap().len()
+}
+
+/// A tiny xorshift, so the test needs no extra crate.
+fn rand(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[test]
+fn thousands_of_random_sleeps_are_never_early() {
+    let rt = rt(2);
+    let early = rt.block_on(async {
+        let mut seed = 0x2545_F491_4F6C_DD1D;
+        let hs: Vec<_> = (0..3000)
+            .map(|_| {
+                // 0 to 30 ms, with sub-millisecond parts.
+                let d = Duration::from_micros(rand(&mut seed) % 30_000);
+                spawn(async move {
+                    let start = Instant::now();
+                    sleep(d).await;
+                    start.elapsed() < d
+                })
+            })
+            .collect();
+        let mut early = 0;
+        for h in hs {
+            early += usize::from(h.await.unwrap());
+        }
+        early
+    });
+    assert_eq!(early, 0);
+}
+
+#[test]
+fn never_polled_registers_nothing_and_drop_cancels_at_once() {
+    let rt = rt(1);
+    rt.block_on(async {
+        let s = sleep(Duration::from_secs(3600));
+        assert_eq!(timer_len(), 0);
+        drop(s);
+        let mut many: Vec<_> = (0..100)
+            .map(|i| sleep(Duration::from_secs(100 + i)))
+            .collect();
+        // Poll each once: registered.
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        for s in &mut many {
+            assert!(Pin::new(s).poll(&mut cx).is_pending());
+        }
+        assert_eq!(timer_len(), 100);
+        drop(many);
+        assert_eq!(timer_len(), 0);
+    });
+}
+
+#[test]
+fn zero_and_past_deadlines_complete_without_a_timer_or_a_runtime() {
+    // No runtime at all: these must not need one.
+    weft_executor::block_on(async {
+        sleep(Duration::ZERO).await;
+        sleep_until(Instant::now() - Duration::from_millis(1)).await;
+        assert_eq!(timeout(Duration::from_secs(1), async { 3 }).await, Ok(3));
+    });
+}
+
+#[test]
+fn sleeping_outside_a_runtime_panics_with_the_fix() {
+    let err = std::panic::catch_unwind(|| {
+        weft_executor::block_on(sleep(Duration::from_millis(10)));
+    })
+    .unwrap_err();
+    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("outside a weft runtime"), "{msg}");
+    assert!(msg.contains("block_on"), "{msg}");
+}
+
+#[test]
+fn reset_to_earlier_and_later_deadlines() {
+    let rt = rt(2);
+    rt.block_on(async {
+        let start = Instant::now();
+        let mut s = sleep(Duration::from_secs(3600));
+        // Register it, then pull it in.
+        let waker = Waker::noop();
+        assert!(Pin::new(&mut s)
+            .poll(&mut Context::from_waker(waker))
+            .is_pending());
+        let earlier = start + Duration::from_millis(15);
+        s.reset(earlier);
+        assert_eq!(s.deadline(), earlier);
+        (&mut s).await;
+        assert!(Instant::now() >= earlier);
+        assert!(s.is_elapsed());
+        // Push it out again after it completed: it waits again.
+        let later = Instant::now() + Duration::from_millis(15);
+        s.reset(later);
+        assert!(!s.is_elapsed());
+        s.await;
+        assert!(Instant::now() >= later);
+        assert_eq!(timer_len(), 0);
+    });
+}
+
+#[test]
+fn an_earlier_timer_wakes_the_worker_parked_towards_a_later_one() {
+    // One worker: it parks in the timer towards the hour-long sleep. The short sleep,
+    // registered from another task after that, must cut the park short.
+    let rt = rt(1);
+    let long = rt.spawn(sleep(Duration::from_secs(3600)));
+    std::thread::sleep(Duration::from_millis(20)); // let the worker park
+    let (tx, rx) = mpsc::channel();
+    rt.spawn(async move {
+        sleep(Duration::from_millis(10)).await;
+        tx.send(()).unwrap();
+    });
+    rx.recv_timeout(HANG)
+        .expect("the short timer waited for the long one");
+    long.abort();
+}
+
+#[test]
+fn timers_fire_while_every_worker_is_busy() {
+    let rt = rt(2);
+    let stop = Arc::new(AtomicBool::new(false));
+    // Keep both workers busy with tasks that never park (they yield forever).
+    let busy: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = stop.clone();
+            rt.spawn(async move {
+                while !stop.load(SeqCst) {
+                    std::hint::spin_loop();
+                    yield_now().await;
+                }
+            })
+        })
+        .collect();
+    let (tx, rx) = mpsc::channel();
+    rt.spawn(async move {
+        sleep(Duration::from_millis(5)).await;
+        tx.send(()).unwrap();
+    });
+    let fired = rx.recv_timeout(HANG);
+    stop.store(true, SeqCst);
+    for b in busy {
+        rt.block_on(b).unwrap();
+    }
+    fired.expect("a timer starved behind busy workers");
+}
+
+#[test]
+fn dropping_a_sleep_racing_its_firing() {
+    let rt = rt(2);
+    rt.block_on(async {
+        for i in 0..300u64 {
+            let d = Duration::from_micros(i % 3 * 500);
+            let h = spawn(async move { sleep(d).await });
+            // Abort at about the time it fires.
+            std::thread::sleep(Duration::from_micros(i % 4 * 400));
+            h.abort();
+            let _ = h.await;
+        }
+        // Whatever the interleaving, no entry is left behind.
+        assert_eq!(timer_len(), 0);
+    });
+}
+
+#[test]
+fn timeout_of_a_future_completing_at_the_same_millisecond_keeps_its_output() {
+    let rt = rt(2);
+    rt.block_on(async {
+        for _ in 0..50 {
+            let deadline = Instant::now() + Duration::from_millis(3);
+            // The inner future completes at the same deadline as the timeout.
+            let r = timeout_at(deadline, sleep_until(deadline)).await;
+            assert_eq!(r, Ok(()), "the future is polled first, so it wins the tie");
+        }
+        let r = timeout(Duration::from_millis(2), sleep(Duration::from_secs(10))).await;
+        let err = r.unwrap_err();
+        assert_eq!(err.to_string(), "deadline has elapsed");
+        let io: std::io::Error = err.into();
+        assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+        assert_eq!(timer_len(), 0);
+    });
+}
+
+#[test]
+fn interval_ticks_on_a_grid_and_is_a_stream() {
+    let rt = rt(2);
+    rt.block_on(async {
+        let start = Instant::now();
+        let period = Duration::from_millis(5);
+        let mut it = interval_at(start, period);
+        let mut last = None;
+        for n in 0..5u32 {
+            let t = it.tick().await;
+            assert_eq!(t, start + period * n, "ticks stay on the grid");
+            assert!(Instant::now() >= t, "a tick is never early");
+            last = Some(t);
+        }
+        assert!(last.is_some());
+        // As a Stream.
+        let mut it = interval(period);
+        let mut got = 0;
+        std::future::poll_fn(|cx| loop {
+            match Pin::new(&mut it).poll_next(cx) {
+                Poll::Ready(Some(_)) => {
+                    got += 1;
+                    if got == 3 {
+                        return Poll::Ready(());
+                    }
+                }
+                Poll::Ready(None) => unreachable!("an interval never ends"),
+                Poll::Pending => return Poll::Pending,
+            }
+        })
+        .await;
+        assert_eq!(got, 3);
+    });
+}
+
+#[test]
+fn missed_tick_behaviors() {
+    let rt = rt(1);
+    rt.block_on(async {
+        let period = Duration::from_millis(10);
+        for behavior in [
+            MissedTickBehavior::Burst,
+            MissedTickBehavior::Delay,
+            MissedTickBehavior::Skip,
+        ] {
+            let start = Instant::now();
+            let mut it = interval_at(start, period);
+            it.set_missed_tick_behavior(behavior);
+            assert_eq!(it.tick().await, start);
+            // Miss about three and a half periods.
+            std::thread::sleep(period * 7 / 2);
+            let late = it.tick().await;
+            assert_eq!(late, start + period, "the missed tick is reported");
+            let next = it.tick().await;
+            match behavior {
+                // Catch up immediately on the grid.
+                MissedTickBehavior::Burst => assert_eq!(next, start + period * 2),
+                // A new schedule from when the late tick was taken.
+                MissedTickBehavior::Delay => assert!(next >= start + period * 4),
+                // Back on the grid, skipping what was missed.
+                MissedTickBehavior::Skip => {
+                    assert_eq!((next - start).as_nanos() % period.as_nanos(), 0);
+                    assert!(next >= start + period * 4);
+                }
+            }
+        }
+        // reset(): the next tick is a period from now.
+        let mut it = interval(period);
+        it.tick().await;
+        let before = Instant::now();
+        it.reset();
+        let t = it.tick().await;
+        assert!(t >= before + period);
+    });
+}
+
+#[test]
+fn very_long_sleeps_do_not_panic() {
+    let rt = rt(1);
+    rt.block_on(async {
+        let r = timeout(Duration::from_millis(5), sleep(Duration::MAX)).await;
+        assert!(r.is_err());
+        let r = timeout(
+            Duration::from_millis(5),
+            sleep(Duration::from_secs(3 * 365 * 24 * 3600)),
+        )
+        .await;
+        assert!(r.is_err());
+        assert_eq!(timer_len(), 0);
+    });
+}
+
+#[test]
+fn a_hundred_thousand_concurrent_sleeps() {
+    let rt = rt(2);
+    let fired = Arc::new(AtomicUsize::new(0));
+    let f = fired.clone();
+    rt.block_on(async move {
+        let mut seed = 99;
+        let hs: Vec<_> = (0..100_000)
+            .map(|_| {
+                let d = Duration::from_millis(1 + rand(&mut seed) % 50);
+                let f = f.clone();
+                spawn(async move {
+                    let start = Instant::now();
+                    sleep(d).await;
+                    assert!(start.elapsed() >= d);
+                    f.fetch_add(1, SeqCst);
+                })
+            })
+            .collect();
+        for h in hs {
+            h.await.unwrap();
+        }
+        assert_eq!(timer_len(), 0);
+    });
+    assert_eq!(fired.load(SeqCst), 100_000);
+}
