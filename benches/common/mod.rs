@@ -52,9 +52,16 @@ impl<J: Future<Output = Result<T, E>> + Unpin, T, E: std::fmt::Debug> Future for
 pub struct Weft(pub weft_executor::Runtime);
 
 impl Weft {
+    /// Reactor and timer stacked, as the `weft` crate builds its runtimes.
     pub fn new(n: usize) -> Weft {
+        let reactor = weft_reactor::ReactorDriver::new().unwrap();
+        let timer = weft_timer::TimerDriver::new(std::sync::Arc::new(reactor.clone()));
         Weft(
-            weft_timer::install(weft_executor::Builder::new().worker_threads(n))
+            weft_executor::Builder::new()
+                .worker_threads(n)
+                .driver(std::sync::Arc::new(timer.clone()))
+                .extension(reactor.reactor())
+                .extension(timer.timer())
                 .build()
                 .unwrap(),
         )
@@ -159,6 +166,17 @@ impl Smol {
             stop: Some(tx),
             threads,
         }
+    }
+}
+
+impl Smol {
+    /// Spawns on smol's executor.
+    pub fn spawn<F>(f: F) -> async_executor::Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        smol_ex().spawn(f)
     }
 }
 

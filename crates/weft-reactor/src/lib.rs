@@ -1,0 +1,51 @@
+//! The I/O reactor of weft, on `polling`, and async TCP, UDP and Unix sockets.
+//!
+//! - [`Reactor`] and [`ReactorDriver`]: one poller per runtime, plugged into the executor
+//!   as its driver: an idle worker waits in `Poller::wait`, events wake their tasks on that
+//!   worker, busy workers poll without blocking every 61 ticks.
+//! - [`Async`]: any non-blocking file descriptor, registered.
+//! - Sockets: [`TcpListener`], [`TcpStream`], [`UdpSocket`], and on Unix [`UnixListener`],
+//!   [`UnixStream`], [`UnixDatagram`]. Streams implement `futures_io::AsyncRead` and
+//!   `AsyncWrite`.
+//!
+//! Sockets must be created inside a runtime that has a reactor (every runtime of the
+//! `weft` crate has one); elsewhere creating one returns an error that says so.
+//!
+//! # Faults
+//!
+//! What a peer or the operating system does is returned as an `io::Error`, never a panic:
+//! a refused connection is `ConnectionRefused`; a peer that closes gives `Ok(0)` on read;
+//! writing to a reset peer gives `BrokenPipe` or `ConnectionReset` (writes use
+//! `MSG_NOSIGNAL`, and Rust programs ignore `SIGPIPE`, so the process is not killed); an
+//! `accept` that fails (`EMFILE`) returns the error and the listener keeps working.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs, missing_debug_implementations)]
+#![cfg_attr(weft_loom, allow(dead_code, unused_imports))]
+
+#[cfg(not(weft_loom))]
+mod async_fd;
+#[cfg(not(weft_loom))]
+pub mod net;
+#[cfg(not(weft_loom))]
+mod reactor;
+mod source;
+mod sync;
+
+#[cfg(not(weft_loom))]
+pub use async_fd::Async;
+#[cfg(not(weft_loom))]
+pub use net::tcp::{
+    Incoming, OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpListener, TcpStream, WriteHalf,
+};
+#[cfg(not(weft_loom))]
+pub use net::udp::UdpSocket;
+#[cfg(all(unix, not(weft_loom)))]
+pub use net::unix::{
+    OwnedUnixReadHalf, OwnedUnixWriteHalf, UnixDatagram, UnixIncoming, UnixListener, UnixReadHalf,
+    UnixStream, UnixWriteHalf,
+};
+#[cfg(not(weft_loom))]
+pub use net::ToSocketAddrs;
+#[cfg(not(weft_loom))]
+pub use reactor::{install, Reactor, ReactorDriver};

@@ -1,0 +1,204 @@
+//! Async sockets: TCP, UDP and (on Unix) Unix-domain stream and datagram sockets.
+//!
+//! Streams implement `futures_io::AsyncRead` and `AsyncWrite` (with vectored I/O, and
+//! `poll_close` shutting down the write side), so the futures ecosystem works on them.
+//!
+//! # Cancel safety
+//!
+//! Every `async fn` here that reads or accepts is cancel-safe: dropping its future before
+//! it completes loses nothing (no byte read, no connection accepted is thrown away: the
+//! operation only takes effect in the poll that returns it). Writes are cancel-safe in the
+//! same sense: a dropped `send` sent nothing. `connect` is not resumable: dropping it
+//! closes the half-open socket.
+
+mod addr;
+pub(crate) mod tcp;
+pub(crate) mod udp;
+#[cfg(unix)]
+pub(crate) mod unix;
+
+#[doc(hidden)]
+pub use addr::Lookup;
+pub use addr::ToSocketAddrs;
+
+use crate::async_fd::Async;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::AsFd;
+use std::task::{Context, Poll};
+
+/// Connects a non-blocking socket: starts the connection, waits until it is writable,
+/// then reads `SO_ERROR` (a refused connection reports `ConnectionRefused` here).
+pub(crate) async fn connect_socket<T>(
+    socket: socket2::Socket,
+    addr: &socket2::SockAddr,
+    into: impl FnOnce(socket2::Socket) -> T,
+) -> io::Result<Async<T>>
+where
+    T: AsFd,
+{
+    socket.set_nonblocking(true)?;
+    let in_progress = match socket.connect(addr) {
+        Ok(()) => false,
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => true,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => true,
+        Err(e) => return Err(e),
+    };
+    let take_error = |s: &socket2::Socket| s.take_error();
+    let io = Async::new(into(socket))?;
+    if in_progress {
+        io.writable().await?;
+        let sock = socket2::SockRef::from(io.get_ref());
+        if let Some(e) = take_error(&sock)? {
+            return Err(e);
+        }
+        // Writable without an error can also mean "not connected" on some systems.
+        sock.peer_addr()?;
+    }
+    Ok(io)
+}
+
+/// The stream operations shared by TCP and Unix streams, on a registered socket whose
+/// reference implements `Read` and `Write`.
+pub(crate) fn poll_read<T: AsFd>(
+    io: &Async<T>,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>>
+where
+    for<'a> &'a T: Read,
+{
+    io.poll_read_with(cx, |s| {
+        let mut s = s;
+        s.read(buf)
+    })
+}
+
+pub(crate) fn poll_read_vectored<T: AsFd>(
+    io: &Async<T>,
+    cx: &mut Context<'_>,
+    bufs: &mut [IoSliceMut<'_>],
+) -> Poll<io::Result<usize>>
+where
+    for<'a> &'a T: Read,
+{
+    io.poll_read_with(cx, |s| {
+        let mut s = s;
+        s.read_vectored(bufs)
+    })
+}
+
+pub(crate) fn poll_write<T: AsFd>(
+    io: &Async<T>,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>>
+where
+    for<'a> &'a T: Write,
+{
+    io.poll_write_with(cx, |s| {
+        let mut s = s;
+        s.write(buf)
+    })
+}
+
+pub(crate) fn poll_write_vectored<T: AsFd>(
+    io: &Async<T>,
+    cx: &mut Context<'_>,
+    bufs: &[IoSlice<'_>],
+) -> Poll<io::Result<usize>>
+where
+    for<'a> &'a T: Write,
+{
+    io.poll_write_with(cx, |s| {
+        let mut s = s;
+        s.write_vectored(bufs)
+    })
+}
+
+/// `poll_close`: shuts the write side down (the peer reads end-of-stream).
+pub(crate) fn shutdown_write<T: AsFd>(io: &Async<T>) -> Poll<io::Result<()>> {
+    let r = socket2::SockRef::from(io.get_ref()).shutdown(Shutdown::Write);
+    Poll::Ready(match r {
+        // Already shut down, or the peer is gone: the write side is closed either way.
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+        r => r,
+    })
+}
+
+/// Implements `futures_io::AsyncRead` and `AsyncWrite` for a stream type (or one of its
+/// halves) given an expression that yields its `&Async<_>`.
+macro_rules! impl_stream_io {
+    ($ty:ty, $this:ident => $io:expr, read) => {
+        impl futures_io::AsyncRead for $ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let $this = &*self;
+                crate::net::poll_read($io, cx, buf)
+            }
+            fn poll_read_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let $this = &*self;
+                crate::net::poll_read_vectored($io, cx, bufs)
+            }
+        }
+    };
+    ($ty:ty, $this:ident => $io:expr, write) => {
+        impl futures_io::AsyncWrite for $ty {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let $this = &*self;
+                crate::net::poll_write($io, cx, buf)
+            }
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let $this = &*self;
+                crate::net::poll_write_vectored($io, cx, bufs)
+            }
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                // Nothing is buffered here.
+                std::task::Poll::Ready(Ok(()))
+            }
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                let $this = &*self;
+                crate::net::shutdown_write($io)
+            }
+        }
+    };
+}
+pub(crate) use impl_stream_io;
+
+/// Implements `AsFd` and `AsRawFd` (to set options through `socket2::SockRef`, say).
+macro_rules! impl_as_fd {
+    ($($ty:ty),*) => {$(
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.inner.get_ref().as_fd()
+            }
+        }
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                std::os::fd::AsRawFd::as_raw_fd(self.inner.get_ref())
+            }
+        }
+    )*};
+}
+pub(crate) use impl_as_fd;

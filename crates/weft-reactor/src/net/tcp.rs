@@ -1,0 +1,264 @@
+//! TCP: `TcpListener` and `TcpStream`.
+
+use super::addr::{resolve, ToSocketAddrs};
+use super::{connect_socket, impl_stream_io};
+use crate::async_fd::Async;
+use futures_core::Stream;
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::net::{self, Shutdown, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// A TCP socket listening for connections.
+///
+/// # Examples
+///
+/// ```
+/// use futures_lite::{AsyncReadExt, AsyncWriteExt};
+/// use weft_reactor::{TcpListener, TcpStream};
+/// # let rt = weft_reactor::install(&mut weft_executor::Builder::new()).unwrap().build().unwrap();
+/// rt.block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     weft_executor::spawn(async move {
+///         let (mut conn, _) = listener.accept().await.unwrap();
+///         conn.write_all(b"hello").await.unwrap();
+///     });
+///     let mut client = TcpStream::connect(addr).await.unwrap();
+///     let mut got = String::new();
+///     client.read_to_string(&mut got).await.unwrap();
+///     assert_eq!(got, "hello");
+/// });
+/// ```
+pub struct TcpListener {
+    inner: Async<net::TcpListener>,
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.get_ref().fmt(f)
+    }
+}
+
+impl TcpListener {
+    /// Binds to the first address of `addr` that works (port 0 picks a free port).
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        let mut last = None;
+        for a in resolve(&addr).await? {
+            match net::TcpListener::bind(a) {
+                Ok(l) => return TcpListener::from_std(l),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("resolve returns at least one address"))
+    }
+
+    /// Registers a listener made with the standard library.
+    pub fn from_std(listener: net::TcpListener) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            inner: Async::new(listener)?,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+
+    /// Accepts a connection.
+    ///
+    /// Cancel-safe: a connection is only taken from the queue by the poll that returns it.
+    /// Errors (for example `EMFILE`, out of file descriptors) are returned as they come;
+    /// the listener keeps working.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// Polls for a connection.
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        let (stream, addr) = match self.inner.poll_read_with(cx, |l| l.accept()) {
+            Poll::Ready(Ok(x)) => x,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        };
+        Poll::Ready(TcpStream::from_std(stream).map(|s| (s, addr)))
+    }
+
+    /// The stream of incoming connections.
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+}
+
+/// The stream of connections of a [`TcpListener`]; see [`TcpListener::incoming`].
+#[derive(Debug)]
+#[must_use = "streams do nothing unless polled"]
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+impl Stream for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.listener
+            .poll_accept(cx)
+            .map(|r| Some(r.map(|(s, _)| s)))
+    }
+}
+
+/// A TCP connection. Implements `futures_io::AsyncRead` and `AsyncWrite`.
+///
+/// See [`TcpListener`] for an example.
+pub struct TcpStream {
+    inner: Arc<Async<net::TcpStream>>,
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.get_ref().fmt(f)
+    }
+}
+
+impl TcpStream {
+    /// Connects to the first address of `addr` that accepts (names are resolved on the
+    /// blocking pool). A refused connection is an error of kind `ConnectionRefused`.
+    ///
+    /// Not resumable: dropping the future closes the socket being connected.
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        let mut last = None;
+        for a in resolve(&addr).await? {
+            match TcpStream::connect_addr(a).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("resolve returns at least one address"))
+    }
+
+    async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        let io = connect_socket(socket, &addr.into(), net::TcpStream::from).await?;
+        Ok(TcpStream {
+            inner: Arc::new(io),
+        })
+    }
+
+    /// Registers a connected stream made with the standard library.
+    pub fn from_std(stream: net::TcpStream) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            inner: Arc::new(Async::new(stream)?),
+        })
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+
+    /// Sets `TCP_NODELAY` (send small writes at once, without Nagle's delay).
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.inner.get_ref().set_nodelay(nodelay)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.inner.get_ref().nodelay()
+    }
+
+    /// Shuts down the read side, the write side, or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.inner.get_ref().shutdown(how)
+    }
+
+    /// Reads into `buf`; `Ok(0)` means the peer closed its write side. Cancel-safe.
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| super::poll_read(&self.inner, cx, buf)).await
+    }
+
+    /// Writes some of `buf`. Cancel-safe (a dropped write wrote nothing).
+    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| super::poll_write(&self.inner, cx, buf)).await
+    }
+
+    /// Waits until readable.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.inner.readable().await
+    }
+
+    /// Waits until writable.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.inner.writable().await
+    }
+
+    /// Borrowed halves, to read and write concurrently within one task (for example with
+    /// a `join` of two futures); use [`into_split`](TcpStream::into_split) to move them
+    /// into separate tasks.
+    pub fn split(&self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        (ReadHalf(self), WriteHalf(self))
+    }
+
+    /// Owned halves that can move into separate tasks. Dropping the write half shuts down
+    /// the write side.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        (
+            OwnedReadHalf(self.inner.clone()),
+            OwnedWriteHalf(self.inner),
+        )
+    }
+}
+
+impl_stream_io!(TcpStream, this => &this.inner, read);
+impl_stream_io!(TcpStream, this => &this.inner, write);
+
+/// The read half of a borrowed [`TcpStream`].
+#[derive(Debug)]
+pub struct ReadHalf<'a>(&'a TcpStream);
+/// The write half of a borrowed [`TcpStream`].
+#[derive(Debug)]
+pub struct WriteHalf<'a>(&'a TcpStream);
+/// The read half of a [`TcpStream`], owned.
+pub struct OwnedReadHalf(Arc<Async<net::TcpStream>>);
+/// The write half of a [`TcpStream`], owned. Dropping it shuts down the write side.
+pub struct OwnedWriteHalf(Arc<Async<net::TcpStream>>);
+
+impl fmt::Debug for OwnedReadHalf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("OwnedReadHalf")
+            .field(self.0.get_ref())
+            .finish()
+    }
+}
+
+impl fmt::Debug for OwnedWriteHalf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("OwnedWriteHalf")
+            .field(self.0.get_ref())
+            .finish()
+    }
+}
+
+impl Drop for OwnedWriteHalf {
+    fn drop(&mut self) {
+        let _ = self.0.get_ref().shutdown(Shutdown::Write);
+    }
+}
+
+impl_stream_io!(ReadHalf<'_>, this => &this.0.inner, read);
+impl_stream_io!(WriteHalf<'_>, this => &this.0.inner, write);
+impl_stream_io!(OwnedReadHalf, this => &this.0, read);
+impl_stream_io!(OwnedWriteHalf, this => &this.0, write);
+
+super::impl_as_fd!(TcpListener, TcpStream);

@@ -1,0 +1,300 @@
+//! Unix-domain sockets: `UnixListener`, `UnixStream`, `UnixDatagram`.
+
+use super::{connect_socket, impl_stream_io};
+use crate::async_fd::Async;
+use futures_core::Stream;
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::net::Shutdown;
+use std::os::unix::net::{self, SocketAddr};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// A Unix-domain socket listening for connections.
+///
+/// # Examples
+///
+/// ```
+/// use futures_lite::{AsyncReadExt, AsyncWriteExt};
+/// use weft_reactor::{UnixListener, UnixStream};
+/// # let rt = weft_reactor::install(&mut weft_executor::Builder::new()).unwrap().build().unwrap();
+/// rt.block_on(async {
+///     let dir = std::env::temp_dir().join(format!("weft-doc-{}", std::process::id()));
+///     std::fs::create_dir_all(&dir).unwrap();
+///     let path = dir.join("sock");
+///     let _ = std::fs::remove_file(&path);
+///     let listener = UnixListener::bind(&path).unwrap();
+///     let p = path.clone();
+///     let client = weft_executor::spawn(async move {
+///         let mut s = UnixStream::connect(&p).await.unwrap();
+///         s.write_all(b"over unix").await.unwrap();
+///     });
+///     let (mut conn, _) = listener.accept().await.unwrap();
+///     let mut got = String::new();
+///     conn.read_to_string(&mut got).await.unwrap();
+///     assert_eq!(got, "over unix");
+///     client.await.unwrap();
+///     std::fs::remove_dir_all(&dir).unwrap();
+/// });
+/// ```
+pub struct UnixListener {
+    inner: Async<net::UnixListener>,
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.get_ref().fmt(f)
+    }
+}
+
+impl UnixListener {
+    /// Binds to a path (which must not exist).
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        UnixListener::from_std(net::UnixListener::bind(path)?)
+    }
+
+    /// Registers a listener made with the standard library.
+    pub fn from_std(listener: net::UnixListener) -> io::Result<UnixListener> {
+        Ok(UnixListener {
+            inner: Async::new(listener)?,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+
+    /// Accepts a connection. Cancel-safe.
+    pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// Polls for a connection.
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
+        let (stream, addr) = match self.inner.poll_read_with(cx, |l| l.accept()) {
+            Poll::Ready(Ok(x)) => x,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        };
+        Poll::Ready(UnixStream::from_std(stream).map(|s| (s, addr)))
+    }
+
+    /// The stream of incoming connections.
+    pub fn incoming(&self) -> UnixIncoming<'_> {
+        UnixIncoming { listener: self }
+    }
+}
+
+/// The stream of connections of a [`UnixListener`].
+#[derive(Debug)]
+#[must_use = "streams do nothing unless polled"]
+pub struct UnixIncoming<'a> {
+    listener: &'a UnixListener,
+}
+
+impl Stream for UnixIncoming<'_> {
+    type Item = io::Result<UnixStream>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.listener
+            .poll_accept(cx)
+            .map(|r| Some(r.map(|(s, _)| s)))
+    }
+}
+
+/// A Unix-domain stream. Implements `futures_io::AsyncRead` and `AsyncWrite`.
+pub struct UnixStream {
+    inner: Arc<Async<net::UnixStream>>,
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.get_ref().fmt(f)
+    }
+}
+
+impl UnixStream {
+    /// Connects to the socket at `path`.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let socket = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
+        let addr = socket2::SockAddr::unix(path)?;
+        let io = connect_socket(socket, &addr, net::UnixStream::from).await?;
+        Ok(UnixStream {
+            inner: Arc::new(io),
+        })
+    }
+
+    /// A connected pair.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = net::UnixStream::pair()?;
+        Ok((UnixStream::from_std(a)?, UnixStream::from_std(b)?))
+    }
+
+    /// Registers a stream made with the standard library.
+    pub fn from_std(stream: net::UnixStream) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            inner: Arc::new(Async::new(stream)?),
+        })
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().peer_addr()
+    }
+
+    /// Shuts down the read side, the write side, or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.inner.get_ref().shutdown(how)
+    }
+
+    /// Borrowed halves (see [`TcpStream::split`](crate::TcpStream::split)).
+    pub fn split(&self) -> (UnixReadHalf<'_>, UnixWriteHalf<'_>) {
+        (UnixReadHalf(self), UnixWriteHalf(self))
+    }
+
+    /// Owned halves. Dropping the write half shuts down the write side.
+    pub fn into_split(self) -> (OwnedUnixReadHalf, OwnedUnixWriteHalf) {
+        (
+            OwnedUnixReadHalf(self.inner.clone()),
+            OwnedUnixWriteHalf(self.inner),
+        )
+    }
+}
+
+impl_stream_io!(UnixStream, this => &this.inner, read);
+impl_stream_io!(UnixStream, this => &this.inner, write);
+
+/// The read half of a borrowed [`UnixStream`].
+#[derive(Debug)]
+pub struct UnixReadHalf<'a>(&'a UnixStream);
+/// The write half of a borrowed [`UnixStream`].
+#[derive(Debug)]
+pub struct UnixWriteHalf<'a>(&'a UnixStream);
+/// The read half of a [`UnixStream`], owned.
+pub struct OwnedUnixReadHalf(Arc<Async<net::UnixStream>>);
+/// The write half of a [`UnixStream`], owned. Dropping it shuts down the write side.
+pub struct OwnedUnixWriteHalf(Arc<Async<net::UnixStream>>);
+
+impl fmt::Debug for OwnedUnixReadHalf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("OwnedUnixReadHalf")
+            .field(self.0.get_ref())
+            .finish()
+    }
+}
+
+impl fmt::Debug for OwnedUnixWriteHalf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("OwnedUnixWriteHalf")
+            .field(self.0.get_ref())
+            .finish()
+    }
+}
+
+impl Drop for OwnedUnixWriteHalf {
+    fn drop(&mut self) {
+        let _ = self.0.get_ref().shutdown(Shutdown::Write);
+    }
+}
+
+impl_stream_io!(UnixReadHalf<'_>, this => &this.0.inner, read);
+impl_stream_io!(UnixWriteHalf<'_>, this => &this.0.inner, write);
+impl_stream_io!(OwnedUnixReadHalf, this => &this.0, read);
+impl_stream_io!(OwnedUnixWriteHalf, this => &this.0, write);
+
+/// A Unix-domain datagram socket. Every operation is cancel-safe.
+///
+/// # Examples
+///
+/// ```
+/// use weft_reactor::UnixDatagram;
+/// # let rt = weft_reactor::install(&mut weft_executor::Builder::new()).unwrap().build().unwrap();
+/// rt.block_on(async {
+///     let (a, b) = UnixDatagram::pair().unwrap();
+///     a.send(b"datagram").await.unwrap();
+///     let mut buf = [0; 16];
+///     let n = b.recv(&mut buf).await.unwrap();
+///     assert_eq!(&buf[..n], b"datagram");
+/// });
+/// ```
+pub struct UnixDatagram {
+    inner: Async<net::UnixDatagram>,
+}
+
+impl fmt::Debug for UnixDatagram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.get_ref().fmt(f)
+    }
+}
+
+impl UnixDatagram {
+    /// Binds to a path.
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
+        UnixDatagram::from_std(net::UnixDatagram::bind(path)?)
+    }
+
+    /// A socket bound to no address.
+    pub fn unbound() -> io::Result<UnixDatagram> {
+        UnixDatagram::from_std(net::UnixDatagram::unbound()?)
+    }
+
+    /// A connected pair.
+    pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
+        let (a, b) = net::UnixDatagram::pair()?;
+        Ok((UnixDatagram::from_std(a)?, UnixDatagram::from_std(b)?))
+    }
+
+    /// Registers a socket made with the standard library.
+    pub fn from_std(socket: net::UnixDatagram) -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram {
+            inner: Async::new(socket)?,
+        })
+    }
+
+    /// Sets the default destination.
+    pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        self.inner.get_ref().connect(path)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+
+    /// The address connected to.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().peer_addr()
+    }
+
+    /// Sends a datagram to `path`.
+    pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
+        let path = path.as_ref();
+        self.inner.write_with(|s| s.send_to(buf, path)).await
+    }
+
+    /// Receives a datagram and its sender.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.inner.read_with(|s| s.recv_from(buf)).await
+    }
+
+    /// Sends a datagram to the connected address.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write_with(|s| s.send(buf)).await
+    }
+
+    /// Receives a datagram from the connected address.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read_with(|s| s.recv(buf)).await
+    }
+}
+
+super::impl_as_fd!(UnixListener, UnixStream, UnixDatagram);

@@ -1,0 +1,285 @@
+//! The reactor: one `polling::Poller` per runtime, a slab of registered sources, and the
+//! [`Driver`] through which the executor's idle worker waits on it.
+//!
+//! Sources are registered edge-triggered where the platform supports it (`epoll`,
+//! `kqueue`), interested in both directions, once: no system call per wait. Elsewhere they
+//! are registered oneshot and re-armed for the directions somebody waits on each time a
+//! task starts waiting. Every source is deleted from the poller before its file descriptor
+//! is closed.
+//!
+//! When the executor parks a worker in the [`ReactorDriver`], it blocks in
+//! `Poller::wait` (with the timer's deadline as timeout when the timer is stacked on top);
+//! `unpark` is `Poller::notify`. The events of one wait are turned into readiness on their
+//! sources, and the woken tasks are collected and woken together after the locks are
+//! released: on the parked worker's own queue, as one batch.
+
+use crate::source::Source;
+use crate::sync::Mutex;
+use polling::{Event, Events, PollMode, Poller};
+use std::fmt;
+use std::io;
+use std::num::NonZeroUsize;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::Duration;
+use weft_executor::Driver;
+
+/// Events taken from the poller per wait.
+const EVENTS_PER_WAIT: usize = 1024;
+
+/// The registered sources. Keys are slab indices, reused after removal. (A stale event for
+/// a reused key can only mark the new source ready, which costs it one `WouldBlock`: I/O
+/// is tried optimistically anyway.)
+struct Slab {
+    entries: Vec<Option<Arc<Source>>>,
+    free: Vec<usize>,
+    len: usize,
+}
+
+/// The I/O reactor of a runtime. Found by the sockets through
+/// [`Handle::extension`](weft_executor::Handle::extension).
+pub struct Reactor {
+    poller: Poller,
+    sources: Mutex<Slab>,
+    /// The event buffer and the wakers of one dispatch; held by whoever polls.
+    buffers: Mutex<(Events, Vec<Waker>)>,
+    edge: bool,
+    /// Counts waits and events, for metrics.
+    waits: AtomicUsize,
+    events: AtomicUsize,
+}
+
+impl fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reactor")
+            .field("registrations", &self.registrations())
+            .field("edge_triggered", &self.edge)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reactor {
+    /// A reactor with its own poller. Edge-triggered where the platform supports it.
+    pub fn new() -> io::Result<Reactor> {
+        let poller = Poller::new()?;
+        let edge = poller.supports_edge();
+        Reactor::with_poller(poller, edge)
+    }
+
+    /// A reactor that re-arms oneshot registrations instead of using edge-triggered mode,
+    /// as it does on platforms without edge triggering. For tests of that path.
+    #[doc(hidden)]
+    pub fn new_oneshot() -> io::Result<Reactor> {
+        Reactor::with_poller(Poller::new()?, false)
+    }
+
+    fn with_poller(poller: Poller, edge: bool) -> io::Result<Reactor> {
+        Ok(Reactor {
+            poller,
+            sources: Mutex::new(Slab {
+                entries: Vec::new(),
+                free: Vec::new(),
+                len: 0,
+            }),
+            buffers: Mutex::new((
+                Events::with_capacity(NonZeroUsize::new(EVENTS_PER_WAIT).expect("non-zero")),
+                Vec::new(),
+            )),
+            edge,
+            waits: AtomicUsize::new(0),
+            events: AtomicUsize::new(0),
+        })
+    }
+
+    /// Sources registered now.
+    pub fn registrations(&self) -> usize {
+        self.sources.lock().len
+    }
+
+    /// Waits performed on the poller so far (blocking or not).
+    pub fn waits(&self) -> usize {
+        self.waits.load(Relaxed)
+    }
+
+    /// Events delivered so far.
+    pub fn events(&self) -> usize {
+        self.events.load(Relaxed)
+    }
+
+    /// Registers a non-blocking file descriptor. The caller must call
+    /// [`deregister`](Reactor::deregister) before the descriptor is closed.
+    pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<Arc<Source>> {
+        let source = {
+            let mut slab = self.sources.lock();
+            let key = match slab.free.pop() {
+                Some(k) => k,
+                None => {
+                    slab.entries.push(None);
+                    slab.entries.len() - 1
+                }
+            };
+            debug_assert!(key != usize::MAX, "polling reserves usize::MAX");
+            let source = Arc::new(Source::new(key));
+            slab.entries[key] = Some(source.clone());
+            slab.len += 1;
+            source
+        };
+        let (interest, mode) = if self.edge {
+            (Event::all(source.key), PollMode::Edge)
+        } else {
+            // Armed when somebody waits (see `rearm`).
+            (Event::none(source.key), PollMode::Oneshot)
+        };
+        // SAFETY: `Async` deregisters the descriptor (`deregister`) in its `Drop` and in
+        // `into_inner`, before the descriptor it owns can be closed.
+        let added = unsafe { self.poller.add_with_mode(fd.as_raw_fd(), interest, mode) };
+        if let Err(e) = added {
+            self.remove_from_slab(source.key);
+            return Err(e);
+        }
+        Ok(source)
+    }
+
+    fn remove_from_slab(&self, key: usize) {
+        let mut slab = self.sources.lock();
+        if slab.entries[key].take().is_some() {
+            slab.free.push(key);
+            slab.len -= 1;
+        }
+    }
+
+    /// Removes a source from the poller (before its descriptor closes) and the slab, and
+    /// wakes whoever still waits on it.
+    pub(crate) fn deregister(&self, source: &Source, fd: BorrowedFd<'_>) -> io::Result<()> {
+        let res = self.poller.delete(fd);
+        self.remove_from_slab(source.key);
+        source.wake_all();
+        res
+    }
+
+    /// Oneshot mode: arm the source for the directions somebody waits on.
+    pub(crate) fn rearm(&self, source: &Source, fd: RawFd) -> io::Result<()> {
+        if self.edge {
+            return Ok(());
+        }
+        let (readable, writable) = source.interest();
+        let mut ev = Event::none(source.key);
+        ev.readable = readable;
+        ev.writable = writable;
+        // SAFETY: the descriptor is registered, hence open (see `register`).
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        self.poller.modify_with_mode(fd, ev, PollMode::Oneshot)
+    }
+
+    /// Waits for events (at most `timeout`) and wakes the tasks they concern. If another
+    /// thread is already polling, returns at once.
+    fn poll_events(&self, timeout: Option<Duration>) {
+        let Some(mut buffers) = self.buffers.try_lock() else {
+            return;
+        };
+        let (events, wakers) = &mut *buffers;
+        events.clear();
+        self.waits.fetch_add(1, Relaxed);
+        // Errors of the wait itself (EINTR is retried by polling) leave the events empty;
+        // the executor simply calls again.
+        let _ = self.poller.wait(events, timeout);
+        if events.is_empty() {
+            return;
+        }
+        self.events.fetch_add(events.len(), Relaxed);
+        {
+            let slab = self.sources.lock();
+            for ev in events.iter() {
+                if let Some(Some(source)) = slab.entries.get(ev.key) {
+                    source.set_ready(ev.readable, ev.writable, wakers);
+                }
+            }
+        }
+        let batch = std::mem::take(wakers);
+        drop(buffers);
+        // Outside every lock: a wake may run arbitrary code (and on a worker, queues the
+        // task locally).
+        for w in batch {
+            w.wake();
+        }
+    }
+}
+
+/// The reactor as the executor's [`Driver`].
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use weft_executor::Builder;
+/// use weft_reactor::{ReactorDriver, TcpListener, TcpStream};
+///
+/// let driver = ReactorDriver::new().unwrap();
+/// let rt = Builder::new()
+///     .driver(Arc::new(driver.clone()))
+///     .extension(driver.reactor())
+///     .build()
+///     .unwrap();
+/// rt.block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     let client = weft_executor::spawn(async move { TcpStream::connect(addr).await });
+///     let (_server_side, _) = listener.accept().await.unwrap();
+///     client.await.unwrap().unwrap();
+/// });
+/// ```
+#[derive(Clone, Debug)]
+pub struct ReactorDriver {
+    reactor: Arc<Reactor>,
+}
+
+impl ReactorDriver {
+    /// A driver with a new reactor.
+    pub fn new() -> io::Result<ReactorDriver> {
+        Ok(ReactorDriver {
+            reactor: Arc::new(Reactor::new()?),
+        })
+    }
+
+    /// A driver for an existing reactor.
+    pub fn from_reactor(reactor: Arc<Reactor>) -> ReactorDriver {
+        ReactorDriver { reactor }
+    }
+
+    /// The reactor, to install with [`Builder::extension`](weft_executor::Builder::extension)
+    /// so sockets find it.
+    pub fn reactor(&self) -> Arc<Reactor> {
+        self.reactor.clone()
+    }
+}
+
+impl Driver for ReactorDriver {
+    fn park(&self, timeout: Option<Duration>) {
+        self.reactor.poll_events(timeout);
+    }
+
+    fn unpark(&self) {
+        // Wakes the current wait, or makes the next one return at once. An error here
+        // (the eventfd could not be written) would leave a worker asleep: nothing sane
+        // to do but report it.
+        if let Err(e) = self.reactor.poller.notify() {
+            eprintln!("weft: could not wake the reactor: {e}");
+        }
+    }
+
+    fn poll(&self) {
+        self.reactor.poll_events(Some(Duration::ZERO));
+    }
+}
+
+/// Installs a reactor in a runtime being built: a [`ReactorDriver`] as the driver, and
+/// its [`Reactor`] as an extension. (The `weft` crate stacks the timer on top; see
+/// `weft_timer::TimerDriver::new`.)
+pub fn install(builder: &mut weft_executor::Builder) -> io::Result<&mut weft_executor::Builder> {
+    let driver = ReactorDriver::new()?;
+    Ok(builder
+        .driver(Arc::new(driver.clone()))
+        .extension(driver.reactor()))
+}

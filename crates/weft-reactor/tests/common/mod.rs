@@ -1,0 +1,36 @@
+//! A runtime with the reactor and the timer stacked, as the `weft` crate builds it.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+use weft_executor::{Builder, Handle, Runtime};
+use weft_reactor::{Reactor, ReactorDriver};
+use weft_timer::TimerDriver;
+
+/// Turns a hang into a failure; never a statement about speed.
+pub const HANG: Duration = Duration::from_secs(60);
+
+pub fn runtime(workers: usize) -> Runtime {
+    with_reactor(workers, ReactorDriver::new().unwrap())
+}
+
+pub fn with_reactor(workers: usize, reactor: ReactorDriver) -> Runtime {
+    let timer = TimerDriver::new(Arc::new(reactor.clone()));
+    Builder::new()
+        .worker_threads(workers)
+        .driver(Arc::new(timer.clone()))
+        .extension(reactor.reactor())
+        .extension(timer.timer())
+        .build()
+        .unwrap()
+}
+
+pub fn reactor() -> Arc<Reactor> {
+    Handle::current().extension::<Reactor>().unwrap()
+}
+
+/// Awaits `f`, failing the test (instead of hanging) after `HANG`.
+pub async fn bounded<F: std::future::Future>(f: F) -> F::Output {
+    weft_timer::timeout(HANG, f).await.expect("hung")
+}
