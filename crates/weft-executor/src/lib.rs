@@ -50,10 +50,14 @@ mod blocking;
 mod context;
 mod driver;
 #[cfg(not(weft_loom))]
+mod join_set;
+#[cfg(not(weft_loom))]
 mod runtime;
 mod scheduler;
 mod sync;
 mod task;
+#[cfg(not(weft_loom))]
+mod task_local;
 #[cfg(not(weft_loom))]
 mod yield_now;
 
@@ -61,10 +65,14 @@ mod yield_now;
 pub use block_on::block_on;
 pub use driver::{Driver, ParkDriver};
 #[cfg(not(weft_loom))]
+pub use join_set::JoinSet;
+#[cfg(not(weft_loom))]
 pub use runtime::{
     spawn, spawn_blocking, Builder, EnterGuard, Handle, Runtime, RuntimeMetrics, TryCurrentError,
     WORKER_THREADS_ENV,
 };
 pub use task::{AbortHandle, JoinError, JoinHandle};
+#[cfg(not(weft_loom))]
+pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
 #[cfg(not(weft_loom))]
 pub use yield_now::{yield_now, YieldNow};

@@ -1,0 +1,236 @@
+//! `JoinSet`: a group of tasks whose outputs arrive in completion order.
+
+use crate::runtime::Handle;
+use crate::task::{JoinError, JoinHandle};
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+/// A set of tasks, awaited in the order they finish: asyncio's `gather` and `TaskGroup`.
+///
+/// Dropping the set aborts the tasks still in it. Each task is polled only when it has
+/// something to report: awaiting the next result costs the same whether the set holds ten
+/// tasks or a million.
+///
+/// # Examples
+///
+/// ```
+/// use weft_executor::{JoinSet, Runtime};
+/// let rt = Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let mut set = JoinSet::new();
+///     for i in 0..10u64 {
+///         set.spawn(async move { i * 2 });
+///     }
+///     let mut total = 0;
+///     while let Some(r) = set.join_next().await {
+///         total += r.unwrap();
+///     }
+///     assert_eq!(total, 90);
+///     assert!(set.is_empty());
+/// });
+/// ```
+pub struct JoinSet<T> {
+    entries: Vec<Option<Entry<T>>>,
+    free: Vec<usize>,
+    len: usize,
+    shared: Arc<Shared>,
+}
+
+struct Entry<T> {
+    handle: JoinHandle<T>,
+    waker: Waker,
+}
+
+/// Which entries were woken, and who waits on the set.
+struct Shared {
+    state: Mutex<(VecDeque<usize>, Option<Waker>)>,
+}
+
+/// The waker handed to one task's `JoinHandle`: marks its entry ready, wakes the set.
+struct EntryWaker {
+    index: usize,
+    shared: Arc<Shared>,
+}
+
+impl Wake for EntryWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref()
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        let waiter = {
+            let mut st = self.shared.state.lock();
+            st.0.push_back(self.index);
+            st.1.take()
+        };
+        if let Some(w) = waiter {
+            w.wake();
+        }
+    }
+}
+
+impl<T> Default for JoinSet<T> {
+    fn default() -> Self {
+        JoinSet::new()
+    }
+}
+
+impl<T> JoinSet<T> {
+    /// An empty set.
+    pub fn new() -> JoinSet<T> {
+        JoinSet {
+            entries: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+            shared: Arc::new(Shared {
+                state: Mutex::new((VecDeque::new(), None)),
+            }),
+        }
+    }
+
+    /// Tasks in the set (running, or finished and not yet returned by `join_next`).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True if the set holds no task.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Aborts every task in the set. They stay in it until `join_next` returns their
+    /// (cancelled, or already produced) results.
+    pub fn abort_all(&self) {
+        for e in self.entries.iter().flatten() {
+            e.handle.abort();
+        }
+    }
+}
+
+impl<T: Send + 'static> JoinSet<T> {
+    /// Spawns a task on the current runtime and adds it to the set.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime, like [`spawn`](crate::spawn).
+    pub fn spawn<F>(&mut self, future: F) -> crate::AbortHandle
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
+        self.insert(crate::spawn(future))
+    }
+
+    /// Spawns a task on the runtime of `handle` and adds it to the set.
+    pub fn spawn_on<F>(&mut self, future: F, handle: &Handle) -> crate::AbortHandle
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
+        self.insert(handle.spawn(future))
+    }
+
+    /// Aborts every task and waits until all have finished, discarding their results.
+    pub async fn shutdown(&mut self) {
+        self.abort_all();
+        while self.join_next().await.is_some() {}
+    }
+
+    fn insert(&mut self, handle: JoinHandle<T>) -> crate::AbortHandle {
+        let abort = handle.abort_handle();
+        let index = self.free.pop().unwrap_or_else(|| {
+            self.entries.push(None);
+            self.entries.len() - 1
+        });
+        let waker = Waker::from(Arc::new(EntryWaker {
+            index,
+            shared: self.shared.clone(),
+        }));
+        // Queued as ready, so its first poll registers the entry's waker.
+        waker.wake_by_ref();
+        self.entries[index] = Some(Entry { handle, waker });
+        self.len += 1;
+        abort
+    }
+
+    /// Waits for the next task to finish and returns its result; `None` once the set is
+    /// empty. Cancel-safe: a result is taken from the set only by the poll returning it.
+    pub async fn join_next(&mut self) -> Option<Result<T, JoinError>> {
+        poll_fn(|cx| self.poll_join_next(cx)).await
+    }
+
+    /// Polls for the next result; see [`join_next`](JoinSet::join_next).
+    pub fn poll_join_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, JoinError>>> {
+        if self.len == 0 {
+            return Poll::Ready(None);
+        }
+        loop {
+            let next = {
+                let mut st = self.shared.state.lock();
+                match st.0.pop_front() {
+                    Some(i) => i,
+                    None => {
+                        st.1 = Some(cx.waker().clone());
+                        return Poll::Pending;
+                    }
+                }
+            };
+            // A stale index (entry already returned) is skipped.
+            let Some(entry) = self.entries.get_mut(next).and_then(Option::as_mut) else {
+                continue;
+            };
+            let mut ecx = Context::from_waker(&entry.waker);
+            if let Poll::Ready(res) = Pin::new(&mut entry.handle).poll(&mut ecx) {
+                self.entries[next] = None;
+                self.free.push(next);
+                self.len -= 1;
+                return Poll::Ready(Some(res));
+            }
+        }
+    }
+
+    /// Waits for every task and returns their outputs, in completion order.
+    ///
+    /// # Panics
+    ///
+    /// If a task panicked (its panic is resumed here) or was cancelled.
+    pub async fn join_all(mut self) -> Vec<T> {
+        let mut out = Vec::with_capacity(self.len);
+        while let Some(r) = self.join_next().await {
+            match r {
+                Ok(v) => out.push(v),
+                Err(e) => match e.try_into_panic() {
+                    Ok(p) => std::panic::resume_unwind(p),
+                    Err(e) => panic!("a task of a JoinSet passed to join_all was {e}"),
+                },
+            }
+        }
+        out
+    }
+}
+
+impl<T> Drop for JoinSet<T> {
+    fn drop(&mut self) {
+        self.abort_all();
+    }
+}
+
+impl<T> fmt::Debug for JoinSet<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinSet").field("len", &self.len).finish()
+    }
+}
+
+impl<T: Send + 'static> futures_core::Stream for JoinSet<T> {
+    type Item = Result<T, JoinError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_join_next(cx)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.len, Some(self.len))
+    }
+}

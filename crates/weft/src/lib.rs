@@ -1,0 +1,131 @@
+//! Weft: a multi-threaded, work-stealing async runtime. Tasks, time and I/O in one
+//! dependency: what asyncio gives a Python program, on every core.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! async fn fetch_data(id: u32) -> String {
+//!     weft::time::sleep(Duration::from_millis(20)).await; // asyncio.sleep
+//!     format!("data {id}")
+//! }
+//!
+//! weft::run(async {
+//!     // asyncio.gather: start tasks, await them all.
+//!     let mut set = weft::task::JoinSet::new();
+//!     for id in 0..3 {
+//!         set.spawn(fetch_data(id));
+//!     }
+//!     let all = set.join_all().await;
+//!     assert_eq!(all.len(), 3);
+//! });
+//! ```
+//!
+//! | asyncio | weft |
+//! |---|---|
+//! | `asyncio.run(main())` | [`run`], `#[weft::main]` |
+//! | `asyncio.create_task(c)` | [`spawn`] |
+//! | `await asyncio.sleep(s)` | [`time::sleep`] |
+//! | `asyncio.gather(...)`, `TaskGroup` | [`task::JoinSet`] |
+//! | `asyncio.wait_for(c, t)` | [`time::timeout`] |
+//! | `contextvars` | [`task_local!`] |
+//! | async generators | [`stream::Stream`] |
+//! | streams, `start_server` | [`net`] |
+//! | `asyncio.Lock`, `Queue` | [`sync`], [`channel`] |
+//!
+//! The crates behind it: `weft-executor` (tasks, scheduler), `weft-timer`, `weft-reactor`,
+//! `weft-macros`. See `docs/scheduling.md` in the repository for how the scheduler works.
+//!
+//! [`weft::io`](io) and [`weft::stream`](stream) re-export `futures-lite`: the `futures-io`
+//! and `futures-core` traits with their extension traits, from the smaller of the two crates
+//! that provide them (`futures-util` offers more combinators at a larger compile cost).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations)]
+
+mod runtime;
+
+pub use runtime::{run, Builder};
+pub use weft_executor::{
+    block_on, spawn, task_local, EnterGuard, Handle, JoinError, JoinHandle, Runtime, RuntimeMetrics,
+};
+
+#[cfg(feature = "macros")]
+pub use weft_macros::{main, test};
+
+/// Tasks: spawning, joining, cancelling, yielding, task-local values.
+pub mod task {
+    pub use weft_executor::{
+        spawn, spawn_blocking, yield_now, AbortHandle, AccessError, JoinError, JoinHandle, JoinSet,
+        LocalKey, TaskLocalFuture, YieldNow,
+    };
+}
+
+/// Time: `sleep`, `timeout`, `interval`.
+#[cfg(feature = "time")]
+pub mod time {
+    pub use std::time::{Duration, Instant};
+    pub use weft_timer::{
+        interval, interval_at, sleep, sleep_until, timeout, timeout_at, Elapsed, Interval,
+        MissedTickBehavior, Sleep, Timeout,
+    };
+}
+
+/// Networking: TCP, UDP and Unix sockets.
+#[cfg(feature = "net")]
+pub mod net {
+    pub use weft_reactor::{
+        Incoming, OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpListener, TcpStream, ToSocketAddrs,
+        UdpSocket, WriteHalf,
+    };
+    #[cfg(unix)]
+    pub use weft_reactor::{
+        OwnedUnixReadHalf, OwnedUnixWriteHalf, UnixDatagram, UnixIncoming, UnixListener,
+        UnixReadHalf, UnixStream, UnixWriteHalf,
+    };
+}
+
+/// Async I/O traits and helpers (`futures-lite`'s `io`), and [`Async`](io::Async) for any
+/// non-blocking file descriptor.
+pub mod io {
+    pub use futures_lite::io::*;
+    #[cfg(feature = "net")]
+    pub use weft_reactor::Async;
+}
+
+/// Streams: the `Stream` trait and its combinators (`futures-lite`'s `stream`).
+pub mod stream {
+    pub use futures_lite::stream::*;
+}
+
+/// Futures helpers (`futures-lite`'s `future`): `zip`, `or`, `race`, `poll_fn`...
+pub mod future {
+    pub use futures_lite::future::*;
+}
+
+/// Async locks and primitives (`async-lock`): `Mutex`, `RwLock`, `Semaphore`, `Barrier`,
+/// `OnceCell`. They work on any executor.
+pub mod sync {
+    pub use async_lock::*;
+}
+
+/// Async channels (`async-channel`): multi-producer, multi-consumer, bounded or not.
+pub mod channel {
+    pub use async_channel::*;
+}
+
+/// `#[weft::main]` works only on an `async fn`; elsewhere it is a compile error at the
+/// user's `fn`:
+///
+/// ```compile_fail
+/// #[weft::main]
+/// fn main() {}
+/// ```
+///
+/// And options are checked:
+///
+/// ```compile_fail
+/// #[weft::main(worker_threads = 0)]
+/// async fn main() {}
+/// ```
+#[cfg(all(doctest, feature = "macros"))]
+pub struct MacroErrors;

@@ -1,0 +1,134 @@
+//! The runtime the facade builds: the executor with the reactor and the timer stacked into
+//! its driver.
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+use weft_executor::{Driver, Handle, Runtime};
+
+/// Configures and builds a [`Runtime`] with the timer and the reactor wired in (as the
+/// enabled features allow).
+///
+/// # Examples
+///
+/// ```
+/// let rt = weft::Builder::new().worker_threads(2).thread_name("app").build().unwrap();
+/// let v = rt.block_on(async {
+///     weft::time::sleep(std::time::Duration::from_millis(1)).await;
+///     weft::spawn(async { 7 }).await.unwrap()
+/// });
+/// assert_eq!(v, 7);
+/// ```
+#[derive(Debug, Default)]
+pub struct Builder {
+    inner: weft_executor::Builder,
+}
+
+macro_rules! forward {
+    ($($(#[$doc:meta])* fn $name:ident($($arg:ident: $t:ty),*);)*) => {$(
+        $(#[$doc])*
+        pub fn $name(&mut self, $($arg: $t),*) -> &mut Self {
+            self.inner.$name($($arg),*);
+            self
+        }
+    )*};
+}
+
+impl Builder {
+    /// A builder with the defaults (see [`weft_executor::Builder::new`]).
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    forward! {
+        /// The number of worker threads (default: one per CPU, or `WEFT_WORKER_THREADS`).
+        fn worker_threads(n: usize);
+        /// The prefix of thread names (default `weft`).
+        fn thread_name(name: impl Into<String>);
+        /// The stack size of worker and blocking threads.
+        fn thread_stack_size(bytes: usize);
+        /// The most threads of the blocking pool (default 512).
+        fn max_blocking_threads(n: usize);
+        /// How long an idle blocking thread lingers (default 10 s).
+        fn thread_keep_alive(d: Duration);
+    }
+
+    /// Runs `f` on every runtime thread when it starts.
+    pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.inner.on_thread_start(f);
+        self
+    }
+
+    /// Runs `f` on every runtime thread before it exits.
+    pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.inner.on_thread_stop(f);
+        self
+    }
+
+    /// Handles panics of tasks nobody awaits (default: one line on stderr).
+    pub fn on_task_panic(
+        &mut self,
+        hook: impl Fn(Box<dyn std::any::Any + Send>) + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.inner.on_task_panic(hook);
+        self
+    }
+
+    /// Starts the runtime: workers, and the reactor and timer in their driver.
+    ///
+    /// # Errors
+    ///
+    /// If the poller cannot be created, a thread cannot start, or `WEFT_WORKER_THREADS`
+    /// is not a positive number.
+    pub fn build(&mut self) -> io::Result<Runtime> {
+        #[cfg(feature = "net")]
+        let base: Arc<dyn Driver> = {
+            let reactor = weft_reactor::ReactorDriver::new()?;
+            self.inner.extension(reactor.reactor());
+            Arc::new(reactor)
+        };
+        #[cfg(not(feature = "net"))]
+        let base: Arc<dyn Driver> = Arc::new(weft_executor::ParkDriver::new());
+        #[cfg(feature = "time")]
+        let driver: Arc<dyn Driver> = {
+            let timer = weft_timer::TimerDriver::new(base);
+            self.inner.extension(timer.timer());
+            Arc::new(timer)
+        };
+        #[cfg(not(feature = "time"))]
+        let driver = base;
+        self.inner.driver(driver).build()
+    }
+}
+
+/// Runs a future to completion on a new runtime, then shuts the runtime down (dropping
+/// the tasks still alive) and returns the output: `asyncio.run`.
+///
+/// # Panics
+///
+/// If called inside a runtime (a task, or another `run` or `block_on`): `.await` the
+/// future instead, or `spawn` it. Also if the runtime cannot start.
+///
+/// # Examples
+///
+/// ```
+/// async fn fetch_data() -> &'static str {
+///     weft::time::sleep(std::time::Duration::from_millis(10)).await;
+///     "data"
+/// }
+/// assert_eq!(weft::run(fetch_data()), "data");
+/// ```
+#[track_caller]
+pub fn run<F: Future>(future: F) -> F::Output {
+    if Handle::try_current().is_ok() {
+        panic!(
+            "weft::run was called inside a weft runtime, where it would block a thread the \
+             runtime needs: `.await` the future instead, or `weft::spawn` it"
+        );
+    }
+    let rt = Builder::new()
+        .build()
+        .unwrap_or_else(|e| panic!("weft::run could not start a runtime: {e}"));
+    rt.block_on(future)
+}
