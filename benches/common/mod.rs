@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod echo;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -36,6 +38,19 @@ pub trait Rt {
         F::Output: Send + 'static;
     fn yield_now() -> impl Future<Output = ()> + Send;
     fn sleep_until(deadline: Instant) -> Self::Sleep;
+    /// Spawns a task nobody will await (smol cancels a task whose handle is dropped, so
+    /// each runtime says how to let one run on its own).
+    fn detach<F>(f: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(Self::spawn(f));
+    }
+    /// Spawns from a thread that is not one of the runtime's.
+    fn spawn_outside<F>(&self, f: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
 }
 
 /// Unwraps a `Result`-returning join handle so all three have the same shape.
@@ -94,6 +109,13 @@ impl Rt for Weft {
     fn sleep_until(deadline: Instant) -> Self::Sleep {
         weft_timer::sleep_until(deadline)
     }
+    fn spawn_outside<F>(&self, f: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Unwrap(self.0.spawn(f))
+    }
 }
 
 pub struct Tokio(pub tokio::runtime::Runtime);
@@ -136,6 +158,13 @@ impl Rt for Tokio {
     fn sleep_until(deadline: Instant) -> Self::Sleep {
         // tokio's Sleep is !Unpin; boxing it is what users of a trait object do too.
         Box::pin(tokio::time::sleep_until(deadline.into()))
+    }
+    fn spawn_outside<F>(&self, f: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Unwrap(self.0.spawn(f))
     }
 }
 
@@ -223,6 +252,19 @@ impl Rt for Smol {
     }
     fn sleep_until(deadline: Instant) -> SmolSleep {
         SmolSleep(async_io::Timer::at(deadline))
+    }
+    fn detach<F>(f: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        smol_ex().spawn(f).detach();
+    }
+    fn spawn_outside<F>(&self, f: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        smol_ex().spawn(f)
     }
 }
 

@@ -135,7 +135,7 @@ mod shared {
                     Some(w) => w.index,
                     None => self.num_workers() + remote_shard(),
                 };
-                let (notified, join, raw) = task::new_task(future, self.clone(), shard as u32);
+                let (notified, join, raw) = task::new_task(future, self.clone(), shard as u16);
                 if !self.owned.insert(raw) {
                     // Shut down: the task is cancelled before it ever runs.
                     drop(notified);

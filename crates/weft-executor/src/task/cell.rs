@@ -51,7 +51,6 @@ pub(crate) struct Vtable {
 pub(crate) struct Links {
     pub(crate) prev: Option<NonNull<Header>>,
     pub(crate) next: Option<NonNull<Header>>,
-    pub(crate) linked: bool,
 }
 
 /// The part of the cell every task has in the same place.
@@ -61,7 +60,10 @@ pub(crate) struct Header {
     pub(crate) vtable: &'static Vtable,
     pub(crate) links: UnsafeCell<Links>,
     /// Which shard of the owned-task list the task belongs to. Fixed at spawn.
-    pub(crate) shard: u32,
+    pub(crate) shard: u16,
+    /// In the owned list now; guarded by the shard's mutex. (Apart from `links`, so it
+    /// packs beside `shard`: the header is 40 bytes.)
+    pub(crate) linked: UnsafeCell<bool>,
 }
 
 // SAFETY: the header is shared between threads by design; every field is either atomic,
@@ -102,7 +104,7 @@ where
     /// Allocates a new task. The returned pointer carries the three initial references
     /// (see `state::INITIAL`): the caller turns them into a `Notified`, a `JoinHandle`
     /// and the owned-list entry.
-    pub(crate) fn allocate(future: F, scheduler: S, shard: u32) -> NonNull<Header> {
+    pub(crate) fn allocate(future: F, scheduler: S, shard: u16) -> NonNull<Header> {
         let cell = Box::new(Cell {
             header: Header {
                 state: State::new(),
@@ -110,9 +112,9 @@ where
                 links: UnsafeCell::new(Links {
                     prev: None,
                     next: None,
-                    linked: false,
                 }),
                 shard,
+                linked: UnsafeCell::new(false),
             },
             scheduler,
             join_waker: UnsafeCell::new(None),
@@ -400,5 +402,14 @@ impl Header {
             // SAFETY: it was the last reference.
             unsafe { (header.vtable.dealloc)(ptr) }
         }
+    }
+}
+
+#[cfg(all(test, not(weft_loom), target_pointer_width = "64"))]
+mod tests {
+    #[test]
+    fn the_header_is_forty_bytes() {
+        // Every task pays for it: keep it packed (see the `linked` field).
+        assert_eq!(std::mem::size_of::<super::Header>(), 40);
     }
 }

@@ -53,8 +53,9 @@ impl OwnedTasks {
         header.links.with_mut(|l| unsafe {
             (*l).prev = None;
             (*l).next = old_head;
-            (*l).linked = true;
         });
+        // SAFETY: shard lock held.
+        header.linked.with_mut(|l| unsafe { *l = true });
         if let Some(old) = old_head {
             // SAFETY: as above; `old` is linked in this shard, so alive.
             unsafe { old.as_ref() }
@@ -69,33 +70,15 @@ impl OwnedTasks {
     /// Unlinks a task if it is linked. Returns true if it was.
     pub(crate) fn remove(&self, ptr: NonNull<Header>) -> bool {
         // SAFETY: the caller holds a reference.
-        let header = unsafe { ptr.as_ref() };
-        let mut shard = self.shards[header.shard as usize].lock();
-        // SAFETY: shard lock held.
-        let (linked, prev, next) = header
-            .links
-            .with(|l| unsafe { ((*l).linked, (*l).prev, (*l).next) });
-        if !linked {
-            return false;
-        }
-        shard.unlink(ptr, prev, next);
-        true
+        let shard = unsafe { ptr.as_ref() }.shard as usize;
+        self.shards[shard].lock().unlink_if_linked(ptr)
     }
 
     /// Unlinks a batch of tasks of one shard under one lock. Keeps in `tasks` only those
     /// that were linked (whose list references the caller must now drop).
     pub(crate) fn remove_many(&self, shard: usize, tasks: &mut Vec<NonNull<Header>>) {
         let mut shard = self.shards[shard].lock();
-        tasks.retain(|&ptr| {
-            // SAFETY: the caller holds the list reference of each task; shard lock held.
-            let (linked, prev, next) = unsafe { ptr.as_ref() }
-                .links
-                .with(|l| unsafe { ((*l).linked, (*l).prev, (*l).next) });
-            if linked {
-                shard.unlink(ptr, prev, next);
-            }
-            linked
-        });
+        tasks.retain(|&ptr| shard.unlink_if_linked(ptr));
     }
 
     pub(crate) fn num_shards(&self) -> usize {
@@ -126,6 +109,20 @@ impl OwnedTasks {
 }
 
 impl Shard {
+    /// With this shard's lock held (`&mut self`): unlinks `ptr` if it is linked here.
+    fn unlink_if_linked(&mut self, ptr: NonNull<Header>) -> bool {
+        // SAFETY: the caller holds a reference to the task, and the shard lock.
+        let header = unsafe { ptr.as_ref() };
+        // SAFETY: shard lock held.
+        let linked = header.linked.with(|l| unsafe { *l });
+        if linked {
+            // SAFETY: shard lock held.
+            let (prev, next) = header.links.with(|l| unsafe { ((*l).prev, (*l).next) });
+            self.unlink(ptr, prev, next);
+        }
+        linked
+    }
+
     fn unlink(
         &mut self,
         ptr: NonNull<Header>,
@@ -148,10 +145,13 @@ impl Shard {
             set(n, &|l| l.prev = prev);
         }
         set(ptr, &|l| {
-            l.linked = false;
             l.prev = None;
             l.next = None;
         });
+        // SAFETY: shard lock held (see above).
+        unsafe { ptr.as_ref() }
+            .linked
+            .with_mut(|l| unsafe { *l = false });
         self.len -= 1;
     }
 }

@@ -84,7 +84,7 @@ impl std::fmt::Debug for Notified {
 pub(crate) fn new_task<F, S>(
     future: F,
     scheduler: S,
-    shard: u32,
+    shard: u16,
 ) -> (Notified, JoinHandle<F::Output>, NonNull<Header>)
 where
     F: Future + Send + 'static,
