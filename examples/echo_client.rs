@@ -36,7 +36,7 @@ async fn exchange(addr: &str, lines: &[String]) -> std::io::Result<Vec<String>> 
 
 #[cfg(test)]
 mod tests {
-    use weft::io::{AsyncReadExt, AsyncWriteExt};
+    use weft::io::AsyncWriteExt;
 
     #[weft::test]
     async fn gets_its_lines_back() {
