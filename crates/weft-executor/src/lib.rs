@@ -37,11 +37,6 @@
 // Under the loom models only the modelled parts are built; the rest would be dead code.
 #![cfg_attr(weft_loom, allow(dead_code, unused_imports))]
 
-/// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;
-
 #[cfg(not(weft_loom))]
 mod block_on;
 #[cfg(not(weft_loom))]

@@ -129,3 +129,8 @@ pub mod channel {
 /// ```
 #[cfg(all(doctest, feature = "macros"))]
 pub struct MacroErrors;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
