@@ -308,6 +308,9 @@ where
     unsafe fn drop_join_handle(ptr: NonNull<Header>) {
         // SAFETY: the JoinHandle holds a reference until the end of this function.
         let cell = unsafe { Self::from_header(ptr) };
+        if cell.header.state.drop_join_handle_fast() {
+            return;
+        }
         let prev: Snapshot = cell.header.state.drop_join_interest();
         if prev.has(state::COMPLETE) {
             // The completing thread saw JOIN_INTEREST and left the output to us.

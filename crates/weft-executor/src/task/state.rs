@@ -277,6 +277,21 @@ impl State {
         })
     }
 
+    /// The `JoinHandle` is dropped before the task completed and without a registered
+    /// waker (a detached spawn): clear `JOIN_INTEREST` and drop the handle's reference in
+    /// one step. Returns false (changing nothing) if the slow path is needed.
+    pub(crate) fn drop_join_handle_fast(&self) -> bool {
+        self.update(|s| {
+            if s.has(COMPLETE | JOIN_WAKER) {
+                return (None, false);
+            }
+            // Not complete: the owned list (or, for a blocking task, its Notified or
+            // runner) holds another reference, so this is not the last.
+            debug_assert!(s.has(JOIN_INTEREST) && s.refs() >= 2, "{s:?}");
+            (Some((s.0 & !JOIN_INTEREST) - REF_ONE), true)
+        })
+    }
+
     /// The `JoinHandle` is dropped. Clears `JOIN_INTEREST`, and if the task is not complete
     /// also `JOIN_WAKER` (the handle then owns the slot and drops the waker). Returns the
     /// state before: if it had `COMPLETE`, the caller must drop the output.
