@@ -44,9 +44,9 @@
 
 mod runtime;
 
-pub use runtime::{run, Builder};
+pub use runtime::{run, Builder, Runtime};
 pub use weft_executor::{
-    block_on, spawn, task_local, EnterGuard, Handle, JoinError, JoinHandle, Runtime, RuntimeMetrics,
+    block_on, spawn, task_local, EnterGuard, Handle, JoinError, JoinHandle, RuntimeMetrics,
 };
 
 #[cfg(feature = "macros")]

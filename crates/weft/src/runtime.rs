@@ -5,7 +5,7 @@ use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
-use weft_executor::{Driver, Handle, Runtime};
+use weft_executor::{Driver, EnterGuard, Handle, JoinHandle, RuntimeMetrics};
 
 /// Configures and builds a [`Runtime`] with the timer and the reactor wired in (as the
 /// enabled features allow).
@@ -98,7 +98,83 @@ impl Builder {
         };
         #[cfg(not(feature = "time"))]
         let driver = base;
-        self.inner.driver(driver).build()
+        Ok(Runtime {
+            inner: self.inner.driver(driver).build()?,
+        })
+    }
+}
+
+/// A weft runtime: the executor's workers, with the reactor and the timer in their
+/// driver. Dropping it shuts it down (see [`weft_executor::Runtime`]).
+///
+/// # Examples
+///
+/// ```
+/// let rt = weft::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     weft::time::sleep(std::time::Duration::from_millis(1)).await;
+/// });
+/// ```
+#[derive(Debug)]
+pub struct Runtime {
+    inner: weft_executor::Runtime,
+}
+
+impl Runtime {
+    /// A runtime with the default settings (see [`Builder`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::build`].
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// Runs `future` to completion on this thread, with the runtime entered.
+    ///
+    /// # Panics
+    ///
+    /// Inside a runtime (a task, or another `block_on`): `.await` the future instead.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.inner.block_on(future)
+    }
+
+    /// Spawns a task on this runtime.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.inner.spawn(future)
+    }
+
+    /// Runs a blocking closure on the blocking pool.
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.inner.spawn_blocking(f)
+    }
+
+    /// A handle to this runtime, which can spawn onto it from anywhere.
+    pub fn handle(&self) -> &Handle {
+        self.inner.handle()
+    }
+
+    /// Enters the runtime on this thread until the guard drops.
+    pub fn enter(&self) -> EnterGuard<'_> {
+        self.inner.enter()
+    }
+
+    /// The runtime's counters.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.inner.metrics()
+    }
+
+    /// Shuts down, waiting at most `timeout` for blocking tasks still running.
+    pub fn shutdown_timeout(self, timeout: Duration) {
+        self.inner.shutdown_timeout(timeout)
     }
 }
 

@@ -170,3 +170,19 @@ async fn task_locals_follow_their_future_and_stay_out_of_others() {
     assert!(USER.try_with(|_| ()).is_err());
     assert_eq!(USER.sync_scope("sync".into(), || USER.get()), "sync");
 }
+
+#[test]
+fn runtimes_and_handles_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<weft::Runtime>();
+    send_sync::<weft::Handle>();
+    send_sync::<weft::JoinHandle<u8>>();
+    send_sync::<weft::task::AbortHandle>();
+    // And weft::Runtime::new() has the timer and the reactor.
+    let rt = weft::Runtime::new().unwrap();
+    rt.block_on(async {
+        weft::time::sleep(Duration::from_millis(1)).await;
+        let l = weft::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        assert!(l.local_addr().unwrap().port() > 0);
+    });
+}
