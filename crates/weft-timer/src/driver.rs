@@ -10,19 +10,22 @@
 //! # No missed wake-up
 //!
 //! The timer has one wheel per CPU (*shards*): a thread registers into its own, so workers
-//! do not contend for one lock. The worker about to park first publishes `parked_until =
-//! PARKED_FOREVER` ("wake me for anything"), then scans every shard for its earliest
-//! deadline, then publishes the instant it will wake at, and parks. A task registering a
-//! timer inserts it under its shard's lock, then reads `parked_until`. If the parker's scan
-//! of that shard came after the insert, it saw the timer; if before, the registrant's read
-//! comes after the parker's first store, so it sees `PARKED_FOREVER` or the final instant,
-//! and unparks the parker if its deadline is earlier (the inner driver latches an unpark
-//! that comes before the wait). The loom model `loom_register_racing_park` checks this.
+//! do not contend for one lock. Each shard publishes its earliest deadline in `next_wake`
+//! (an atomic, lowered by every registration under the shard's lock). The worker about to
+//! park first publishes `parked_until = PARKED_FOREVER` ("wake me for anything"), then
+//! reads every shard's `next_wake` (locking only the shards with something due), then
+//! publishes the instant it will wake at, and parks. A task registering a timer inserts it
+//! and lowers `next_wake`, then reads `parked_until`. Either the parker's read of
+//! `next_wake` comes after the registrant's store and sees the new deadline, or the
+//! registrant's read of `parked_until` comes after the parker's first store and sees
+//! `PARKED_FOREVER` or the final instant, and unparks the parker if its deadline is earlier
+//! (the inner driver latches an unpark that comes before the wait). The loom model
+//! `loom_register_racing_park` checks this.
 //!
 //! Expired timers are fired in batches: their wakers are collected under the lock and woken
 //! after it is released.
 
-use crate::sync::{AtomicU64, Mutex};
+use crate::sync::{fence, AtomicU64, Mutex};
 use crate::wheel::{Key, Wheel};
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
@@ -51,8 +54,9 @@ pub(crate) struct TimerKey {
 /// the same moment do not fight over one lock.
 struct Shard {
     wheel: Mutex<Wheel<Waker>>,
-    /// Nanoseconds since `base` of this wheel's earliest deadline (or later, never earlier
-    /// than the truth): lets `poll` skip the lock when nothing can be due. Written only
+    /// Nanoseconds since `base` of this wheel's earliest deadline, or earlier (a cancelled
+    /// timer does not raise it), never later: so a shard whose `next_wake` is in the
+    /// future has nothing due, and its lock need not be taken to know it. Written only
     /// under the wheel's lock.
     next_wake: AtomicU64,
 }
@@ -143,6 +147,9 @@ impl Timer {
         if d < shard.next_wake.load(Relaxed) {
             shard.next_wake.store(d, SeqCst);
         }
+        // Pairs with the fence in `prepare_park`: of our store above and the parker's
+        // store of `parked_until`, at least one is seen by the other side's load.
+        fence(SeqCst);
         d < self.parked_until.load(SeqCst)
     }
 
@@ -218,12 +225,36 @@ impl Timer {
         next
     }
 
+    /// The instant of a `nanos` value.
+    fn instant(&self, nanos: u64) -> Instant {
+        self.base + Duration::from_nanos(nanos.saturating_sub(1))
+    }
+
+    /// Advances the shards that have something due (locking only those) and returns the
+    /// earliest deadline left, or an earlier instant (waking early is harmless).
+    fn advance_due(&self, now: Instant, fired: &mut Vec<(Key, Waker)>) -> Option<Instant> {
+        let now_ns = self.nanos(now);
+        let mut next: Option<Instant> = None;
+        for shard in self.shards.iter() {
+            let nw = shard.next_wake.load(SeqCst);
+            let d = if nw <= now_ns {
+                self.advance_shard(shard, now, fired)
+            } else if nw == u64::MAX {
+                None
+            } else {
+                Some(self.instant(nw))
+            };
+            if let Some(d) = d {
+                next = Some(next.map_or(d, |n| n.min(d)));
+            }
+        }
+        next
+    }
+
     /// Fires every due timer, waking their tasks after the locks are released.
     fn fire(&self, now: Instant) {
         let mut fired = Vec::new();
-        for shard in self.shards.iter() {
-            self.advance_shard(shard, now, &mut fired);
-        }
+        self.advance_due(now, &mut fired);
         for (_, waker) in fired {
             waker.wake();
         }
@@ -237,14 +268,10 @@ impl Timer {
         // of the shards misses comes after it, so it sees this (or the final value below)
         // and unparks us if its deadline is earlier.
         self.parked_until.store(PARKED_FOREVER, SeqCst);
+        fence(SeqCst);
         let now = Instant::now();
         let mut fired = Vec::new();
-        let mut next: Option<Instant> = None;
-        for shard in self.shards.iter() {
-            if let Some(d) = self.advance_shard(shard, now, &mut fired) {
-                next = Some(next.map_or(d, |n| n.min(d)));
-            }
-        }
+        let next = self.advance_due(now, &mut fired);
         if !fired.is_empty() {
             self.parked_until.store(NOT_PARKED, SeqCst);
             for (_, waker) in fired {
@@ -333,17 +360,7 @@ impl Driver for TimerDriver {
     fn poll(&self) {
         let t = &*self.timer;
         t.inner.poll();
-        let now = Instant::now();
-        let now_ns = t.nanos(now);
-        let mut fired = Vec::new();
-        for shard in t.shards.iter() {
-            if shard.next_wake.load(SeqCst) <= now_ns {
-                t.advance_shard(shard, now, &mut fired);
-            }
-        }
-        for (_, waker) in fired {
-            waker.wake();
-        }
+        t.fire(Instant::now());
     }
 
     fn shutdown(&self) {

@@ -4,10 +4,10 @@
 #[cfg(not(weft_loom))]
 pub(crate) use parking_lot::Mutex;
 #[cfg(not(weft_loom))]
-pub(crate) use std::sync::atomic::AtomicU64;
+pub(crate) use std::sync::atomic::{fence, AtomicU64};
 
 #[cfg(weft_loom)]
-pub(crate) use loom::sync::atomic::AtomicU64;
+pub(crate) use loom::sync::atomic::{fence, AtomicU64};
 
 /// loom's mutex behind parking_lot's API.
 #[cfg(weft_loom)]
