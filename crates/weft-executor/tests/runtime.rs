@@ -191,21 +191,6 @@ fn builder_sets_thread_names_and_hooks() {
 }
 
 #[test]
-fn worker_threads_from_the_environment() {
-    // Only this test touches the variable (and `Builder::worker_threads` wins over it in
-    // every other test), so setting it here does not race other tests' meaning.
-    // SAFETY: single-threaded use of the variable, see above.
-    unsafe { std::env::set_var(weft_executor::WORKER_THREADS_ENV, "3") };
-    let rt = Runtime::new().unwrap();
-    assert_eq!(rt.metrics().num_workers(), 3);
-    drop(rt);
-    unsafe { std::env::set_var(weft_executor::WORKER_THREADS_ENV, "lots") };
-    let err = Runtime::new().unwrap_err();
-    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
-    unsafe { std::env::remove_var(weft_executor::WORKER_THREADS_ENV) };
-}
-
-#[test]
 fn metrics_count_polls_and_spawns() {
     let rt = rt(2);
     rt.block_on(async {
