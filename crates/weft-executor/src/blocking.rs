@@ -61,6 +61,11 @@ struct PoolState {
 
 struct Scheduler(Arc<Inner>);
 
+thread_local! {
+    /// On a pool thread: its pool. (Shutdown must not wait for the thread it runs on.)
+    static THIS_POOL: std::cell::Cell<*const Inner> = const { std::cell::Cell::new(std::ptr::null()) };
+}
+
 /// Runs the closure when polled.
 struct BlockingTask<F>(Option<F>);
 
@@ -138,12 +143,17 @@ impl BlockingPool {
             task::shutdown_task(t.into_raw());
         }
         let deadline = timeout.map(|t| Instant::now() + t);
+        // Called from a blocking task (dropping the runtime there): that thread cannot exit
+        // before we return, so do not wait for it.
+        let me = Arc::as_ptr(&self.inner);
+        let on_pool = THIS_POOL.try_with(|p| p.get() == me).unwrap_or(false);
+        let others = usize::from(on_pool);
         let mut st = self.inner.state.lock();
-        while st.threads > 0 {
+        while st.threads > others {
             match deadline {
                 Some(d) => {
                     if self.inner.exited.wait_until(&mut st, d).timed_out() {
-                        return st.threads == 0;
+                        return st.threads <= others;
                     }
                 }
                 None => self.inner.exited.wait(&mut st),
@@ -194,6 +204,7 @@ impl Inner {
     }
 
     fn thread_main(self: Arc<Self>) {
+        THIS_POOL.with(|p| p.set(Arc::as_ptr(&self)));
         let handle = self.handle.lock().as_ref().and_then(|h| h.upgrade());
         let _enter = handle.map(crate::context::enter);
         if let Some(f) = &self.config.on_thread_start {

@@ -229,3 +229,26 @@ fn many_tasks_panic_concurrently_and_none_is_lost() {
     });
     assert_eq!(results, (666, 334));
 }
+
+#[test]
+fn a_future_whose_drop_panics_after_ready_does_not_take_the_worker_down() {
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("drop of a finished future");
+        }
+    }
+    /// Ready at once, but dropping it (after it finished) panics.
+    struct Finished(#[allow(dead_code)] PanicsOnDrop);
+    impl std::future::Future for Finished {
+        type Output = u8;
+        fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<u8> {
+            Poll::Ready(1)
+        }
+    }
+    let rt = rt(1);
+    let err = rt.block_on(rt.spawn(Finished(PanicsOnDrop))).unwrap_err();
+    assert!(err.is_panic(), "{err:?}");
+    // The single worker is still alive.
+    assert_eq!(rt.block_on(rt.spawn(async { 2 })).unwrap(), 2);
+}

@@ -117,7 +117,7 @@ fn destructors_that_spawn_or_wake_during_shutdown_are_safe() {
 }
 
 #[test]
-fn the_runtime_can_be_dropped_from_inside_a_task_on_a_blocking_thread() {
+fn the_runtime_can_be_dropped_from_another_thread_with_tasks_queued() {
     let rt = rt(2);
     let h = rt.spawn(async { 3 });
     let rt2 = std::sync::Mutex::new(Some(rt));
@@ -161,4 +161,23 @@ fn a_task_can_outlive_nothing_after_many_runtimes() {
         }
     }
     assert_eq!(drops.load(SeqCst), 50 * 20);
+}
+
+#[test]
+fn the_runtime_can_be_dropped_from_a_blocking_task() {
+    let rt = rt(1);
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(None::<Runtime>));
+    let s = slot.clone();
+    let h = rt.spawn_blocking(move || {
+        // Drops the runtime this closure runs on.
+        drop(s.lock().unwrap().take());
+        "dropped"
+    });
+    *slot.lock().unwrap() = Some(rt);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || tx.send(weft_executor::block_on(h)).unwrap());
+    let out = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("dropping the runtime from a blocking task deadlocked");
+    assert_eq!(out.unwrap(), "dropped");
 }

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! +--------------------------------------------+
-//! | Header: state word | vtable | list links   |  <- wakers, queues and handles point here
+//! | Header: state word | vtable | list links | shard, linked |  <- wakers and queues point here
 //! | scheduler hook (S)                         |
 //! | join waker slot: Option<Waker>             |
 //! | stage: Running(F) | Finished(output) | Consumed
@@ -137,8 +137,8 @@ where
         let cell = unsafe { Self::from_header(ptr) };
         match cell.header.state.transition_to_running() {
             ToRunning::Poll => {}
-            ToRunning::Cancel => return cell.cancel(),
-            ToRunning::Stale => return cell.drop_refs(1),
+            ToRunning::Cancel => return Self::release(ptr, cell.cancel()),
+            ToRunning::Stale => return Self::release(ptr, 1),
         }
         let waker = waker_ref(ptr);
         let mut cx = Context::from_waker(&waker);
@@ -152,22 +152,34 @@ where
                 }
             })
         }));
-        match res {
+        // `cell` is not used past `complete`/`cancel`: the references they return are
+        // released through the raw pointer, so no `&Self` is alive if the cell is freed.
+        let refs = match res {
             Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
-                ToIdle::Idle => {}
-                ToIdle::Notified => cell.scheduler.yield_now(Notified::from_raw(ptr)),
+                ToIdle::Idle => return,
+                ToIdle::Notified => {
+                    return cell.scheduler.yield_now(Notified::from_raw(ptr));
+                }
                 ToIdle::Cancel => cell.cancel(),
             },
             Ok(Poll::Ready(out)) => {
-                cell.set_stage(Stage::Consumed);
-                cell.complete(Ok(out));
+                // Dropping the finished future may itself panic (a combinator dropping a
+                // pending branch, say): that panic is the task's result, not the worker's.
+                match catch_unwind(AssertUnwindSafe(|| cell.set_stage(Stage::Consumed))) {
+                    Ok(()) => cell.complete(Ok(out)),
+                    Err(panic) => {
+                        let _ = catch_unwind(AssertUnwindSafe(move || drop(out)));
+                        cell.complete(Err(JoinError::panic(panic)))
+                    }
+                }
             }
             Err(panic) => {
                 // Drop the future that panicked, catching a second panic from its drop.
                 let _ = catch_unwind(AssertUnwindSafe(|| cell.set_stage(Stage::Consumed)));
-                cell.complete(Err(JoinError::panic(panic)));
+                cell.complete(Err(JoinError::panic(panic)))
             }
-        }
+        };
+        Self::release(ptr, refs);
     }
 
     /// Replaces the stage, dropping the old one.
@@ -188,20 +200,27 @@ where
         )
     }
 
-    /// With RUNNING held: drop the future and complete with `Cancelled`.
-    fn cancel(&self) {
+    /// With RUNNING held: drop the future and complete with `Cancelled`. Returns the
+    /// references to release (see `complete`).
+    #[must_use]
+    fn cancel(&self) -> usize {
         let err = match catch_unwind(AssertUnwindSafe(|| self.set_stage(Stage::Consumed))) {
             Ok(()) => JoinError::cancelled(),
             Err(panic) => JoinError::panic(panic),
         };
-        self.complete(Err(err));
+        self.complete(Err(err))
     }
 
     /// With RUNNING held and the future already dropped: store the output, leave the owned
-    /// list, publish COMPLETE, tell the JoinHandle, drop the runner's reference.
-    fn complete(&self, output: Result<F::Output, JoinError>) {
+    /// list (or hand the unlinking to the worker's batch), publish COMPLETE, tell the
+    /// JoinHandle. Returns how many references the caller must release with
+    /// [`release`](Self::release) once it holds no `&Self` any more: the runner's, and the
+    /// list's if it was unlinked here.
+    #[must_use]
+    fn complete(&self, output: Result<F::Output, JoinError>) -> usize {
         self.set_stage(Stage::Finished(output));
-        // Leave the owned list before anyone can see the task complete, so that once a
+        // Leave the owned list (or be counted as leaving it, when another worker's shard
+        // unlinks in batches) before anyone can see the task complete, so that once a
         // JoinHandle has the output the runtime no longer counts the task as alive.
         let from_list = self.scheduler.release(NonNull::from(&self.header));
         let prev = self.header.state.transition_to_complete();
@@ -217,7 +236,7 @@ where
                 }
             });
         }
-        self.drop_refs(1 + usize::from(from_list));
+        1 + usize::from(from_list)
     }
 
     /// Drops an output no JoinHandle will read; an unobserved panic goes to the hook.
@@ -242,10 +261,15 @@ where
         self.scheduler.unhandled_panic(panic);
     }
 
-    fn drop_refs(&self, n: usize) {
-        if self.header.state.ref_dec(n) {
+    /// Drops `n` references, freeing the cell if they were the last. Takes the raw pointer,
+    /// not `&self`: no reference into the cell may be alive while it is freed.
+    fn release(ptr: NonNull<Header>, n: usize) {
+        // SAFETY: the caller holds `n` references; the temporary `&Header` ends before the
+        // cell may be freed.
+        let last = unsafe { ptr.as_ref() }.state.ref_dec(n);
+        if last {
             // SAFETY: that was the last reference.
-            unsafe { Self::dealloc(NonNull::from(&self.header)) }
+            unsafe { Self::dealloc(ptr) }
         }
     }
 
@@ -322,19 +346,20 @@ where
             let old = cell.join_waker.with_mut(|w| unsafe { (*w).take() });
             drop(old);
         }
-        cell.drop_refs(1);
+        Self::release(ptr, 1);
     }
 
     unsafe fn shutdown(ptr: NonNull<Header>) {
         // SAFETY: the caller hands over the owned list's reference.
         let cell = unsafe { Self::from_header(ptr) };
-        if cell.header.state.transition_to_shutdown() {
+        let refs = if cell.header.state.transition_to_shutdown() {
             // We own the future, and the list's reference serves as the runner's: the
-            // entry is already unlinked, so `complete` drops just that one.
-            cell.cancel();
+            // entry is already unlinked, so `complete` counts just that one.
+            cell.cancel()
         } else {
-            cell.drop_refs(1);
-        }
+            1
+        };
+        Self::release(ptr, refs);
     }
 }
 
