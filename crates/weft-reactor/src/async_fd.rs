@@ -5,10 +5,12 @@ use crate::source::{AfterBlock, Direction, Source};
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use weft_executor::Handle;
+
+const SHUT_DOWN: &str = "the weft runtime that owns this I/O object has shut down";
 
 pub(crate) const NO_REACTOR: &str = "weft sockets need a weft runtime with a reactor: create \
 them inside `weft::run` or `Runtime::block_on` (with `weft-executor` alone, install \
@@ -88,15 +90,24 @@ impl<T: AsFd> Async<T> {
         Ok(io)
     }
 
-    fn rearm(&self) -> io::Result<()> {
-        self.reactor
-            .rearm(&self.source, self.get_ref().as_fd().as_raw_fd())
+    /// The reactor this object is registered with.
+    pub(crate) fn reactor(&self) -> &Arc<Reactor> {
+        &self.reactor
+    }
+
+    /// About to wait: fails if nobody will ever report readiness again (the runtime shut
+    /// down); in oneshot mode, arms the registration.
+    fn before_wait(&self) -> io::Result<()> {
+        if self.reactor.is_shut_down() {
+            return Err(io::Error::other(SHUT_DOWN));
+        }
+        self.reactor.rearm(&self.source, self.get_ref().as_fd())
     }
 
     fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.source.poll_ready(dir, cx) {
             Poll::Ready(()) => Poll::Ready(Ok(())),
-            Poll::Pending => match self.rearm() {
+            Poll::Pending => match self.before_wait() {
                 Ok(()) => Poll::Pending,
                 Err(e) => Poll::Ready(Err(e)),
             },
@@ -137,7 +148,7 @@ impl<T: AsFd> Async<T> {
                     match self.source.clear_and_wait(dir, before, cx) {
                         AfterBlock::Retry => continue,
                         AfterBlock::Wait => {
-                            return match self.rearm() {
+                            return match self.before_wait() {
                                 Ok(()) => Poll::Pending,
                                 Err(e) => Poll::Ready(Err(e)),
                             };

@@ -15,8 +15,10 @@
 //!
 //! What a peer or the operating system does is returned as an `io::Error`, never a panic:
 //! a refused connection is `ConnectionRefused`; a peer that closes gives `Ok(0)` on read;
-//! writing to a reset peer gives `BrokenPipe` or `ConnectionReset` (writes use
-//! `MSG_NOSIGNAL`, and Rust programs ignore `SIGPIPE`, so the process is not killed); an
+//! writing to a reset peer gives `BrokenPipe` or `ConnectionReset` (Rust programs start
+//! with `SIGPIPE` ignored, so the write fails instead of killing the process; a host
+//! program that restores `SIGPIPE` would change that for vectored and Unix-socket writes,
+//! which do not pass `MSG_NOSIGNAL`); an
 //! `accept` that fails (`EMFILE`) returns the error and the listener keeps working.
 
 #![deny(unsafe_op_in_unsafe_fn)]

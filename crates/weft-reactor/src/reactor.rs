@@ -19,7 +19,7 @@ use polling::{Event, Events, PollMode, Poller};
 use std::fmt;
 use std::io;
 use std::num::NonZeroUsize;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::Waker;
@@ -48,6 +48,8 @@ pub struct Reactor {
     edge: bool,
     /// Sources registered now (the slab's length, readable without its lock).
     registered: AtomicUsize,
+    /// Set at runtime shutdown.
+    shut_down: std::sync::atomic::AtomicBool,
     /// Counts waits and events, for metrics.
     waits: AtomicUsize,
     events: AtomicUsize,
@@ -91,6 +93,7 @@ impl Reactor {
             )),
             edge,
             registered: AtomicUsize::new(0),
+            shut_down: std::sync::atomic::AtomicBool::new(false),
             waits: AtomicUsize::new(0),
             events: AtomicUsize::new(0),
         })
@@ -124,7 +127,7 @@ impl Reactor {
                 }
             };
             debug_assert!(key != usize::MAX, "polling reserves usize::MAX");
-            let source = Arc::new(Source::new(key));
+            let source = Arc::new(Source::new(key, fd.as_raw_fd()));
             slab.entries[key] = Some(source.clone());
             slab.len += 1;
             self.registered.store(slab.len, Relaxed);
@@ -165,7 +168,7 @@ impl Reactor {
     }
 
     /// Oneshot mode: arm the source for the directions somebody waits on.
-    pub(crate) fn rearm(&self, source: &Source, fd: RawFd) -> io::Result<()> {
+    pub(crate) fn rearm(&self, source: &Source, fd: BorrowedFd<'_>) -> io::Result<()> {
         if self.edge {
             return Ok(());
         }
@@ -173,9 +176,12 @@ impl Reactor {
         let mut ev = Event::none(source.key);
         ev.readable = readable;
         ev.writable = writable;
-        // SAFETY: the descriptor is registered, hence open (see `register`).
-        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
         self.poller.modify_with_mode(fd, ev, PollMode::Oneshot)
+    }
+
+    /// True once the runtime shut down: nobody waits on the poller any more.
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Relaxed)
     }
 
     /// Waits for events (at most `timeout`) and wakes the tasks they concern. If another
@@ -199,6 +205,14 @@ impl Reactor {
             for ev in events.iter() {
                 if let Some(Some(source)) = slab.entries.get(ev.key) {
                     source.set_ready(ev.readable, ev.writable, wakers);
+                    if !self.edge {
+                        // The event disarmed the whole registration: arm it again for
+                        // whoever still waits (in the other direction, say).
+                        // SAFETY: the source is in the slab, and `deregister` takes the
+                        // slab lock (held here) before its descriptor can be closed.
+                        let fd = unsafe { BorrowedFd::borrow_raw(source.fd) };
+                        let _ = self.rearm(source, fd);
+                    }
                 }
             }
         }
@@ -271,6 +285,26 @@ impl Driver for ReactorDriver {
         // to do but report it.
         if let Err(e) = self.reactor.poller.notify() {
             eprintln!("weft: could not wake the reactor: {e}");
+        }
+    }
+
+    fn shutdown(&self) {
+        // Nobody will wait on the poller any more: wake whoever waits on a source (outside
+        // the runtime's tasks, which are gone); their next poll reports the shutdown.
+        self.reactor
+            .shut_down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let sources: Vec<Arc<Source>> = self
+            .reactor
+            .sources
+            .lock()
+            .entries
+            .iter()
+            .flatten()
+            .cloned()
+            .collect();
+        for s in sources {
+            s.wake_all();
         }
     }
 

@@ -3,10 +3,11 @@
 //! # The readiness word
 //!
 //! One atomic word per source: bit `READABLE`, bit `WRITABLE`, and above them a *tick*
-//! that the reactor increments with every event it delivers to the source. The reactor
-//! registers sources edge-triggered: an event means "something changed", and the source is
-//! then considered ready in that direction until an I/O operation says otherwise
-//! (`WouldBlock`).
+//! that the reactor increments with every event it delivers to the source. An event means
+//! "something changed", and the source is then considered ready in that direction until an
+//! I/O operation says otherwise (`WouldBlock`). Where the reactor registers sources
+//! edge-triggered, that is all; in its oneshot fallback an event also disarms the
+//! registration, and the reactor arms it again for the directions still waited on.
 //!
 //! # Optimistic I/O, and no lost readiness
 //!
@@ -62,6 +63,8 @@ pub(crate) enum AfterBlock {
 pub(crate) struct Source {
     /// The key in the reactor's slab and in the poller.
     pub(crate) key: usize,
+    /// The registered descriptor (a number; open while the source is in the slab).
+    pub(crate) fd: std::os::fd::RawFd,
     readiness: AtomicUsize,
     /// Wakers of tasks waiting to read, and to write. Several tasks may wait on one
     /// direction; a task's waker is stored once.
@@ -69,9 +72,10 @@ pub(crate) struct Source {
 }
 
 impl Source {
-    pub(crate) fn new(key: usize) -> Source {
+    pub(crate) fn new(key: usize, fd: std::os::fd::RawFd) -> Source {
         Source {
             key,
+            fd,
             readiness: AtomicUsize::new(0),
             waiters: Mutex::new([Vec::new(), Vec::new()]),
         }
@@ -193,7 +197,7 @@ mod tests_loom {
     #[test]
     fn loom_waker_registration_racing_an_event() {
         loom::model(|| {
-            let source = Arc::new(Source::new(0));
+            let source = Arc::new(Source::new(0, 0));
             let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
             let waker = Waker::from(flag.clone());
             // The read began (and failed) before the event.

@@ -446,3 +446,60 @@ fn the_slab_is_empty_after_ten_thousand_connections() {
         assert_eq!(reactor().registrations(), base + 1);
     });
 }
+
+#[test]
+fn oneshot_mode_keeps_the_other_direction_armed() {
+    // One socket, a writer blocked on a full buffer and a reader waiting for data. An
+    // event for the reader disarms a oneshot registration; the writer must still be woken
+    // when the peer drains the buffer.
+    let driver = ReactorDriver::from_reactor(std::sync::Arc::new(
+        weft_reactor::Reactor::new_oneshot().unwrap(),
+    ));
+    let rt = with_reactor(2, driver);
+    rt.block_on(async {
+        let (x, y) = UnixStream::pair().unwrap();
+        let (mut xr, mut xw) = x.into_split();
+        let (mut yr, mut yw) = y.into_split();
+        const BIG: usize = 8 << 20;
+        let writer = spawn(async move {
+            xw.write_all(&vec![1u8; BIG]).await.unwrap();
+        });
+        let reader = spawn(async move {
+            let mut b = [0u8; 1];
+            xr.read_exact(&mut b).await.unwrap();
+            b[0]
+        });
+        weft_timer::sleep(Duration::from_millis(20)).await; // both are waiting now
+        yw.write_all(&[9]).await.unwrap(); // wakes the reader, disarms x
+        assert_eq!(bounded(reader).await.unwrap(), 9);
+        let mut sink = vec![0u8; BIG];
+        bounded(yr.read_exact(&mut sink)).await.unwrap(); // drains: the writer must finish
+        bounded(writer).await.unwrap();
+    });
+}
+
+#[test]
+fn names_outside_a_runtime_are_an_error_not_a_panic() {
+    let err = weft_executor::block_on(TcpStream::connect("localhost:1")).unwrap_err();
+    assert!(err.to_string().contains("weft::run"), "{err}");
+}
+
+#[test]
+fn sockets_fail_after_their_runtime_shuts_down() {
+    let rt = runtime(1);
+    let (a, _b) = rt.block_on(async { UnixStream::pair().unwrap() });
+    drop(rt);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8];
+        tx.send(weft_executor::block_on(async move {
+            let mut a = a;
+            a.read(&mut buf).await
+        }))
+        .unwrap();
+    });
+    let r = rx
+        .recv_timeout(common::HANG)
+        .expect("a read after shutdown hung");
+    assert!(r.unwrap_err().to_string().contains("shut down"));
+}

@@ -24,11 +24,17 @@ pub enum Lookup {
 pub(crate) async fn resolve(addr: &impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
     let addrs = match addr.to_lookup() {
         Lookup::Ready(a) => a,
-        Lookup::Name(name) => weft_executor::spawn_blocking(move || {
-            std::net::ToSocketAddrs::to_socket_addrs(&name).map(Iterator::collect::<Vec<_>>)
-        })
-        .await
-        .map_err(io::Error::from)??,
+        Lookup::Name(name) => {
+            // The lookup runs on the blocking pool; outside a runtime there is none.
+            let handle = weft_executor::Handle::try_current()
+                .map_err(|_| io::Error::other(crate::async_fd::NO_REACTOR))?;
+            handle
+                .spawn_blocking(move || {
+                    std::net::ToSocketAddrs::to_socket_addrs(&name).map(Iterator::collect::<Vec<_>>)
+                })
+                .await
+                .map_err(io::Error::from)??
+        }
     };
     if addrs.is_empty() {
         return Err(io::Error::new(

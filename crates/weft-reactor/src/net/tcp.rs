@@ -84,7 +84,16 @@ impl TcpListener {
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Pending => return Poll::Pending,
         };
-        Poll::Ready(TcpStream::from_std(stream).map(|s| (s, addr)))
+        // Registered with the listener's reactor: no lookup of the current runtime.
+        let registered = Async::with_reactor(stream, self.inner.reactor().clone());
+        Poll::Ready(registered.map(|io| {
+            (
+                TcpStream {
+                    inner: Arc::new(io),
+                },
+                addr,
+            )
+        }))
     }
 
     /// The stream of incoming connections.
