@@ -346,10 +346,15 @@ impl TimerDriver {
 impl Driver for TimerDriver {
     fn park(&self, timeout: Option<Duration>) {
         let t = &*self.timer;
-        if let Some(wait) = t.prepare_park(timeout) {
-            t.inner.park(wait);
-            t.parked_until.store(NOT_PARKED, SeqCst);
-            t.fire(Instant::now());
+        match t.prepare_park(timeout) {
+            Some(wait) => {
+                t.inner.park(wait);
+                t.parked_until.store(NOT_PARKED, SeqCst);
+                t.fire(Instant::now());
+            }
+            // Timers fired: no sleeping, but let the inner driver (the reactor) deliver
+            // what is ready, so steady timer load does not leave I/O to the 61-tick poll.
+            None => t.inner.poll(),
         }
     }
 
@@ -370,12 +375,9 @@ impl Driver for TimerDriver {
         // next poll reports that the timer has shut down.
         let mut all = Vec::new();
         for shard in t.shards.iter() {
-            shard
-                .wheel
-                .lock()
-                .advance(Instant::now() + crate::wheel::RANGE * 4, &mut all);
+            all.extend(shard.wheel.lock().drain());
         }
-        for (_, w) in all {
+        for w in all {
             w.wake();
         }
         t.inner.shutdown();

@@ -298,6 +298,19 @@ impl<T> Wheel<T> {
         out
     }
 
+    /// Removes every entry, whatever its deadline, and returns the values.
+    pub fn drain(&mut self) -> Vec<T> {
+        let mut out = Vec::with_capacity(self.len);
+        for i in 0..self.entries.len() as u32 {
+            if self.entries[i as usize].value.is_some() {
+                self.unlink(i);
+                out.push(self.release(i));
+            }
+        }
+        self.due.clear();
+        out
+    }
+
     /// Drops stale items from the top of the due heap; returns the live top's deadline.
     fn due_top(&mut self) -> Option<Instant> {
         while let Some(&Reverse((deadline, index, tag))) = self.due.peek() {
@@ -516,6 +529,22 @@ mod tests {
         w.insert(base + ms(50), 1);
         w.advance(base + ms(100), &mut fired);
         assert_eq!(fired.len(), 1);
+    }
+
+    #[test]
+    fn drain_takes_everything() {
+        let base = Instant::now();
+        let mut w = Wheel::new(base);
+        w.insert(base + ms(1), 1);
+        w.insert(base + RANGE * 10, 2);
+        let mut fired = Vec::new();
+        w.advance(base + ms(1), &mut fired);
+        w.insert(base, 3);
+        let mut got = w.drain();
+        got.sort();
+        assert_eq!(got, [2, 3]);
+        assert!(w.is_empty());
+        assert_eq!(w.next_deadline(), None);
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //! The task a worker most recently spawned or woke goes here, so a message passed from
 //! one task to the next is handled while its data is still in cache. Unlike a plain field
 //! of the worker, the slot is an atomic pointer: the owner fills and empties it with
-//! `swap`, and an idle worker can `swap` it out too. So if the owner's current poll blocks
-//! its thread, the task in the slot is not stranded: a searching (or watching) worker that
-//! sees the same task sitting there across two looks takes it.
+//! `swap`, and an idle worker can take the task out with a compare-and-swap (`take_if`).
+//! So if the owner's current poll blocks its thread, the task in the slot is not
+//! stranded: a searching (or watching) worker that sees the same task sitting there
+//! across two looks takes it.
 
 use crate::sync::atomic::AtomicPtr;
 use crate::task::Notified;
@@ -25,7 +26,8 @@ impl LifoSlot {
         ptr::NonNull::new(prev).map(Notified::from_raw)
     }
 
-    /// Takes the task out, if there is one. Owner and thieves alike.
+    /// Takes the task out, if there is one: the owner, and shutdown. (Thieves use
+    /// `take_if`.)
     pub(crate) fn take(&self) -> Option<Notified> {
         if self.0.load(Relaxed).is_null() {
             return None;

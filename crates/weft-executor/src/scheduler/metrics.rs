@@ -1,9 +1,9 @@
 //! Runtime metrics: per-worker counters that cost nothing shared on the hot path.
 //!
 //! Each worker counts in plain thread-local cells and publishes them into its own
-//! cache-padded block of relaxed atomics every 61 ticks, before it parks and when it stops.
-//! So a reading lags a busy worker by at most 61 polls, and no worker ever writes a cache
-//! line that another worker writes.
+//! cache-padded block of relaxed atomics every 61 ticks, before it parks and when it stops
+//! (and the count of deferred releases as it changes). So a reading lags a busy worker by
+//! at most 61 polls, and no other thread writes the lines a worker publishes to.
 
 use std::cell::Cell;
 use std::sync::atomic::AtomicU64;

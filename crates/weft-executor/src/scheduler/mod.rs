@@ -57,7 +57,8 @@ mod shared {
         pub(crate) stealer: Stealer<Notified>,
         pub(crate) lifo: LifoSlot,
         pub(crate) parker: Parker,
-        pub(crate) stats: WorkerStats,
+        /// On a line of its own: thieves write the LIFO slot and unparkers the parker.
+        pub(crate) stats: CachePadded<WorkerStats>,
     }
 
     /// The state shared by all workers and handles of one runtime.
@@ -96,7 +97,7 @@ mod shared {
                             stealer,
                             lifo: LifoSlot::new(),
                             parker: Parker::new(),
-                            stats: WorkerStats::default(),
+                            stats: CachePadded::new(WorkerStats::default()),
                         })
                     })
                     .collect(),

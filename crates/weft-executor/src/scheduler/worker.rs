@@ -30,8 +30,8 @@
 //! # The LIFO slot cannot strand a task
 //!
 //! If the task running on worker A blocks its thread, the task waiting in A's LIFO slot
-//! would wait with it. The slot is an atomic pointer that other workers may swap out
-//! (`lifo.rs`). A searcher takes a slot's task when it sees the same task there at the start
+//! would wait with it. The slot is an atomic pointer that other workers may empty with a
+//! compare-and-swap (`lifo.rs`). A searcher takes a slot's task when it sees the same task there at the start
 //! and at the end of its spin (or across its sleep). And while any worker is active, the worker that sleeps in the
 //! driver (the *watcher*) sleeps for at most `WATCH_INTERVAL`, then looks at the slots the
 //! same way. Filling an empty slot while workers sleep and no watcher is armed wakes one.

@@ -8,8 +8,9 @@ use crate::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 
 /// A thread holds the exclusive right to touch the future: to poll it, or to drop it.
-/// Set only by a transition that also clears `NOTIFIED` (a run) or by shutdown/cancel
-/// taking an idle task; cleared when the poll ends. Never set together with `COMPLETE`.
+/// Set by a run (which also clears `NOTIFIED`), or by shutdown taking a task that is idle
+/// or queued; cleared when the poll ends or the task completes. Never set together with
+/// `COMPLETE`.
 pub(crate) const RUNNING: usize = 1 << 0;
 
 /// A `Notified` reference exists (the task sits in a run queue, or is being pushed to
