@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 type Hook = Arc<dyn Fn() + Send + Sync>;
-type PanicHook = Arc<dyn Fn(Box<dyn Any + Send>) + Send + Sync>;
+use crate::task::PanicHook;
 
 pub(crate) struct BlockingConfig {
     pub(crate) max_threads: usize,
@@ -253,14 +253,10 @@ impl Schedule for Scheduler {
         false
     }
     fn unhandled_panic(&self, payload: Box<dyn Any + Send>) {
-        match &self.0.config.on_task_panic {
-            Some(hook) => hook(payload),
-            None => {
-                let msg = task::panic_message(payload.as_ref()).unwrap_or("<non-string payload>");
-                eprintln!(
-                    "weft: a blocking task panicked and nobody awaited its JoinHandle: {msg}"
-                );
-            }
-        }
+        task::report_unhandled_panic(
+            self.0.config.on_task_panic.as_ref(),
+            "blocking task",
+            payload,
+        );
     }
 }

@@ -16,7 +16,7 @@ use std::thread;
 use std::time::Duration;
 
 type Hook = Arc<dyn Fn() + Send + Sync>;
-type PanicHook = Arc<dyn Fn(Box<dyn Any + Send>) + Send + Sync>;
+use crate::task::PanicHook;
 
 /// The environment variable that sets the default number of worker threads.
 pub const WORKER_THREADS_ENV: &str = "WEFT_WORKER_THREADS";

@@ -208,17 +208,7 @@ mod shared {
         }
 
         pub(crate) fn report_panic(&self, payload: Box<dyn Any + Send>) {
-            match &self.config.on_task_panic {
-                Some(hook) => hook(payload),
-                None => {
-                    let msg =
-                        task::panic_message(payload.as_ref()).unwrap_or("<non-string payload>");
-                    eprintln!(
-                        "weft: a task panicked and nobody awaited its JoinHandle: {msg} \
-                         (set Builder::on_task_panic to handle this differently)"
-                    );
-                }
-            }
+            task::report_unhandled_panic(self.config.on_task_panic.as_ref(), "task", payload);
         }
     }
 

@@ -26,6 +26,28 @@ use std::any::Any;
 use std::future::Future;
 use std::ptr::NonNull;
 
+/// The hook for panics nobody observes (`Builder::on_task_panic`).
+pub(crate) type PanicHook = std::sync::Arc<dyn Fn(Box<dyn Any + Send>) + Send + Sync>;
+
+/// Reports a panic no `JoinHandle` will see: to the hook if there is one, else one line on
+/// stderr. `what` names the kind of task ("task", "blocking task").
+pub(crate) fn report_unhandled_panic(
+    hook: Option<&PanicHook>,
+    what: &str,
+    payload: Box<dyn Any + Send>,
+) {
+    match hook {
+        Some(hook) => hook(payload),
+        None => {
+            let msg = panic_message(payload.as_ref()).unwrap_or("<non-string payload>");
+            eprintln!(
+                "weft: a {what} panicked and nobody awaited its JoinHandle: {msg} \
+                 (set Builder::on_task_panic to handle this differently)"
+            );
+        }
+    }
+}
+
 /// What a task needs from whoever runs it.
 pub(crate) trait Schedule: Send + Sync + 'static {
     /// Queue a task that was just notified (by a waker or an abort). Any thread.

@@ -45,6 +45,25 @@ pub(crate) async fn resolve(addr: &impl ToSocketAddrs) -> io::Result<Vec<SocketA
     Ok(addrs)
 }
 
+/// Runs `op` on each address of `addr` in turn until one succeeds; the last error
+/// otherwise.
+pub(crate) async fn try_each<T, Fut>(
+    addr: &impl ToSocketAddrs,
+    mut op: impl FnMut(SocketAddr) -> Fut,
+) -> io::Result<T>
+where
+    Fut: std::future::Future<Output = io::Result<T>>,
+{
+    let mut last = None;
+    for a in resolve(addr).await? {
+        match op(a).await {
+            Ok(v) => return Ok(v),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.expect("resolve returns at least one address"))
+}
+
 fn name_or_literal(s: &str) -> Lookup {
     match s.parse::<SocketAddr>() {
         Ok(a) => Lookup::Ready(vec![a]),

@@ -1,6 +1,6 @@
 //! TCP: `TcpListener` and `TcpStream`.
 
-use super::addr::{resolve, ToSocketAddrs};
+use super::addr::{try_each, ToSocketAddrs};
 use super::{connect_socket, impl_stream_io};
 use crate::async_fd::Async;
 use futures_core::Stream;
@@ -46,14 +46,8 @@ impl fmt::Debug for TcpListener {
 impl TcpListener {
     /// Binds to the first address of `addr` that works (port 0 picks a free port).
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
-        let mut last = None;
-        for a in resolve(&addr).await? {
-            match net::TcpListener::bind(a) {
-                Ok(l) => return TcpListener::from_std(l),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.expect("resolve returns at least one address"))
+        let l = try_each(&addr, |a| std::future::ready(net::TcpListener::bind(a))).await?;
+        TcpListener::from_std(l)
     }
 
     /// Registers a listener made with the standard library.
@@ -138,14 +132,7 @@ impl TcpStream {
     ///
     /// Not resumable: dropping the future closes the socket being connected.
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
-        let mut last = None;
-        for a in resolve(&addr).await? {
-            match TcpStream::connect_addr(a).await {
-                Ok(s) => return Ok(s),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.expect("resolve returns at least one address"))
+        try_each(&addr, TcpStream::connect_addr).await
     }
 
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {

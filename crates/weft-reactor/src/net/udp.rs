@@ -1,6 +1,6 @@
 //! UDP: `UdpSocket`.
 
-use super::addr::{resolve, ToSocketAddrs};
+use super::addr::{resolve, try_each, ToSocketAddrs};
 use crate::async_fd::Async;
 use std::fmt;
 use std::future::poll_fn;
@@ -40,14 +40,8 @@ impl fmt::Debug for UdpSocket {
 impl UdpSocket {
     /// Binds to the first address of `addr` that works.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
-        let mut last = None;
-        for a in resolve(&addr).await? {
-            match net::UdpSocket::bind(a) {
-                Ok(s) => return UdpSocket::from_std(s),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.expect("resolve returns at least one address"))
+        let s = try_each(&addr, |a| std::future::ready(net::UdpSocket::bind(a))).await?;
+        UdpSocket::from_std(s)
     }
 
     /// Registers a socket made with the standard library.
@@ -69,14 +63,10 @@ impl UdpSocket {
 
     /// Sets the default destination (and the only source `recv` accepts from).
     pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
-        let mut last = None;
-        for a in resolve(&addr).await? {
-            match self.inner.get_ref().connect(a) {
-                Ok(()) => return Ok(()),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.expect("resolve returns at least one address"))
+        try_each(&addr, |a| {
+            std::future::ready(self.inner.get_ref().connect(a))
+        })
+        .await
     }
 
     /// Sends a datagram to `target` (its first address).
