@@ -52,23 +52,35 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// A `futures-io` stream as hyper's `rt::Read + rt::Write`.
-#[derive(Debug)]
-pub struct HyperIo<T>(T);
+pub struct HyperIo<T> {
+    io: T,
+    /// Reads land here, then are copied into hyper's buffer (see `poll_read`). Zeroed once.
+    buf: Box<[u8]>,
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for HyperIo<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("HyperIo").field(&self.io).finish()
+    }
+}
 
 impl<T> HyperIo<T> {
     /// Wraps a stream.
     pub fn new(io: T) -> HyperIo<T> {
-        HyperIo(io)
+        HyperIo {
+            io,
+            buf: vec![0; READ_CHUNK].into_boxed_slice(),
+        }
     }
 
     /// The stream.
     pub fn get_ref(&self) -> &T {
-        &self.0
+        &self.io
     }
 
     /// Gives the stream back.
     pub fn into_inner(self) -> T {
-        self.0
+        self.io
     }
 }
 
@@ -77,17 +89,17 @@ const READ_CHUNK: usize = 16 * 1024;
 
 impl<T: futures_io::AsyncRead + Unpin> hyper::rt::Read for HyperIo<T> {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         mut buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
         // Read into initialised memory and copy: hyper's zero-copy path needs `unsafe`,
         // which this crate forbids; a copy costs little next to HTTP parsing.
-        let mut tmp = [0u8; READ_CHUNK];
+        let this = self.get_mut();
         let want = buf.remaining().min(READ_CHUNK);
-        match Pin::new(&mut self.0).poll_read(cx, &mut tmp[..want]) {
+        match Pin::new(&mut this.io).poll_read(cx, &mut this.buf[..want]) {
             Poll::Ready(Ok(n)) => {
-                buf.put_slice(&tmp[..n]);
+                buf.put_slice(&this.buf[..n]);
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
@@ -102,7 +114,7 @@ impl<T: futures_io::AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
+        Pin::new(&mut self.io).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -110,7 +122,7 @@ impl<T: futures_io::AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -118,11 +130,11 @@ impl<T: futures_io::AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
+        Pin::new(&mut self.io).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_close(cx)
+        Pin::new(&mut self.io).poll_close(cx)
     }
 }
 
@@ -167,6 +179,10 @@ impl hyper::rt::Timer for WeftTimer {
     }
 
     fn reset(&self, sleep: &mut Pin<Box<dyn hyper::rt::Sleep>>, new_deadline: Instant) {
-        *sleep = self.sleep_until(new_deadline);
+        // Ours: move the timer entry in place. Another timer's sleep: replace it.
+        match sleep.as_mut().downcast_mut_pin::<HyperSleep>() {
+            Some(mut ours) => ours.0.reset(new_deadline),
+            None => *sleep = self.sleep_until(new_deadline),
+        }
     }
 }

@@ -85,3 +85,16 @@ async fn requests_statuses_bodies_and_timers() {
     }
     assert_eq!(n, 50);
 }
+
+#[weft::test]
+async fn the_timer_resets_a_sleep_in_place() {
+    use hyper::rt::Timer;
+    let timer = WeftTimer;
+    let mut s = timer.sleep(Duration::from_secs(3600));
+    // Register it, then pull it in: it must complete soon, not in an hour.
+    assert!(weft::future::poll_once(&mut s).await.is_none());
+    timer.reset(&mut s, std::time::Instant::now() + Duration::from_millis(5));
+    weft::time::timeout(Duration::from_secs(60), s)
+        .await
+        .expect("the reset sleep kept its old deadline");
+}
