@@ -2,24 +2,15 @@
 
 #![cfg(not(weft_loom))]
 
+mod common;
+
+use common::{rt, DropCount};
 use std::future::{pending, poll_fn};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
-use weft_executor::{spawn, yield_now, Builder, Runtime};
-
-fn rt(n: usize) -> Runtime {
-    Builder::new().worker_threads(n).build().unwrap()
-}
-
-/// Counts drops of the value it guards.
-struct DropCount(Arc<AtomicUsize>);
-impl Drop for DropCount {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
+use weft_executor::{spawn, yield_now, Builder};
 
 #[test]
 fn a_panic_is_caught_and_the_worker_keeps_running() {

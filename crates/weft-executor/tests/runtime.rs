@@ -2,15 +2,14 @@
 
 #![cfg(not(weft_loom))]
 
+mod common;
+
+use common::rt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
-use weft_executor::{block_on, spawn, yield_now, Builder, Handle, Runtime};
-
-fn rt(n: usize) -> Runtime {
-    Builder::new().worker_threads(n).build().unwrap()
-}
+use weft_executor::{block_on, spawn, yield_now, Builder, Handle};
 
 fn panic_message(f: impl FnOnce()) -> String {
     let err = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");

@@ -3,22 +3,14 @@
 
 #![cfg(not(weft_loom))]
 
+mod common;
+
+use common::{rt, DropCount};
 use std::future::pending;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
-use weft_executor::{spawn, yield_now, Builder, Runtime};
-
-fn rt(n: usize) -> Runtime {
-    Builder::new().worker_threads(n).build().unwrap()
-}
-
-struct DropCount(Arc<AtomicUsize>);
-impl Drop for DropCount {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
+use weft_executor::{spawn, yield_now, Runtime};
 
 #[test]
 fn pending_queued_and_yielding_tasks_are_all_dropped_once() {

@@ -62,14 +62,21 @@ impl<T: AsFd> Async<T> {
     /// Outside a runtime with a reactor (kind `Other`, with a message that says how to get
     /// one), or if registration fails.
     pub fn new(io: T) -> io::Result<Async<T>> {
-        let reactor =
-            Handle::current_extension::<Reactor>().ok_or_else(|| io::Error::other(NO_REACTOR))?;
-        Async::with_reactor(io, reactor)
+        Async::with_reactor(io, current_reactor()?)
     }
 
     /// Like [`new`](Async::new), with an explicit reactor.
     pub fn with_reactor(io: T, reactor: Arc<Reactor>) -> io::Result<Async<T>> {
         socket2::SockRef::from(&io).set_nonblocking(true)?;
+        Async::register(io, reactor)
+    }
+
+    /// Registers `io`, already non-blocking, with the current runtime's reactor.
+    pub(crate) fn new_nonblocking(io: T) -> io::Result<Async<T>> {
+        Async::register(io, current_reactor()?)
+    }
+
+    fn register(io: T, reactor: Arc<Reactor>) -> io::Result<Async<T>> {
         let source = reactor.register(io.as_fd())?;
         Ok(Async {
             io: Some(io),
@@ -188,6 +195,10 @@ impl<T: AsFd> Async<T> {
     pub async fn write_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         poll_fn(|cx| self.poll_write_with(cx, &mut op)).await
     }
+}
+
+fn current_reactor() -> io::Result<Arc<Reactor>> {
+    Handle::current_extension::<Reactor>().ok_or_else(|| io::Error::other(NO_REACTOR))
 }
 
 impl<T: AsFd> AsFd for Async<T> {

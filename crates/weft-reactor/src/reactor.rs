@@ -216,11 +216,11 @@ impl Reactor {
                 }
             }
         }
-        let batch = std::mem::take(wakers);
-        drop(buffers);
-        // Outside every lock: a wake may run arbitrary code (and on a worker, queues the
-        // task locally).
-        for w in batch {
+        // Outside the slab's lock (a wake may run arbitrary code; on a worker it queues
+        // the task locally). The buffers' lock stays held: it only keeps another thread
+        // from polling meanwhile (its `try_lock` fails and it returns), and keeping it lets
+        // the waker vector keep its capacity from one wait to the next.
+        for w in wakers.drain(..) {
             w.wake();
         }
     }

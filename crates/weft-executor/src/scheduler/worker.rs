@@ -397,10 +397,10 @@ impl WorkerLocal {
     }
 
     fn flush_shard(&self, shard: usize) {
-        let mut batch = std::mem::take(&mut self.released.borrow_mut()[shard]);
-        if batch.is_empty() {
-            return;
+        if self.released.borrow()[shard].is_empty() {
+            return; // (taking it would throw its capacity away)
         }
+        let mut batch = std::mem::take(&mut self.released.borrow_mut()[shard]);
         let n = batch.len() as u64;
         self.shared.owned.remove_many(shard, &mut batch);
         let d = &self.remote().stats.deferred;

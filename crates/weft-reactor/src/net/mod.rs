@@ -22,10 +22,10 @@ pub use addr::Lookup;
 pub use addr::ToSocketAddrs;
 
 use crate::async_fd::Async;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::net::Shutdown;
 use std::os::fd::AsFd;
-use std::task::{Context, Poll};
+use std::task::Poll;
 
 /// Connects a non-blocking socket: starts the connection, waits until it is writable,
 /// then reads `SO_ERROR` (a refused connection reports `ConnectionRefused` here).
@@ -45,7 +45,8 @@ where
         Err(e) => return Err(e),
     };
     let take_error = |s: &socket2::Socket| s.take_error();
-    let io = Async::new(into(socket))?;
+    // Already non-blocking (set above, before the connect): no second `fcntl`.
+    let io = Async::new_nonblocking(into(socket))?;
     if in_progress {
         io.writable().await?;
         let sock = socket2::SockRef::from(io.get_ref());
@@ -56,64 +57,6 @@ where
         sock.peer_addr()?;
     }
     Ok(io)
-}
-
-/// The stream operations shared by TCP and Unix streams, on a registered socket whose
-/// reference implements `Read` and `Write`.
-pub(crate) fn poll_read<T: AsFd>(
-    io: &Async<T>,
-    cx: &mut Context<'_>,
-    buf: &mut [u8],
-) -> Poll<io::Result<usize>>
-where
-    for<'a> &'a T: Read,
-{
-    io.poll_read_with(cx, |s| {
-        let mut s = s;
-        s.read(buf)
-    })
-}
-
-pub(crate) fn poll_read_vectored<T: AsFd>(
-    io: &Async<T>,
-    cx: &mut Context<'_>,
-    bufs: &mut [IoSliceMut<'_>],
-) -> Poll<io::Result<usize>>
-where
-    for<'a> &'a T: Read,
-{
-    io.poll_read_with(cx, |s| {
-        let mut s = s;
-        s.read_vectored(bufs)
-    })
-}
-
-pub(crate) fn poll_write<T: AsFd>(
-    io: &Async<T>,
-    cx: &mut Context<'_>,
-    buf: &[u8],
-) -> Poll<io::Result<usize>>
-where
-    for<'a> &'a T: Write,
-{
-    io.poll_write_with(cx, |s| {
-        let mut s = s;
-        s.write(buf)
-    })
-}
-
-pub(crate) fn poll_write_vectored<T: AsFd>(
-    io: &Async<T>,
-    cx: &mut Context<'_>,
-    bufs: &[IoSlice<'_>],
-) -> Poll<io::Result<usize>>
-where
-    for<'a> &'a T: Write,
-{
-    io.poll_write_with(cx, |s| {
-        let mut s = s;
-        s.write_vectored(bufs)
-    })
 }
 
 /// `poll_close`: shuts the write side down (the peer reads end-of-stream).
@@ -137,7 +80,7 @@ macro_rules! impl_stream_io {
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 let $this = &*self;
-                crate::net::poll_read($io, cx, buf)
+                $io.poll_read_with(cx, |mut s| std::io::Read::read(&mut s, buf))
             }
             fn poll_read_vectored(
                 self: std::pin::Pin<&mut Self>,
@@ -145,7 +88,7 @@ macro_rules! impl_stream_io {
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 let $this = &*self;
-                crate::net::poll_read_vectored($io, cx, bufs)
+                $io.poll_read_with(cx, |mut s| std::io::Read::read_vectored(&mut s, bufs))
             }
         }
     };
@@ -157,7 +100,7 @@ macro_rules! impl_stream_io {
                 buf: &[u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 let $this = &*self;
-                crate::net::poll_write($io, cx, buf)
+                $io.poll_write_with(cx, |mut s| std::io::Write::write(&mut s, buf))
             }
             fn poll_write_vectored(
                 self: std::pin::Pin<&mut Self>,
@@ -165,7 +108,7 @@ macro_rules! impl_stream_io {
                 bufs: &[std::io::IoSlice<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 let $this = &*self;
-                crate::net::poll_write_vectored($io, cx, bufs)
+                $io.poll_write_with(cx, |mut s| std::io::Write::write_vectored(&mut s, bufs))
             }
             fn poll_flush(
                 self: std::pin::Pin<&mut Self>,
@@ -185,6 +128,66 @@ macro_rules! impl_stream_io {
     };
 }
 pub(crate) use impl_stream_io;
+
+/// The halves of a stream type (`TcpStream`, `UnixStream`): `split` into borrowed halves,
+/// `into_split` into owned ones (the owned write half shuts the write side down when
+/// dropped), and their `AsyncRead`/`AsyncWrite`.
+macro_rules! stream_halves {
+    ($stream:ident, $std:ty, $rh:ident, $wh:ident, $orh:ident, $owh:ident) => {
+        impl $stream {
+            /// Borrowed halves, to read and write concurrently within one task (for
+            /// example with a `join` of two futures); use `into_split` to move them into
+            /// separate tasks.
+            pub fn split(&self) -> ($rh<'_>, $wh<'_>) {
+                ($rh(self), $wh(self))
+            }
+
+            /// Owned halves that can move into separate tasks. Dropping the write half
+            /// shuts down the write side.
+            pub fn into_split(self) -> ($orh, $owh) {
+                ($orh(self.inner.clone()), $owh(self.inner))
+            }
+        }
+
+        crate::net::impl_stream_io!($stream, this => &this.inner, read);
+        crate::net::impl_stream_io!($stream, this => &this.inner, write);
+
+        #[doc = concat!("The read half of a borrowed [`", stringify!($stream), "`].")]
+        #[derive(Debug)]
+        pub struct $rh<'a>(&'a $stream);
+        #[doc = concat!("The write half of a borrowed [`", stringify!($stream), "`].")]
+        #[derive(Debug)]
+        pub struct $wh<'a>(&'a $stream);
+        #[doc = concat!("The read half of a [`", stringify!($stream), "`], owned.")]
+        pub struct $orh(std::sync::Arc<crate::async_fd::Async<$std>>);
+        #[doc = concat!("The write half of a [`", stringify!($stream), "`], owned. Dropping it shuts down the write side.")]
+        pub struct $owh(std::sync::Arc<crate::async_fd::Async<$std>>);
+
+        impl std::fmt::Debug for $orh {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_tuple(stringify!($orh)).field(self.0.get_ref()).finish()
+            }
+        }
+
+        impl std::fmt::Debug for $owh {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_tuple(stringify!($owh)).field(self.0.get_ref()).finish()
+            }
+        }
+
+        impl Drop for $owh {
+            fn drop(&mut self) {
+                let _ = self.0.get_ref().shutdown(std::net::Shutdown::Write);
+            }
+        }
+
+        crate::net::impl_stream_io!($rh<'_>, this => &this.0.inner, read);
+        crate::net::impl_stream_io!($wh<'_>, this => &this.0.inner, write);
+        crate::net::impl_stream_io!($orh, this => &this.0, read);
+        crate::net::impl_stream_io!($owh, this => &this.0, write);
+    };
+}
+pub(crate) use stream_halves;
 
 /// Implements `AsFd` and `AsRawFd` (to set options through `socket2::SockRef`, say).
 macro_rules! impl_as_fd {

@@ -1,7 +1,7 @@
 //! TCP: `TcpListener` and `TcpStream`.
 
 use super::addr::{try_each, ToSocketAddrs};
-use super::{connect_socket, impl_stream_io};
+use super::connect_socket;
 use crate::async_fd::Async;
 use futures_core::Stream;
 use std::fmt;
@@ -181,12 +181,16 @@ impl TcpStream {
 
     /// Reads into `buf`; `Ok(0)` means the peer closed its write side. Cancel-safe.
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| super::poll_read(&self.inner, cx, buf)).await
+        self.inner
+            .read_with(|mut s| std::io::Read::read(&mut s, buf))
+            .await
     }
 
     /// Writes some of `buf`. Cancel-safe (a dropped write wrote nothing).
     pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| super::poll_write(&self.inner, cx, buf)).await
+        self.inner
+            .write_with(|mut s| std::io::Write::write(&mut s, buf))
+            .await
     }
 
     /// Waits until readable.
@@ -198,63 +202,15 @@ impl TcpStream {
     pub async fn writable(&self) -> io::Result<()> {
         self.inner.writable().await
     }
-
-    /// Borrowed halves, to read and write concurrently within one task (for example with
-    /// a `join` of two futures); use [`into_split`](TcpStream::into_split) to move them
-    /// into separate tasks.
-    pub fn split(&self) -> (ReadHalf<'_>, WriteHalf<'_>) {
-        (ReadHalf(self), WriteHalf(self))
-    }
-
-    /// Owned halves that can move into separate tasks. Dropping the write half shuts down
-    /// the write side.
-    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        (
-            OwnedReadHalf(self.inner.clone()),
-            OwnedWriteHalf(self.inner),
-        )
-    }
 }
 
-impl_stream_io!(TcpStream, this => &this.inner, read);
-impl_stream_io!(TcpStream, this => &this.inner, write);
-
-/// The read half of a borrowed [`TcpStream`].
-#[derive(Debug)]
-pub struct ReadHalf<'a>(&'a TcpStream);
-/// The write half of a borrowed [`TcpStream`].
-#[derive(Debug)]
-pub struct WriteHalf<'a>(&'a TcpStream);
-/// The read half of a [`TcpStream`], owned.
-pub struct OwnedReadHalf(Arc<Async<net::TcpStream>>);
-/// The write half of a [`TcpStream`], owned. Dropping it shuts down the write side.
-pub struct OwnedWriteHalf(Arc<Async<net::TcpStream>>);
-
-impl fmt::Debug for OwnedReadHalf {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("OwnedReadHalf")
-            .field(self.0.get_ref())
-            .finish()
-    }
-}
-
-impl fmt::Debug for OwnedWriteHalf {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("OwnedWriteHalf")
-            .field(self.0.get_ref())
-            .finish()
-    }
-}
-
-impl Drop for OwnedWriteHalf {
-    fn drop(&mut self) {
-        let _ = self.0.get_ref().shutdown(Shutdown::Write);
-    }
-}
-
-impl_stream_io!(ReadHalf<'_>, this => &this.0.inner, read);
-impl_stream_io!(WriteHalf<'_>, this => &this.0.inner, write);
-impl_stream_io!(OwnedReadHalf, this => &this.0, read);
-impl_stream_io!(OwnedWriteHalf, this => &this.0, write);
+super::stream_halves!(
+    TcpStream,
+    net::TcpStream,
+    ReadHalf,
+    WriteHalf,
+    OwnedReadHalf,
+    OwnedWriteHalf
+);
 
 super::impl_as_fd!(TcpListener, TcpStream);

@@ -1,6 +1,6 @@
 //! Unix-domain sockets: `UnixListener`, `UnixStream`, `UnixDatagram`.
 
-use super::{connect_socket, impl_stream_io};
+use super::connect_socket;
 use crate::async_fd::Async;
 use futures_core::Stream;
 use std::fmt;
@@ -164,61 +164,16 @@ impl UnixStream {
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.inner.get_ref().shutdown(how)
     }
-
-    /// Borrowed halves (see [`TcpStream::split`](crate::TcpStream::split)).
-    pub fn split(&self) -> (UnixReadHalf<'_>, UnixWriteHalf<'_>) {
-        (UnixReadHalf(self), UnixWriteHalf(self))
-    }
-
-    /// Owned halves. Dropping the write half shuts down the write side.
-    pub fn into_split(self) -> (OwnedUnixReadHalf, OwnedUnixWriteHalf) {
-        (
-            OwnedUnixReadHalf(self.inner.clone()),
-            OwnedUnixWriteHalf(self.inner),
-        )
-    }
 }
 
-impl_stream_io!(UnixStream, this => &this.inner, read);
-impl_stream_io!(UnixStream, this => &this.inner, write);
-
-/// The read half of a borrowed [`UnixStream`].
-#[derive(Debug)]
-pub struct UnixReadHalf<'a>(&'a UnixStream);
-/// The write half of a borrowed [`UnixStream`].
-#[derive(Debug)]
-pub struct UnixWriteHalf<'a>(&'a UnixStream);
-/// The read half of a [`UnixStream`], owned.
-pub struct OwnedUnixReadHalf(Arc<Async<net::UnixStream>>);
-/// The write half of a [`UnixStream`], owned. Dropping it shuts down the write side.
-pub struct OwnedUnixWriteHalf(Arc<Async<net::UnixStream>>);
-
-impl fmt::Debug for OwnedUnixReadHalf {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("OwnedUnixReadHalf")
-            .field(self.0.get_ref())
-            .finish()
-    }
-}
-
-impl fmt::Debug for OwnedUnixWriteHalf {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("OwnedUnixWriteHalf")
-            .field(self.0.get_ref())
-            .finish()
-    }
-}
-
-impl Drop for OwnedUnixWriteHalf {
-    fn drop(&mut self) {
-        let _ = self.0.get_ref().shutdown(Shutdown::Write);
-    }
-}
-
-impl_stream_io!(UnixReadHalf<'_>, this => &this.0.inner, read);
-impl_stream_io!(UnixWriteHalf<'_>, this => &this.0.inner, write);
-impl_stream_io!(OwnedUnixReadHalf, this => &this.0, read);
-impl_stream_io!(OwnedUnixWriteHalf, this => &this.0, write);
+super::stream_halves!(
+    UnixStream,
+    net::UnixStream,
+    UnixReadHalf,
+    UnixWriteHalf,
+    OwnedUnixReadHalf,
+    OwnedUnixWriteHalf
+);
 
 /// A Unix-domain datagram socket. Every operation is cancel-safe.
 ///
