@@ -395,6 +395,14 @@ impl Runtime {
                 let _ = t.join();
             }
         }
+        // A worker dropping the runtime from inside a task: its batch of tasks spawned
+        // and not linked yet must be in the list before it closes (the other workers
+        // flushed theirs on the way out).
+        crate::context::with_worker(|w| {
+            if let Some(w) = w.filter(|w| Arc::ptr_eq(&w.shared, &self.handle.shared)) {
+                w.flush_pending();
+            }
+        });
         // Every task still alive, running or not: drop its future. Their destructors may
         // wake or spawn: a spawn now fails (the list is closed) and a wake lands in the
         // injector, which is emptied after.
@@ -684,10 +692,13 @@ impl RuntimeMetrics {
     /// Tasks spawned and not yet finished. Exact when the runtime is at rest; while tasks
     /// finish on other threads it may be off by the few being finished at that instant.
     pub fn alive_tasks(&self) -> usize {
-        let deferred: u64 = (0..self.num_workers())
-            .map(|i| self.w(i).deferred.load(Relaxed))
-            .sum();
-        self.shared.owned.len().saturating_sub(deferred as usize)
+        // Linked, plus spawned on a worker and not linked yet, minus finished and not
+        // unlinked yet (see `task/list.rs`).
+        let (deferred, pending) = (0..self.num_workers()).fold((0u64, 0u64), |(d, p), i| {
+            let w = self.w(i);
+            (d + w.deferred.load(Relaxed), p + w.pending.load(Relaxed))
+        });
+        (self.shared.owned.len() + pending as usize).saturating_sub(deferred as usize)
     }
 
     /// Threads of the blocking pool now alive.

@@ -215,3 +215,33 @@ fn metrics_count_polls_and_spawns() {
     assert_eq!(m.alive_tasks(), 0);
     assert_eq!(m.injector_depth(), 0);
 }
+
+#[test]
+fn alive_tasks_counts_tasks_spawned_on_a_worker_before_they_are_linked() {
+    // A worker keeps the tasks it spawns in a batch before linking them into the owned
+    // list (task/list.rs); the count must include them at once, and the spawner itself
+    // must have left the count by the time its JoinHandle has the output.
+    let rt = rt(2);
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+    let spawner = rt.spawn(async move {
+        for _ in 0..10 {
+            let rx = rx.clone();
+            drop(spawn(async move {
+                // Blocks this task's worker until the test lets go: keep it short.
+                let _ = rx.lock().unwrap().recv();
+            }));
+        }
+    });
+    rt.block_on(spawner).unwrap();
+    let m = rt.metrics();
+    assert_eq!(m.alive_tasks(), 10);
+    drop(tx); // every recv returns Err: the ten finish
+    for _ in 0..6000 {
+        if m.alive_tasks() == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(m.alive_tasks(), 0);
+}

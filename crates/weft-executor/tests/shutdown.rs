@@ -173,3 +173,44 @@ fn the_runtime_can_be_dropped_from_a_blocking_task() {
         .expect("dropping the runtime from a blocking task deadlocked");
     assert_eq!(out.unwrap(), "dropped");
 }
+
+#[test]
+fn a_worker_dropping_the_runtime_drops_the_tasks_it_spawned_before_and_after() {
+    // Tasks spawned on a worker wait in its batch before they are linked into the list
+    // (see task/list.rs); dropping the runtime from inside a task must still find them,
+    // and tasks spawned after the drop are shut down when the worker stops.
+    let rt = rt(2);
+    let drops = Arc::new(AtomicUsize::new(0));
+    let slot = Arc::new(std::sync::Mutex::new(None::<Runtime>));
+    let (s, d) = (slot.clone(), drops.clone());
+    let (tx, rx) = mpsc::channel::<()>();
+    drop(rt.spawn(async move {
+        for _ in 0..10 {
+            let g = DropCount(d.clone());
+            drop(spawn(async move {
+                let _g = g;
+                pending::<()>().await
+            }));
+        }
+        let _ = rx.recv();
+        drop(s.lock().unwrap().take()); // the runtime, dropped on this worker
+        for _ in 0..5 {
+            let g = DropCount(d.clone());
+            drop(spawn(async move {
+                let _g = g;
+                pending::<()>().await
+            }));
+        }
+    }));
+    *slot.lock().unwrap() = Some(rt);
+    tx.send(()).unwrap();
+    // The worker finishes its poll, then stops; nobody joins it, so wait for the drops.
+    for _ in 0..6000 {
+        if drops.load(SeqCst) == 15 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(drops.load(SeqCst), 15, "every future dropped exactly once");
+}

@@ -22,6 +22,9 @@ pub(crate) struct WorkerStats {
     /// Finished tasks this worker holds for batched unlinking (see `worker.rs`); kept
     /// exact, so `alive_tasks` can subtract them.
     pub(crate) deferred: AtomicU64,
+    /// Tasks spawned here and not linked into the owned list yet (see `task/list.rs`);
+    /// kept exact the same way, so `alive_tasks` can add them.
+    pub(crate) pending: AtomicU64,
 }
 
 /// The worker's own running counts.

@@ -58,6 +58,7 @@ use crate::context;
 use crate::scheduler::metrics::{bump, LocalStats};
 use crate::sync::deque::{Steal, Worker};
 use crate::task::cell::Header;
+use crate::task::list::OwnedTasks;
 use crate::task::Notified;
 use crossbeam_utils::Backoff;
 use std::cell::{Cell, RefCell};
@@ -78,6 +79,10 @@ const LOCAL_CAP: usize = 256;
 const MAINTENANCE_INTERVAL: u32 = 61;
 /// Finished tasks of another worker's list shard kept before unlinking them in one batch.
 const RELEASE_BATCH: usize = 64;
+/// Tasks spawned here kept before linking them into the owned list in one batch.
+const PENDING_BATCH: usize = 64;
+/// How far from the end of the pending batch a task finishing here is looked for.
+const RECENT: usize = 4;
 /// How long the watcher sleeps while other workers are active.
 const WATCH_INTERVAL: Duration = Duration::from_millis(10);
 
@@ -97,6 +102,9 @@ pub(crate) struct WorkerLocal {
     lifo_seen: RefCell<Box<[*mut Header]>>,
     /// Finished tasks still linked in another shard of the owned list, per shard.
     released: RefCell<Box<[Vec<NonNull<Header>>]>>,
+    /// Tasks spawned here and not linked into our shard of the owned list yet (see
+    /// `task/list.rs`); each entry holds the list's reference.
+    pending: RefCell<Vec<NonNull<Header>>>,
 }
 
 /// The body of a worker thread.
@@ -113,6 +121,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Notified>) {
         stats: LocalStats::default(),
         lifo_seen: RefCell::new(vec![std::ptr::null_mut(); n].into_boxed_slice()),
         released: RefCell::new((0..shared.owned.num_shards()).map(|_| Vec::new()).collect()),
+        pending: RefCell::new(Vec::with_capacity(PENDING_BATCH)),
         shared,
     };
     let _handle = context::enter(crate::runtime::Handle::from_shared(local.shared.clone()));
@@ -183,6 +192,7 @@ impl WorkerLocal {
     fn maintenance(&self) {
         self.stats.publish(&self.remote().stats);
         self.flush_released();
+        self.flush_pending();
         if let Some(_driver) = self.shared.driver_lock.try_lock() {
             self.in_driver.set(true);
             self.shared.driver.poll();
@@ -198,7 +208,14 @@ impl WorkerLocal {
         if injector.is_empty() {
             return None;
         }
-        let limit = (injector.len() / self.shared.num_workers()).clamp(1, LOCAL_CAP / 2);
+        // A fair share of the injector, but never past our own queue's capacity: a refill
+        // that overfilled it would push its oldest tasks (often ones just woken by a timer
+        // or I/O) back to the end of the injector, behind everything queued there.
+        let room = LOCAL_CAP.saturating_sub(self.queue.len());
+        let limit = (injector.len() / self.shared.num_workers())
+            .min(LOCAL_CAP / 2)
+            .min(room)
+            .max(1);
         loop {
             match injector.steal_batch_with_limit_and_pop(&self.queue, limit) {
                 Steal::Success(t) => return Some(t),
@@ -303,6 +320,7 @@ impl WorkerLocal {
         bump(&self.stats.parks, 1);
         self.stats.publish(&self.remote().stats);
         self.flush_released();
+        self.flush_pending();
         let was_searching = self.searching.replace(false);
         shared.idle.transition_to_parked(self.index, was_searching);
         // Rule 3 of idle.rs: look once more now that we are registered as asleep.
@@ -376,6 +394,75 @@ impl WorkerLocal {
         self.queue.push(task);
     }
 
+    /// Takes the list's reference of a task just spawned here into the pending batch.
+    pub(crate) fn add_pending(&self, task: NonNull<Header>) {
+        // SAFETY: the task was just allocated by our caller and is not scheduled yet.
+        unsafe { OwnedTasks::mark_pending(task) };
+        let full = {
+            let mut pending = self.pending.borrow_mut();
+            pending.push(task);
+            pending.len() >= PENDING_BATCH
+        };
+        let p = &self.remote().stats.pending;
+        p.store(p.load(Relaxed) + 1, Relaxed);
+        if full {
+            self.flush_pending();
+        }
+    }
+
+    /// A task of our own shard finished here. Returns true if it was linked (the caller
+    /// drops the list's reference); a pending one is left to the batch.
+    pub(crate) fn release_own(&self, task: NonNull<Header>) -> bool {
+        {
+            // A task spawned moments ago (a chain, each task spawning the next) is near
+            // the end of the batch: take it out, and the list's reference goes now, so
+            // its memory is reused at once instead of when the batch is flushed.
+            let mut pending = self.pending.borrow_mut();
+            let from = pending.len().saturating_sub(RECENT);
+            if let Some(i) = pending[from..].iter().rposition(|&p| p == task) {
+                pending.swap_remove(from + i);
+                // SAFETY: our shard, and we are finishing the task ourselves.
+                unsafe { OwnedTasks::forget_pending(task) };
+                let p = &self.remote().stats.pending;
+                p.store(p.load(Relaxed) - 1, Relaxed);
+                return true;
+            }
+        }
+        // SAFETY: our shard, and we are finishing the task ourselves.
+        if unsafe { OwnedTasks::finish_if_pending(task) } {
+            let p = &self.remote().stats.pending;
+            p.store(p.load(Relaxed) - 1, Relaxed);
+            return false;
+        }
+        self.shared.owned.remove(task)
+    }
+
+    /// Links the pending batch into our shard under one lock, and gives up the list's
+    /// references of the tasks that finished meanwhile (or, after shutdown closed the
+    /// list, shuts every one of them down).
+    pub(crate) fn flush_pending(&self) {
+        if self.pending.borrow().is_empty() {
+            return;
+        }
+        let mut batch = std::mem::take(&mut *self.pending.borrow_mut());
+        let closed = self.shared.owned.link_pending(self.index, &mut batch);
+        self.remote().stats.pending.store(0, Relaxed);
+        // Outside any borrow: freeing a cell runs the output's destructor, shutting a task
+        // down drops its future; either may spawn.
+        for &task in &batch {
+            if closed {
+                crate::task::shutdown_task(task);
+            } else {
+                Header::ref_dec(task);
+            }
+        }
+        batch.clear();
+        let mut pending = self.pending.borrow_mut();
+        if pending.is_empty() {
+            *pending = batch; // keep the allocation
+        }
+    }
+
     /// Keeps a finished task of another shard for batched unlinking.
     pub(crate) fn defer_release(&self, task: NonNull<Header>, shard: usize) {
         let full = {
@@ -433,6 +520,7 @@ impl WorkerLocal {
         }
         drop(self.remote().lifo.take());
         self.flush_released();
+        self.flush_pending();
         self.stats.publish(&self.remote().stats);
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! +--------------------------------------------+
-//! | Header: state word | vtable | list links | shard, linked |  <- wakers and queues point here
+//! | Header: state word | vtable | list slot, shard, membership |  <- wakers and queues point here
 //! | scheduler hook (S)                         |
 //! | join waker slot: Option<Waker>             |
 //! | stage: Running(F) | Finished(output) | Consumed
@@ -47,27 +47,24 @@ pub(crate) struct Vtable {
     pub(crate) shutdown: unsafe fn(NonNull<Header>),
 }
 
-/// Links of the intrusive owned-task list; guarded by the mutex of the list's shard.
-pub(crate) struct Links {
-    pub(crate) prev: Option<NonNull<Header>>,
-    pub(crate) next: Option<NonNull<Header>>,
-}
-
 /// The part of the cell every task has in the same place.
 #[repr(C)]
 pub(crate) struct Header {
     pub(crate) state: State,
     pub(crate) vtable: &'static Vtable,
-    pub(crate) links: UnsafeCell<Links>,
+    /// The task's slot in its shard of the owned list while linked; guarded by the
+    /// shard's mutex.
+    pub(crate) slot: UnsafeCell<u32>,
     /// Which shard of the owned-task list the task belongs to. Fixed at spawn.
     pub(crate) shard: u16,
-    /// In the owned list now; guarded by the shard's mutex. (Apart from `links`, so it
-    /// packs beside `shard`: the header is 40 bytes.)
-    pub(crate) linked: UnsafeCell<bool>,
+    /// Where the task stands with the owned list: `list::{UNLINKED, LINKED, PENDING,
+    /// PENDING_DONE}`, guarded as `list.rs` explains. (Packed beside `slot` and `shard`:
+    /// the header is 24 bytes.)
+    pub(crate) membership: UnsafeCell<u8>,
 }
 
 // SAFETY: the header is shared between threads by design; every field is either atomic,
-// immutable after creation, or guarded (links by the list mutex).
+// immutable after creation, or guarded (`slot` and `membership` as `list.rs` says).
 unsafe impl Send for Header {}
 // SAFETY: as above.
 unsafe impl Sync for Header {}
@@ -109,12 +106,9 @@ where
             header: Header {
                 state: State::new(),
                 vtable: &Self::VTABLE,
-                links: UnsafeCell::new(Links {
-                    prev: None,
-                    next: None,
-                }),
+                slot: UnsafeCell::new(0),
                 shard,
-                linked: UnsafeCell::new(false),
+                membership: UnsafeCell::new(super::list::UNLINKED),
             },
             scheduler,
             join_waker: UnsafeCell::new(None),
@@ -436,8 +430,8 @@ impl Header {
 #[cfg(all(test, not(weft_loom), target_pointer_width = "64"))]
 mod tests {
     #[test]
-    fn the_header_is_forty_bytes() {
-        // Every task pays for it: keep it packed (see the `linked` field).
-        assert_eq!(std::mem::size_of::<super::Header>(), 40);
+    fn the_header_is_twenty_four_bytes() {
+        // Every task pays for it: keep it packed (see the `membership` field).
+        assert_eq!(std::mem::size_of::<super::Header>(), 24);
     }
 }
