@@ -34,11 +34,13 @@ mod shared {
     use crate::driver::Driver;
     use crate::runtime::Config;
     use crate::sync::deque::{Injector, Steal, Stealer};
+    use crate::task::alloc::{self, RemoteFree};
     use crate::task::cell::Header;
     use crate::task::list::OwnedTasks;
     use crate::task::{self, JoinHandle, Notified, Schedule};
     use crossbeam_utils::CachePadded;
     use parking_lot::Mutex;
+    use std::alloc::Layout;
     use std::any::Any;
     use std::cell::Cell;
     use std::future::Future;
@@ -59,6 +61,8 @@ mod shared {
         pub(crate) parker: Parker,
         /// On a line of its own: thieves write the LIFO slot and unparkers the parker.
         pub(crate) stats: CachePadded<WorkerStats>,
+        /// Cells other threads freed and give back to this worker (see `task/alloc.rs`).
+        pub(crate) free: CachePadded<RemoteFree>,
     }
 
     /// The state shared by all workers and handles of one runtime.
@@ -103,6 +107,7 @@ mod shared {
                             lifo: LifoSlot::new(),
                             parker: Parker::new(),
                             stats: CachePadded::new(WorkerStats::default()),
+                            free: CachePadded::new(RemoteFree::new()),
                         })
                     })
                     .collect(),
@@ -265,6 +270,39 @@ mod shared {
 
         fn unhandled_panic(&self, payload: Box<dyn Any + Send>) {
             self.report_panic(payload)
+        }
+
+        // The cell caches (task/alloc.rs). Left out of loom models: their own protocol has
+        // a model of its own, and the global allocator keeps the scheduler models small.
+        #[cfg(not(weft_loom))]
+        fn alloc_cell(&self, layout: Layout) -> NonNull<u8> {
+            context::with_worker(|w| match w {
+                Some(w) if ptr::eq(&*w.shared, &**self) => {
+                    w.cells.alloc(layout, &self.remotes[w.index].free)
+                }
+                _ => alloc::alloc_global(layout),
+            })
+        }
+
+        #[cfg(not(weft_loom))]
+        unsafe fn free_cell(&self, ptr: NonNull<u8>, layout: Layout, home: u16) {
+            let home = usize::from(home);
+            // Cells spawned on a worker flow back to it when they overflow elsewhere.
+            let home_free = (home < self.num_workers()).then(|| &*self.remotes[home].free);
+            context::with_worker(|w| match w {
+                Some(w) if ptr::eq(&*w.shared, &**self) => {
+                    let overflow = home_free.filter(|_| home != w.index);
+                    // SAFETY: the caller's guarantee.
+                    unsafe { w.cells.free(ptr, layout, overflow) }
+                }
+                _ => match (home_free, alloc::class_of(layout)) {
+                    // SAFETY: the caller's guarantee; a cell with a class was allocated
+                    // with the class's layout.
+                    (Some(free), Some(class)) => unsafe { free.push(class, ptr) },
+                    // SAFETY: the caller's guarantee.
+                    _ => unsafe { alloc::free_global(ptr, layout) },
+                },
+            })
         }
     }
 }

@@ -58,6 +58,7 @@ use super::{Remote, Shared, NO_OWNER};
 use crate::context;
 use crate::scheduler::metrics::{bump, LocalStats};
 use crate::sync::deque::{Steal, Worker};
+use crate::task::alloc::LocalCache;
 use crate::task::cell::Header;
 use crate::task::list::OwnedTasks;
 use crate::task::Notified;
@@ -113,6 +114,8 @@ pub(crate) struct WorkerLocal {
     /// Tasks spawned here and not linked into our shard of the owned list yet (see
     /// `task/list.rs`); each entry holds the list's reference.
     pending: RefCell<Vec<NonNull<Header>>>,
+    /// Free task cells (see `task/alloc.rs`).
+    pub(crate) cells: LocalCache,
 }
 
 /// The body of a worker thread.
@@ -130,6 +133,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Notified>) {
         lifo_seen: RefCell::new(vec![std::ptr::null_mut(); n].into_boxed_slice()),
         released: RefCell::new((0..shared.owned.num_shards()).map(|_| Vec::new()).collect()),
         pending: RefCell::new(Vec::with_capacity(PENDING_BATCH)),
+        cells: LocalCache::new(),
         shared,
     };
     let _handle = context::enter(crate::runtime::Handle::from_shared(local.shared.clone()));
@@ -351,6 +355,8 @@ impl WorkerLocal {
         self.stats.publish(&self.remote().stats);
         self.flush_released();
         self.flush_pending();
+        // What other workers gave back while we ran: keep a cache's worth, free the rest.
+        self.cells.trim(&self.remote().free);
         let was_searching = self.searching.replace(false);
         shared.idle.transition_to_parked(self.index, was_searching);
         // Rule 3 of idle.rs: look once more now that we are registered as asleep.

@@ -22,11 +22,12 @@ use super::state::{self, Snapshot, State, ToIdle, ToRunning, Wake};
 use super::waker::waker_ref;
 use super::{Notified, Schedule};
 use crate::sync::UnsafeCell;
+use std::alloc::Layout;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::ptr::NonNull;
+use std::ptr::{self, NonNull};
 use std::task::{Context, Poll, Waker};
 
 /// Type-erased operations on a cell, one static table per `(future, scheduler)` type.
@@ -102,7 +103,8 @@ where
     /// (see `state::INITIAL`): the caller turns them into a `Notified`, a `JoinHandle`
     /// and the owned-list entry.
     pub(crate) fn allocate(future: F, scheduler: S, shard: u16) -> NonNull<Header> {
-        let cell = Box::new(Cell {
+        let mem = scheduler.alloc_cell(Layout::new::<Self>()).cast::<Self>();
+        let cell = Cell {
             header: Header {
                 state: State::new(),
                 vtable: &Self::VTABLE,
@@ -113,8 +115,10 @@ where
             scheduler,
             join_waker: UnsafeCell::new(None),
             stage: UnsafeCell::new(Stage::Running(future)),
-        });
-        NonNull::from(Box::leak(cell)).cast()
+        };
+        // SAFETY: `alloc_cell` returned memory for a `Self`, which we now initialise.
+        unsafe { mem.as_ptr().write(cell) };
+        mem.cast()
     }
 
     /// # Safety
@@ -274,9 +278,22 @@ where
     }
 
     unsafe fn dealloc(ptr: NonNull<Header>) {
-        // SAFETY: the count reached zero: nobody else can reach the cell. It was made
-        // by `Box::new` in `allocate` with this exact type.
-        drop(unsafe { Box::from_raw(ptr.cast::<Self>().as_ptr()) });
+        let cell = ptr.cast::<Self>().as_ptr();
+        // SAFETY: the count reached zero: nobody else can reach the cell, which
+        // `allocate` initialised. The scheduler is moved out first so that it (and the
+        // runtime it keeps alive) outlives the handing back of the memory; every other
+        // field is dropped in place once.
+        let (scheduler, home) = unsafe {
+            let scheduler = ptr::read(&(*cell).scheduler);
+            let home = (*cell).header.shard;
+            ptr::drop_in_place(&mut (*cell).header);
+            ptr::drop_in_place(&mut (*cell).join_waker);
+            ptr::drop_in_place(&mut (*cell).stage);
+            (scheduler, home)
+        };
+        // SAFETY: the memory came from `alloc_cell` with this layout and is dead now.
+        unsafe { scheduler.free_cell(ptr.cast(), Layout::new::<Self>(), home) };
+        drop(scheduler);
     }
 
     unsafe fn try_read_output(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {

@@ -6,7 +6,9 @@
 //! - `waker`: `Waker`s built on the cell, with no allocation.
 //! - `join`: `JoinHandle` and `AbortHandle`.
 //! - `list`: the runtime's sharded list of owned tasks, used to drop them all at shutdown.
+//! - `alloc`: per-worker caches of free cells.
 
+pub(crate) mod alloc;
 pub(crate) mod cell;
 mod error;
 mod join;
@@ -60,6 +62,20 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     fn release(&self, task: NonNull<Header>) -> bool;
     /// A panic that no `JoinHandle` will see.
     fn unhandled_panic(&self, payload: Box<dyn Any + Send>);
+    /// Memory for a new cell of `layout` (the runtime's workers keep caches of them).
+    fn alloc_cell(&self, layout: std::alloc::Layout) -> NonNull<u8> {
+        alloc::alloc_global(layout)
+    }
+    /// Frees a cell of `layout` that was spawned into list shard `home`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` came from `alloc_cell` with this `layout`, and is not used any more.
+    unsafe fn free_cell(&self, ptr: NonNull<u8>, layout: std::alloc::Layout, home: u16) {
+        let _ = home;
+        // SAFETY: the caller's guarantee.
+        unsafe { alloc::free_global(ptr, layout) }
+    }
 }
 
 /// A queued task: owns one reference, and is the only thing allowed to poll it.
