@@ -225,7 +225,10 @@ impl Builder {
     /// (`InvalidInput`), or a thread cannot be started.
     pub fn build(&mut self) -> io::Result<Runtime> {
         let n = self.num_workers()?;
-        let queues: Vec<Worker<task::Notified>> = (0..n).map(|_| Worker::new_fifo()).collect();
+        // Per worker: its queue, and its queue of tasks woken by the driver (see worker.rs).
+        let queues: Vec<(Worker<task::Notified>, Worker<task::Notified>)> = (0..n)
+            .map(|_| (Worker::new_fifo(), Worker::new_fifo()))
+            .collect();
         let blocking = BlockingPool::new(BlockingConfig {
             max_threads: self.max_blocking_threads,
             keep_alive: self.blocking_keep_alive,
@@ -240,7 +243,10 @@ impl Builder {
             .clone()
             .unwrap_or_else(|| Arc::new(ParkDriver::new()));
         let shared = Arc::new(Shared::new(
-            queues.iter().map(Worker::stealer).collect(),
+            queues
+                .iter()
+                .map(|(q, r)| (q.stealer(), r.stealer()))
+                .collect(),
             driver,
             blocking.clone(),
             Config {
@@ -253,7 +259,7 @@ impl Builder {
             handle: Handle { shared },
             threads: Vec::with_capacity(n),
         };
-        for (i, queue) in queues.into_iter().enumerate() {
+        for (i, (queue, ready)) in queues.into_iter().enumerate() {
             let mut b = thread::Builder::new().name(format!("{}-worker-{i}", self.thread_name));
             if let Some(s) = self.stack_size {
                 b = b.stack_size(s);
@@ -266,7 +272,7 @@ impl Builder {
                 if let Some(f) = start {
                     f();
                 }
-                worker::run(shared, i, queue);
+                worker::run(shared, i, queue, ready);
                 if let Some(f) = stop {
                     f();
                 }
@@ -412,6 +418,9 @@ impl Runtime {
         shared.drain_injector();
         for r in shared.remotes.iter() {
             while let Some(t) = r.stealer.steal().success() {
+                drop(t);
+            }
+            while let Some(t) = r.ready_stealer.steal().success() {
                 drop(t);
             }
             drop(r.lifo.take());
@@ -673,7 +682,7 @@ impl RuntimeMetrics {
     /// Tasks now in worker `i`'s local queue (and its LIFO slot).
     pub fn worker_local_queue_depth(&self, i: usize) -> usize {
         let r = &self.shared.remotes[i];
-        r.stealer.len() + usize::from(!r.lifo.is_empty())
+        r.stealer.len() + r.ready_stealer.len() + usize::from(!r.lifo.is_empty())
     }
 
     /// Tasks now in the global injector.

@@ -101,3 +101,121 @@ fn work_from_outside_wakes_the_worker_sleeping_in_the_driver() {
         assert_eq!(weft_executor::block_on(h).unwrap(), i);
     }
 }
+
+/// A driver with "events": wakers registered by tasks, all woken whenever a worker polls
+/// or parks in it (so they land in that worker's ready queue).
+#[derive(Default)]
+struct Events {
+    inner: ParkDriver,
+    wakers: std::sync::Mutex<Vec<std::task::Waker>>,
+}
+
+impl Events {
+    fn fire(&self) {
+        let ws = std::mem::take(&mut *self.wakers.lock().unwrap());
+        for w in ws {
+            w.wake();
+        }
+    }
+}
+
+impl Driver for Events {
+    fn park(&self, _timeout: Option<Duration>) {
+        // Never sleep long: the tests below keep the worker busy anyway.
+        self.inner.park(Some(Duration::from_millis(1)));
+        self.fire();
+    }
+    fn unpark(&self) {
+        self.inner.unpark();
+    }
+    fn poll(&self) {
+        self.fire();
+    }
+}
+
+fn one_worker_on(driver: Arc<Events>) -> weft_executor::Runtime {
+    Builder::new()
+        .worker_threads(1)
+        .driver(driver)
+        .build()
+        .unwrap()
+}
+
+/// Pending until the driver fires once after the first poll.
+fn event(driver: Arc<Events>) -> impl std::future::Future<Output = ()> {
+    let mut registered = false;
+    std::future::poll_fn(move |cx| {
+        if registered {
+            return std::task::Poll::Ready(());
+        }
+        registered = true;
+        driver.wakers.lock().unwrap().push(cx.waker().clone());
+        std::task::Poll::Pending
+    })
+}
+
+#[test]
+fn a_task_woken_by_the_driver_runs_before_the_queued_backlog() {
+    // One worker, 200 queued tasks (under the local queue's cap of 256, so none overflow),
+    // and one task waiting for a driver event. The driver is polled every 61 ticks: the
+    // woken task must run then, not behind the rest of the queue.
+    let driver = Arc::new(Events::default());
+    let rt = one_worker_on(driver.clone());
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (o, d) = (order.clone(), driver.clone());
+    // Inside a task, so the spawns below go to the worker's own queue.
+    let root = rt.spawn(async move {
+        let o2 = o.clone();
+        let e = spawn(async move {
+            event(d).await;
+            o2.lock().unwrap().push("event");
+        });
+        yield_now().await; // the event task registers its waker
+        let qs: Vec<_> = (0..200)
+            .map(|_| {
+                let o = o.clone();
+                spawn(async move { o.lock().unwrap().push("queued") })
+            })
+            .collect();
+        e.await.unwrap();
+        for q in qs {
+            q.await.unwrap();
+        }
+    });
+    rt.block_on(root).unwrap();
+    let order = order.lock().unwrap();
+    let at = order.iter().position(|&x| x == "event").unwrap();
+    assert!(
+        at < 100,
+        "the woken task ran after {at} of the 200 queued tasks"
+    );
+}
+
+#[test]
+fn a_stream_of_driver_wakes_does_not_starve_the_queue() {
+    // 100 tasks woken at every driver poll, forever; queued tasks must still all run.
+    let driver = Arc::new(Events::default());
+    let rt = one_worker_on(driver.clone());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for _ in 0..100 {
+        let (d, stop) = (driver.clone(), stop.clone());
+        drop(rt.spawn(async move {
+            while !stop.load(SeqCst) {
+                event(d.clone()).await;
+            }
+        }));
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    drop(rt.spawn(async move {
+        // Spawned at once, so all but the last wait in the queue (not the LIFO slot).
+        let hs: Vec<_> = (0..1_000).map(|_| spawn(async {})).collect();
+        for h in hs {
+            h.await.unwrap();
+        }
+        tx.send(()).unwrap();
+    }));
+    let done = rx.recv_timeout(Duration::from_secs(60));
+    stop.store(true, SeqCst);
+    driver.fire();
+    assert!(done.is_ok(), "queued tasks starved behind driver wakes");
+}

@@ -57,6 +57,8 @@ mod shared {
     /// What other threads may touch of one worker.
     pub(crate) struct Remote {
         pub(crate) stealer: Stealer<Notified>,
+        /// The queue of tasks the driver woke on this worker (see `worker.rs`).
+        pub(crate) ready_stealer: Stealer<Notified>,
         pub(crate) lifo: LifoSlot,
         pub(crate) parker: Parker,
         /// On a line of its own: thieves write the LIFO slot and unparkers the parker.
@@ -92,7 +94,7 @@ mod shared {
 
     impl Shared {
         pub(crate) fn new(
-            stealers: Vec<Stealer<Notified>>,
+            stealers: Vec<(Stealer<Notified>, Stealer<Notified>)>,
             driver: Arc<dyn Driver>,
             blocking: BlockingPool,
             config: Config,
@@ -101,9 +103,10 @@ mod shared {
             Shared {
                 remotes: stealers
                     .into_iter()
-                    .map(|stealer| {
+                    .map(|(stealer, ready_stealer)| {
                         CachePadded::new(Remote {
                             stealer,
+                            ready_stealer,
                             lifo: LifoSlot::new(),
                             parker: Parker::new(),
                             stats: CachePadded::new(WorkerStats::default()),
@@ -215,7 +218,11 @@ mod shared {
 
         /// Work that some worker could pick up: the injector or any local queue.
         pub(crate) fn work_visible(&self) -> bool {
-            !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty())
+            !self.injector.is_empty()
+                || self
+                    .remotes
+                    .iter()
+                    .any(|r| !r.stealer.is_empty() || !r.ready_stealer.is_empty())
         }
 
         pub(crate) fn report_panic(&self, payload: Box<dyn Any + Send>) {

@@ -11,16 +11,21 @@
 //! 2. The LIFO slot, which holds the task this worker most recently spawned or woke, unless
 //!    the last `LIFO_CAP` polls all came from it: a pair of tasks waking each other would
 //!    otherwise keep the slot busy forever and starve the queue.
-//! 3. Its own FIFO queue (`crossbeam_deque::Worker`, capped at `LOCAL_CAP`: when full, half
+//! 3. Its *ready* queue: the tasks the driver woke here (timers that fired, sockets that
+//!    became ready), unless the last `READY_CAP` polls all came from it. Events from the
+//!    outside world go before the backlog of spawned and yielding tasks: with 100,000
+//!    tasks queued behind them, timers that fired waited for the backlog, milliseconds.
+//! 4. Its own FIFO queue (`crossbeam_deque::Worker`, capped at `LOCAL_CAP`: when full, half
 //!    of it moves to the injector, which also keeps crossbeam's buffer from growing and
-//!    shrinking on every burst).
-//! 4. The injector, taking a batch into its own queue.
+//!    shrinking on every burst). Both local queues are stealable.
+//! 5. The injector, taking a batch into its own queue.
 //!
 //! # Stealing
 //!
 //! With nothing local, the worker becomes a *searcher* (unless half the workers already
 //! are: then it goes straight to sleep). A searcher takes a batch from the injector, then
-//! half the queue of another worker, starting at a random victim. It spins between rounds
+//! half the ready queue (else half the queue) of another worker, starting at a random
+//! victim. It spins between rounds
 //! (crossbeam's `Backoff`), then keeps looking, yielding the CPU between looks and polling
 //! the driver if nobody holds it, until `SEARCH_SPIN` has passed: on a VM, waking a
 //! sleeping thread costs tens of microseconds, and most of the time work shows up while
@@ -43,7 +48,7 @@
 //! other half of the no-lost-wake-up handshake in `idle.rs`), then sleeps: in the driver if
 //! no other worker is in it (exactly one idle worker at a time waits on I/O and timers),
 //! otherwise on its own condvar (`park.rs`). Waking the worker in the driver goes through
-//! `Driver::unpark`. Tasks woken by driver events land in that worker's queue as a batch;
+//! `Driver::unpark`. Tasks woken by driver events land in that worker's ready queue;
 //! after the park it wakes one more worker if it has more than it can run at once.
 //!
 //! # Shutdown
@@ -57,7 +62,7 @@
 use super::{Remote, Shared, NO_OWNER};
 use crate::context;
 use crate::scheduler::metrics::{bump, LocalStats};
-use crate::sync::deque::{Steal, Worker};
+use crate::sync::deque::{Steal, Stealer, Worker};
 use crate::task::alloc::LocalCache;
 use crate::task::cell::Header;
 use crate::task::list::OwnedTasks;
@@ -75,6 +80,10 @@ use std::time::{Duration, Instant};
 /// the gain is small while the worst case for a queued task grows with the cap (it waits
 /// behind up to `LIFO_CAP` slot polls per turn), so we keep tokio's 3.
 const LIFO_CAP: u32 = 3;
+/// Consecutive polls from the ready queue (tasks woken by timers and I/O) before the
+/// queue gets a turn: events from outside go first, but a stream of them cannot starve
+/// spawned and yielding tasks.
+const READY_CAP: u32 = 32;
 /// The local queue's capacity before half of it overflows to the injector.
 const LOCAL_CAP: usize = 256;
 /// Ticks between maintenance passes.
@@ -101,8 +110,14 @@ pub(crate) struct WorkerLocal {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
     queue: Worker<Notified>,
+    /// Tasks the driver woke here (timers fired, I/O ready): run before `queue`.
+    ready: Worker<Notified>,
     tick: Cell<u32>,
     lifo_polls: Cell<u32>,
+    /// Polls in a row taken from `ready` while `queue` waited.
+    ready_polls: Cell<u32>,
+    /// False only when `ready` is known empty: we are its only pusher (thieves only take).
+    maybe_ready: Cell<bool>,
     searching: Cell<bool>,
     in_driver: Cell<bool>,
     rng: Cell<u32>,
@@ -119,13 +134,21 @@ pub(crate) struct WorkerLocal {
 }
 
 /// The body of a worker thread.
-pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: Worker<Notified>) {
+pub(crate) fn run(
+    shared: Arc<Shared>,
+    index: usize,
+    queue: Worker<Notified>,
+    ready: Worker<Notified>,
+) {
     let n = shared.num_workers();
     let local = WorkerLocal {
         index,
         queue,
+        ready,
         tick: Cell::new(0),
         lifo_polls: Cell::new(0),
+        ready_polls: Cell::new(0),
+        maybe_ready: Cell::new(false),
         searching: Cell::new(false),
         in_driver: Cell::new(false),
         rng: Cell::new(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
@@ -170,7 +193,7 @@ impl WorkerLocal {
         }
     }
 
-    /// Steps 1-4 of the header comment.
+    /// Steps 1-5 of the header comment.
     fn next_local(&self) -> Option<Notified> {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
@@ -189,8 +212,27 @@ impl WorkerLocal {
             }
         }
         self.lifo_polls.set(0);
+        // Most ticks find the ready queue empty: a thread-local flag says so without
+        // touching the queue's shared indices.
+        let ready = self.maybe_ready.get();
+        if ready && self.ready_polls.get() < READY_CAP {
+            if let Some(t) = self.ready.pop() {
+                self.ready_polls.set(self.ready_polls.get() + 1);
+                return Some(t);
+            }
+            self.maybe_ready.set(false);
+        }
+        self.ready_polls.set(0);
         if let Some(t) = self.queue.pop() {
             return Some(t);
+        }
+        if self.maybe_ready.get() {
+            if let Some(t) = self.ready.pop() {
+                // Over the cap but the queue is empty.
+                self.ready_polls.set(1);
+                return Some(t);
+            }
+            self.maybe_ready.set(false);
         }
         if let Some(t) = self.remote().lifo.take() {
             // Over the cap but nothing else to run.
@@ -208,7 +250,7 @@ impl WorkerLocal {
         self.in_driver.set(true);
         self.shared.driver.poll();
         self.in_driver.set(false);
-        self.queue.pop()
+        self.ready.pop()
     }
 
     fn maintenance(&self) {
@@ -220,7 +262,7 @@ impl WorkerLocal {
             self.shared.driver.poll();
             self.in_driver.set(false);
         }
-        if self.queue.len() > 1 {
+        if self.queue.len() + self.ready.len() > 1 {
             self.shared.notify_parked_local();
         }
     }
@@ -299,25 +341,38 @@ impl WorkerLocal {
         let start = self.next_rand() as usize % n;
         for i in 0..n {
             let v = (start + i) % n;
-            if v == self.index || remotes[v].stealer.is_empty() {
+            if v == self.index {
                 continue;
             }
-            loop {
-                match remotes[v]
-                    .stealer
-                    .steal_batch_with_limit_and_pop(&self.queue, LOCAL_CAP / 2)
-                {
-                    Steal::Success(t) => {
-                        bump(&self.stats.steal_ops, 1);
-                        bump(&self.stats.stolen, 1 + self.queue.len() as u64);
-                        return Some(t);
-                    }
-                    Steal::Empty => break,
-                    Steal::Retry => {}
-                }
+            // Its driver-woken tasks first, into our own ready queue.
+            let r = &remotes[v];
+            if let Some(t) = self.steal_half(&r.ready_stealer, &self.ready) {
+                self.maybe_ready.set(true); // the rest of the batch is in our ready queue
+                return Some(t);
+            }
+            if let Some(t) = self.steal_half(&r.stealer, &self.queue) {
+                return Some(t);
             }
         }
         None
+    }
+
+    /// Takes up to half of `from` into `into` and returns one task of it.
+    fn steal_half(&self, from: &Stealer<Notified>, into: &Worker<Notified>) -> Option<Notified> {
+        if from.is_empty() {
+            return None;
+        }
+        loop {
+            match from.steal_batch_with_limit_and_pop(into, LOCAL_CAP / 2) {
+                Steal::Success(t) => {
+                    bump(&self.stats.steal_ops, 1);
+                    bump(&self.stats.stolen, 1 + into.len() as u64);
+                    return Some(t);
+                }
+                Steal::Empty => return None,
+                Steal::Retry => {}
+            }
+        }
     }
 
     /// Takes a task that sat in another worker's LIFO slot since our previous look.
@@ -344,7 +399,11 @@ impl WorkerLocal {
     fn stop_searching(&self) {
         self.searching.set(false);
         let was_last = self.shared.idle.stop_searching();
-        if was_last && (!self.queue.is_empty() || !self.shared.injector.is_empty()) {
+        if was_last
+            && (!self.queue.is_empty()
+                || !self.ready.is_empty()
+                || !self.shared.injector.is_empty())
+        {
             self.shared.notify_parked_local();
         }
     }
@@ -380,8 +439,8 @@ impl WorkerLocal {
         }
         let notified = shared.idle.transition_from_parked(self.index);
         self.searching.set(notified);
-        // Tasks woken by the driver landed in our queue; share them.
-        if self.queue.len() > 1 {
+        // Tasks woken by the driver landed in our ready queue; share them.
+        if self.ready.len() + self.queue.len() > 1 {
             shared.notify_parked_local();
         }
     }
@@ -396,7 +455,7 @@ impl WorkerLocal {
     /// queue (yield, or while the driver delivers a batch of events).
     pub(crate) fn schedule_local(&self, task: Notified, lifo: bool) {
         if self.in_driver.get() {
-            self.push_back(task);
+            self.push_ready(task);
             return;
         }
         let task = if lifo {
@@ -417,17 +476,30 @@ impl WorkerLocal {
         self.shared.notify_parked_local();
     }
 
+    /// Queues a task the driver woke: in the ready queue, which runs before the queue.
+    fn push_ready(&self, task: Notified) {
+        self.maybe_ready.set(true);
+        self.push_capped(&self.ready, task);
+    }
+
     fn push_back(&self, task: Notified) {
-        if self.queue.len() >= LOCAL_CAP {
+        self.push_capped(&self.queue, task);
+    }
+
+    /// Pushes onto one of our queues; when it holds `LOCAL_CAP`, half of it (the oldest)
+    /// moves to the injector first.
+    #[inline]
+    fn push_capped(&self, queue: &Worker<Notified>, task: Notified) {
+        if queue.len() >= LOCAL_CAP {
             for _ in 0..LOCAL_CAP / 2 {
-                match self.queue.pop() {
+                match queue.pop() {
                     Some(t) => self.shared.injector.push(t),
                     None => break,
                 }
             }
             bump(&self.stats.overflows, 1);
         }
-        self.queue.push(task);
+        queue.push(task);
     }
 
     /// Takes the list's reference of a task just spawned here into the pending batch.
@@ -552,6 +624,9 @@ impl WorkerLocal {
     /// On the way out: give back the references we hold in our queue and slot.
     fn drain(&self) {
         while let Some(t) = self.queue.pop() {
+            drop(t);
+        }
+        while let Some(t) = self.ready.pop() {
             drop(t);
         }
         drop(self.remote().lifo.take());
