@@ -190,6 +190,23 @@ fn udp_round_trips() {
             assert_eq!(n, 4);
             assert_eq!(u32::from_be_bytes(buf), i);
         }
+        // send_to with each kind of target that needs no lookup: an address, a literal,
+        // an (ip, port) pair.
+        let other = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let port = addr.port();
+        other.send_to(b"a", addr).await.unwrap();
+        other
+            .send_to(b"b", format!("127.0.0.1:{port}"))
+            .await
+            .unwrap();
+        other.send_to(b"c", ("127.0.0.1", port)).await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0; 8];
+        for _ in 0..3 {
+            let (n, _) = bounded(other.recv_from(&mut buf)).await.unwrap();
+            got.push(buf[..n].to_vec());
+        }
+        assert_eq!(got, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
     });
 }
 

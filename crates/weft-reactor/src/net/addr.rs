@@ -17,12 +17,23 @@ pub trait ToSocketAddrs {
 #[doc(hidden)]
 #[derive(Debug)]
 pub enum Lookup {
+    /// One address, known at once (no allocation: `send_to` resolves per datagram).
+    One(SocketAddr),
     Ready(Vec<SocketAddr>),
     Name(String),
 }
 
+/// The first address `addr` resolves to: with no allocation when it is an address already.
+pub(crate) async fn resolve_first(addr: &impl ToSocketAddrs) -> io::Result<SocketAddr> {
+    match addr.to_lookup() {
+        Lookup::One(a) => Ok(a),
+        _ => Ok(resolve(addr).await?[0]),
+    }
+}
+
 pub(crate) async fn resolve(addr: &impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
     let addrs = match addr.to_lookup() {
+        Lookup::One(a) => vec![a],
         Lookup::Ready(a) => a,
         Lookup::Name(name) => {
             // The lookup runs on the blocking pool; outside a runtime there is none.
@@ -66,7 +77,7 @@ where
 
 fn name_or_literal(s: &str) -> Lookup {
     match s.parse::<SocketAddr>() {
-        Ok(a) => Lookup::Ready(vec![a]),
+        Ok(a) => Lookup::One(a),
         Err(_) => Lookup::Name(s.to_string()),
     }
 }
@@ -75,9 +86,11 @@ macro_rules! ready {
     ($($t:ty),*) => {$(
         impl ToSocketAddrs for $t {
             fn to_lookup(&self) -> Lookup {
-                Lookup::Ready(std::net::ToSocketAddrs::to_socket_addrs(self)
-                    .map(Iterator::collect)
-                    .unwrap_or_default())
+                // Each of these is exactly one address.
+                match std::net::ToSocketAddrs::to_socket_addrs(self).ok().and_then(|mut a| a.next()) {
+                    Some(a) => Lookup::One(a),
+                    None => Lookup::Ready(Vec::new()),
+                }
             }
         }
     )*};
@@ -107,7 +120,7 @@ impl ToSocketAddrs for String {
 impl ToSocketAddrs for (&str, u16) {
     fn to_lookup(&self) -> Lookup {
         match self.0.parse::<IpAddr>() {
-            Ok(ip) => Lookup::Ready(vec![SocketAddr::new(ip, self.1)]),
+            Ok(ip) => Lookup::One(SocketAddr::new(ip, self.1)),
             Err(_) => Lookup::Name(format!("{}:{}", self.0, self.1)),
         }
     }

@@ -1,6 +1,6 @@
 //! UDP: `UdpSocket`.
 
-use super::addr::{resolve, try_each, ToSocketAddrs};
+use super::addr::{resolve_first, try_each, ToSocketAddrs};
 use crate::async_fd::Async;
 use std::fmt;
 use std::future::poll_fn;
@@ -71,7 +71,7 @@ impl UdpSocket {
 
     /// Sends a datagram to `target` (its first address).
     pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
-        let target = resolve(&target).await?[0];
+        let target = resolve_first(&target).await?;
         self.inner.write_with(|s| s.send_to(buf, target)).await
     }
 
