@@ -334,6 +334,10 @@ impl WorkerLocal {
         if let Some(t) = self.steal_stale_lifo() {
             return Some(t);
         }
+        // Events that came while we ran are the likeliest work: look at the driver first.
+        if let Some(t) = self.poll_driver_and_pop() {
+            return Some(t);
+        }
         let backoff = Backoff::new();
         let mut since: Option<Instant> = None;
         loop {
