@@ -335,12 +335,14 @@ fn writing_to_a_reset_peer_is_an_error_not_a_signal() {
         let addr = listener.local_addr().unwrap();
         let c = spawn(async move { TcpStream::connect(addr).await.unwrap() });
         let (server_side, _) = listener.accept().await.unwrap();
+        // The client's connect must have completed before the reset, or it may see the
+        // reset itself (a race the test once lost).
+        let mut client = c.await.unwrap();
         // Linger 0: closing sends a reset instead of a FIN.
         socket2::SockRef::from(&server_side)
             .set_linger(Some(Duration::ZERO))
             .unwrap();
         drop(server_side);
-        let mut client = c.await.unwrap();
         weft_timer::sleep(Duration::from_millis(20)).await;
         let mut result = Ok(());
         for _ in 0..100 {
