@@ -279,10 +279,11 @@ where
 
     unsafe fn dealloc(ptr: NonNull<Header>) {
         let cell = ptr.cast::<Self>().as_ptr();
+        // The scheduler is moved out first so that it (and the runtime it keeps alive)
+        // outlives the handing back of the memory; every other field is dropped in place,
+        // once.
         // SAFETY: the count reached zero: nobody else can reach the cell, which
-        // `allocate` initialised. The scheduler is moved out first so that it (and the
-        // runtime it keeps alive) outlives the handing back of the memory; every other
-        // field is dropped in place once.
+        // `allocate` initialised.
         let (scheduler, home) = unsafe {
             let scheduler = ptr::read(&(*cell).scheduler);
             let home = (*cell).header.shard;
