@@ -401,17 +401,21 @@ impl Runtime {
                 let _ = t.join();
             }
         }
-        // A worker dropping the runtime from inside a task: its batch of tasks spawned
-        // and not linked yet must be in the list before it closes (the other workers
-        // flushed theirs on the way out).
+        // A worker dropping the runtime from inside a task: its batches must be settled
+        // before the list closes (the other workers settled theirs on the way out): the
+        // tasks spawned and not linked yet go into the list, and the finished tasks of
+        // other shards it holds are unlinked while the list's references still keep them
+        // alive.
         crate::context::with_worker(|w| {
             if let Some(w) = w.filter(|w| Arc::ptr_eq(&w.shared, &self.handle.shared)) {
                 w.flush_pending();
+                w.flush_released();
             }
         });
         // Every task still alive, running or not: drop its future. Their destructors may
-        // wake or spawn: a spawn now fails (the list is closed) and a wake lands in the
-        // injector, which is emptied after.
+        // wake or spawn: a spawn now fails (the list is closed; spawns on a worker stop
+        // batching once `shutdown` is set) and a wake lands in the injector, which is
+        // emptied after.
         for t in shared.owned.close_and_take_all() {
             task::shutdown_task(t);
         }

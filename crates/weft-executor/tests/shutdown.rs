@@ -205,12 +205,75 @@ fn a_worker_dropping_the_runtime_drops_the_tasks_it_spawned_before_and_after() {
     *slot.lock().unwrap() = Some(rt);
     tx.send(()).unwrap();
     // The worker finishes its poll, then stops; nobody joins it, so wait for the drops.
+    assert_eq!(
+        drops_settled(&drops, 15),
+        15,
+        "every future dropped exactly once"
+    );
+}
+
+/// Waits (up to a minute) until `drops` reaches `n`, then a moment more, and returns it:
+/// for workers that stop on their own, which nobody joins.
+fn drops_settled(drops: &AtomicUsize, n: usize) -> usize {
     for _ in 0..6000 {
-        if drops.load(SeqCst) == 15 {
+        if drops.load(SeqCst) == n {
             break;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
     std::thread::sleep(Duration::from_millis(20));
-    assert_eq!(drops.load(SeqCst), 15, "every future dropped exactly once");
+    drops.load(SeqCst)
+}
+
+/// Spawns, when dropped, a task holding the next guard (`depth` more levels).
+struct SpawnOnDrop {
+    drops: Arc<AtomicUsize>,
+    depth: usize,
+}
+
+impl Drop for SpawnOnDrop {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, SeqCst);
+        if self.depth > 0 {
+            let next = SpawnOnDrop {
+                drops: self.drops.clone(),
+                depth: self.depth - 1,
+            };
+            drop(spawn(async move {
+                let _next = next;
+                pending::<()>().await
+            }));
+        }
+    }
+}
+
+#[test]
+fn destructors_that_spawn_while_a_worker_drops_the_runtime_leak_nothing() {
+    // The runtime is dropped on its worker; shutting a task down runs a destructor that
+    // spawns, on that worker, a task whose destructor spawns again. Every one of these
+    // futures must be dropped.
+    let rt = rt(1);
+    let drops = Arc::new(AtomicUsize::new(0));
+    let g = SpawnOnDrop {
+        drops: drops.clone(),
+        depth: 3,
+    };
+    drop(rt.spawn(async move {
+        let _g = g;
+        pending::<()>().await
+    }));
+    let slot = Arc::new(std::sync::Mutex::new(None::<Runtime>));
+    let s = slot.clone();
+    let (tx, rx) = mpsc::channel::<()>();
+    drop(rt.spawn(async move {
+        let _ = rx.recv();
+        drop(s.lock().unwrap().take());
+    }));
+    *slot.lock().unwrap() = Some(rt);
+    tx.send(()).unwrap();
+    assert_eq!(
+        drops_settled(&drops, 4),
+        4,
+        "every spawned future dropped exactly once"
+    );
 }

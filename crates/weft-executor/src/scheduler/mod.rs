@@ -150,11 +150,15 @@ mod shared {
                     None => self.num_workers() + remote_shard(),
                 };
                 let (notified, join, raw) = task::new_task(future, self.clone(), shard as u16);
-                if let Some(w) = local {
+                match local {
                     // Into the worker's batch, linked at its next flush (see `list.rs`).
-                    w.add_pending(raw);
-                    w.spawned(notified);
-                    return join;
+                    // Not once shutdown began: the list may close before that flush.
+                    Some(w) if !self.is_shutdown() => {
+                        w.add_pending(raw);
+                        w.spawned(notified);
+                        return join;
+                    }
+                    _ => {}
                 }
                 if !self.owned.insert(raw) {
                     // Shut down: the task is cancelled before it ever runs.
@@ -162,8 +166,13 @@ mod shared {
                     task::shutdown_task(raw);
                     return join;
                 }
-                self.remote_spawned.fetch_add(1, Relaxed);
-                self.schedule_remote(notified);
+                match local {
+                    Some(w) => w.spawned(notified),
+                    None => {
+                        self.remote_spawned.fetch_add(1, Relaxed);
+                        self.schedule_remote(notified);
+                    }
+                }
                 join
             })
         }
@@ -262,8 +271,10 @@ mod shared {
             let shard = Header::shard_of(task);
             context::with_worker(|w| match w {
                 // A task spawned on another worker: batch the unlinking, so workers do not
-                // fight over each other's list locks once per task.
-                Some(w) if ptr::eq(&*w.shared, &**self) => {
+                // fight over each other's list locks once per task. Not once shutdown
+                // began: a batched pointer holds no reference of its own, only the list's,
+                // which the closing of the list hands to `shutdown_task`.
+                Some(w) if ptr::eq(&*w.shared, &**self) && !self.is_shutdown() => {
                     if shard == w.index {
                         w.release_own(task)
                     } else {
@@ -279,9 +290,7 @@ mod shared {
             self.report_panic(payload)
         }
 
-        // The cell caches (task/alloc.rs). Left out of loom models: their own protocol has
-        // a model of its own, and the global allocator keeps the scheduler models small.
-        #[cfg(not(weft_loom))]
+        // The cell caches (task/alloc.rs).
         fn alloc_cell(&self, layout: Layout) -> NonNull<u8> {
             context::with_worker(|w| match w {
                 Some(w) if ptr::eq(&*w.shared, &**self) => {
@@ -291,7 +300,6 @@ mod shared {
             })
         }
 
-        #[cfg(not(weft_loom))]
         unsafe fn free_cell(&self, ptr: NonNull<u8>, layout: Layout, home: u16) {
             let home = usize::from(home);
             // Cells spawned on a worker flow back to it when they overflow elsewhere.

@@ -55,9 +55,11 @@
 //!
 //! Dropping the runtime sets `shutdown` and unparks every worker. A worker checks the flag
 //! before each task, so it stops after its current poll; on the way out it drops the
-//! `Notified` references in its queue and slot (the tasks stay alive in the owned list).
-//! Once all workers are joined, the runtime closes the owned list and drops every task's
-//! future exactly once, then empties the injector (see `runtime.rs`).
+//! `Notified` references in its queues and slot (the tasks stay alive in the owned list)
+//! and settles its batches: finished tasks of other shards are unlinked, tasks it spawned
+//! are linked. Once shutdown began, spawns and releases on a worker stop batching. Once
+//! all workers are joined, the runtime closes the owned list and drops every task's future
+//! exactly once, then empties the injector (see `runtime.rs`).
 
 use super::{Remote, Shared, NO_OWNER};
 use crate::context;
@@ -255,13 +257,23 @@ impl WorkerLocal {
         self.steal_injector()
     }
 
-    /// Lets the driver deliver what is ready, if no other worker is in it, and takes a
-    /// task it woke onto our queue.
-    fn poll_driver_and_pop(&self) -> Option<Notified> {
-        let _driver = self.shared.driver_lock.try_lock()?;
+    /// Lets the driver deliver what is ready, if no other worker is in it: the tasks it
+    /// wakes go to our ready queue. Returns whether it could.
+    fn poll_driver(&self) -> bool {
+        let Some(_driver) = self.shared.driver_lock.try_lock() else {
+            return false;
+        };
         self.in_driver.set(true);
         self.shared.driver.poll();
         self.in_driver.set(false);
+        true
+    }
+
+    /// `poll_driver`, then a task it woke.
+    fn poll_driver_and_pop(&self) -> Option<Notified> {
+        if !self.poll_driver() {
+            return None;
+        }
         self.ready.pop()
     }
 
@@ -269,11 +281,7 @@ impl WorkerLocal {
         self.stats.publish(&self.remote().stats);
         self.flush_released();
         self.flush_pending();
-        if let Some(_driver) = self.shared.driver_lock.try_lock() {
-            self.in_driver.set(true);
-            self.shared.driver.poll();
-            self.in_driver.set(false);
-        }
+        self.poll_driver();
         if self.queue.len() + self.ready.len() > 1 {
             self.shared.notify_parked_local();
         }
@@ -288,7 +296,8 @@ impl WorkerLocal {
             return None;
         }
         let mut len = injector.len();
-        if len < INJECTOR_TRICKLE && self.injector_trickle.get() {
+        let waited = len < INJECTOR_TRICKLE && self.injector_trickle.get();
+        if waited {
             // Our last take found a single task: we are keeping pace with a thread that
             // spawns from outside, one task at a time, both of us on the same injector
             // block (a cache miss each, per task). Let it get ahead a moment, so we take
@@ -302,11 +311,15 @@ impl WorkerLocal {
         // A fair share of the injector, but never past our own queue's capacity: a refill
         // that overfilled it would push its oldest tasks (often ones just woken by a timer
         // or I/O) back to the end of the injector, behind everything queued there.
+        // After a trickle wait, take all that came: a share of a handful would again be
+        // a single task.
         let room = LOCAL_CAP.saturating_sub(self.queue.len());
-        let limit = (len / self.shared.num_workers())
-            .min(LOCAL_CAP / 2)
-            .min(room)
-            .max(1);
+        let share = if waited {
+            len
+        } else {
+            len / self.shared.num_workers()
+        };
+        let limit = share.min(LOCAL_CAP / 2).min(room).max(1);
         let before = self.queue.len();
         loop {
             match injector.steal_batch_with_limit_and_pop(&self.queue, limit) {
@@ -486,8 +499,8 @@ impl WorkerLocal {
         self.schedule_local(task, true);
     }
 
-    /// Queues a task on this worker: in the LIFO slot (spawn, wake) or at the back of the
-    /// queue (yield, or while the driver delivers a batch of events).
+    /// Queues a task on this worker: in the LIFO slot (spawn, wake), at the back of the
+    /// queue (yield), or in the ready queue (woken while the driver delivers events).
     pub(crate) fn schedule_local(&self, task: Notified, lifo: bool) {
         if self.in_driver.get() {
             self.push_ready(task);
@@ -553,8 +566,9 @@ impl WorkerLocal {
         }
     }
 
-    /// A task of our own shard finished here. Returns true if it was linked (the caller
-    /// drops the list's reference); a pending one is left to the batch.
+    /// A task of our own shard finished here. Returns true if the caller drops the list's
+    /// reference: the task was linked and is unlinked now, or was pending among the last
+    /// few of the batch and leaves it; false if a flush of the batch will.
     pub(crate) fn release_own(&self, task: NonNull<Header>) -> bool {
         {
             // A task spawned moments ago (a chain, each task spawning the next) is near
@@ -620,7 +634,7 @@ impl WorkerLocal {
         }
     }
 
-    fn flush_released(&self) {
+    pub(crate) fn flush_released(&self) {
         for shard in 0..self.shared.owned.num_shards() {
             self.flush_shard(shard);
         }

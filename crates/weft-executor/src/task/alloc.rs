@@ -17,12 +17,14 @@
 //!   memory flows back to the worker that spawns. Only the owner takes from it, and only
 //!   the whole stack at once (a swap with null): a node is never popped singly, so the
 //!   ABA problem of a Treiber stack cannot arise. The owner takes it when its own list is
-//!   empty, and trims it before parking, keeping `LOCAL_CAP` and freeing the rest, so a
-//!   burst's memory does not stay cached.
+//!   empty, and trims it before parking, keeping `LOCAL_CAP` and freeing the rest. A
+//!   stack holds at most about `REMOTE_CAP` cells per class (pushers count; beyond it
+//!   they free to the allocator), so a burst freed while its spawner sleeps does not stay
+//!   cached.
 //!
 //! A free cell's first 8 bytes hold the next pointer of whichever list it is on.
 
-use crate::sync::atomic::AtomicPtr;
+use crate::sync::atomic::{AtomicPtr, AtomicUsize};
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
@@ -37,6 +39,9 @@ pub(crate) const CLASSES: usize = MAX_CACHED / GRANULE;
 /// Free cells a worker keeps per class. A burst that frees more gives them back to the
 /// allocator (or to the spawning worker's remote stack).
 pub(crate) const LOCAL_CAP: usize = 256;
+/// Cells a remote stack holds per class, about (the count is kept loosely: pushes racing
+/// the owner's take may be counted after it).
+const REMOTE_CAP: usize = 4 * LOCAL_CAP;
 
 /// What a free cell holds.
 struct FreeNode {
@@ -238,6 +243,8 @@ unsafe fn free_chain(mut node: *mut FreeNode, class: usize) {
 /// whole stack.
 pub(crate) struct RemoteFree {
     heads: [AtomicPtr<FreeNode>; CLASSES],
+    /// Cells pushed since the owner last took, per class (see `REMOTE_CAP`).
+    counts: [AtomicUsize; CLASSES],
 }
 
 // SAFETY: the raw nodes are free memory handed over through the atomics (release on push,
@@ -250,6 +257,7 @@ impl RemoteFree {
     pub(crate) fn new() -> RemoteFree {
         RemoteFree {
             heads: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            counts: std::array::from_fn(|_| AtomicUsize::new(0)),
         }
     }
 
@@ -260,6 +268,11 @@ impl RemoteFree {
     /// `ptr` is a free cell of `class` (allocated with its layout) that the caller owns
     /// and will not touch again.
     pub(crate) unsafe fn push(&self, class: usize, ptr: NonNull<u8>) {
+        if self.counts[class].fetch_add(1, Relaxed) >= REMOTE_CAP {
+            self.counts[class].fetch_sub(1, Relaxed);
+            // SAFETY: the caller's guarantee: a free cell of this class, ours to free.
+            return unsafe { dealloc(ptr.as_ptr(), class_layout(class)) };
+        }
         let node = ptr.cast::<FreeNode>().as_ptr();
         let head = &self.heads[class];
         let mut cur = head.load(Relaxed);
@@ -280,7 +293,9 @@ impl RemoteFree {
         if self.heads[class].load(Relaxed).is_null() {
             return ptr::null_mut();
         }
-        self.heads[class].swap(ptr::null_mut(), Acquire)
+        let chain = self.heads[class].swap(ptr::null_mut(), Acquire);
+        self.counts[class].store(0, Relaxed);
+        chain
     }
 }
 
@@ -306,6 +321,21 @@ mod tests {
 
     fn layout(size: usize) -> Layout {
         Layout::from_size_align(size, 8).unwrap()
+    }
+
+    /// Takes a remote stack's chain of `class`, frees it, and counts it.
+    fn take_and_free(remote: &RemoteFree, class: usize) -> usize {
+        let chain = remote.take(class);
+        let mut n = 0;
+        let mut node = chain;
+        while !node.is_null() {
+            n += 1;
+            // SAFETY: a taken chain is ours; we only read the links here.
+            node = unsafe { (*node).next };
+        }
+        // SAFETY: free cells of this class, reachable by nobody else.
+        unsafe { free_chain(chain, class) };
+        n
     }
 
     #[test]
@@ -338,19 +368,29 @@ mod tests {
         }
         let class = class_of(l).unwrap();
         assert_eq!(cache.lists[class].len.get(), LOCAL_CAP);
-        let mut n = 0;
-        let mut node = other.take(class);
-        while !node.is_null() {
-            n += 1;
-            // SAFETY: taken chain of free cells.
-            let next = unsafe { (*node).next };
-            // SAFETY: as above.
-            unsafe { dealloc(node.cast(), class_layout(class)) };
-            node = next;
-        }
-        assert_eq!(n, 10);
+        assert_eq!(take_and_free(&other, class), 10);
         // SAFETY: `a` is a live allocation of this layout we no longer use.
         unsafe { free_global(a, l) };
+    }
+
+    #[test]
+    fn a_remote_stack_holds_at_most_its_cap() {
+        let remote = RemoteFree::new();
+        let l = layout(64);
+        let class = class_of(l).unwrap();
+        for _ in 0..REMOTE_CAP + 100 {
+            // SAFETY: a fresh cell of this layout, given away.
+            unsafe { remote.push(class, alloc_global(l)) };
+        }
+        assert_eq!(
+            take_and_free(&remote, class),
+            REMOTE_CAP,
+            "the excess went back to the allocator"
+        );
+        // After a take, it fills again.
+        // SAFETY: as above.
+        unsafe { remote.push(class, alloc_global(l)) };
+        assert!(!remote.heads[class].load(Relaxed).is_null());
     }
 
     #[test]

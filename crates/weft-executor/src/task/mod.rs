@@ -57,8 +57,8 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     /// Queue a task that was woken during its own poll (a yield), on the thread that
     /// polled it: it goes to the back of the queue.
     fn yield_now(&self, task: Notified);
-    /// Unlink a finished task from the owned-task list. Returns true if it was linked,
-    /// in which case the caller drops the list's reference.
+    /// Unlink a finished task from the owned-task list. Returns true if the caller drops
+    /// the list's reference now (false: it was not linked, or a batch drops it later).
     fn release(&self, task: NonNull<Header>) -> bool;
     /// A panic that no `JoinHandle` will see.
     fn unhandled_panic(&self, payload: Box<dyn Any + Send>);
