@@ -83,6 +83,22 @@ impl fmt::Debug for Timer {
     }
 }
 
+thread_local! {
+    /// The latest instant this thread fired timers at. A sleep polled on this thread checks
+    /// its deadline against it before reading the clock: the timers it fired run here
+    /// (the firing worker's ready queue), and the instant is never later than now.
+    static FIRED_AT: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+fn note_fired_at(now: Instant) {
+    FIRED_AT.with(|f| f.set(Some(now)));
+}
+
+/// True if this thread fired timers at or after `deadline`, so `deadline` has passed.
+pub(crate) fn passed_by_last_fire(deadline: Instant) -> bool {
+    FIRED_AT.with(|f| f.get().is_some_and(|t| t >= deadline))
+}
+
 /// This thread's shard: threads are dealt shards round-robin on first use.
 fn my_shard(n: usize) -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -255,6 +271,7 @@ impl Timer {
     fn fire(&self, now: Instant) {
         let mut fired = Vec::new();
         self.advance_due(now, &mut fired);
+        note_fired_at(now);
         for (_, waker) in fired {
             waker.wake();
         }
@@ -272,6 +289,7 @@ impl Timer {
         let now = Instant::now();
         let mut fired = Vec::new();
         let next = self.advance_due(now, &mut fired);
+        note_fired_at(now);
         if !fired.is_empty() {
             self.parked_until.store(NOT_PARKED, SeqCst);
             for (_, waker) in fired {
