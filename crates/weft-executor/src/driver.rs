@@ -21,6 +21,7 @@ use std::time::Duration;
 /// - `unpark` may be called from any thread at any time. If no thread is parked, the
 ///   next `park` must return at once (the notification is latched, not lost).
 /// - `poll` processes ready events without blocking; it is never called during `park`.
+/// - `poll_due` may be called from any worker at any time, also during `park`.
 ///
 /// # Examples
 ///
@@ -62,6 +63,12 @@ pub trait Driver: Send + Sync + 'static {
 
     /// Processes ready events without blocking. The default does nothing.
     fn poll(&self) {}
+
+    /// Processes what is due without blocking, without system calls and without waiting
+    /// for a lock (timers whose deadline passed), cheaply enough that busy workers call it
+    /// every few polls, several at once, even while another thread is in `park`. The
+    /// default does nothing.
+    fn poll_due(&self) {}
 
     /// Called once when the runtime shuts down, after every task was dropped.
     fn shutdown(&self) {}

@@ -15,6 +15,7 @@ struct Recording {
     max_parked: AtomicUsize,
     parks: AtomicUsize,
     polls: AtomicUsize,
+    due_polls: AtomicUsize,
     shutdowns: AtomicUsize,
 }
 
@@ -31,6 +32,9 @@ impl Driver for Recording {
     }
     fn poll(&self) {
         self.polls.fetch_add(1, SeqCst);
+    }
+    fn poll_due(&self) {
+        self.due_polls.fetch_add(1, SeqCst);
     }
     fn shutdown(&self) {
         self.shutdowns.fetch_add(1, SeqCst);
@@ -75,6 +79,10 @@ fn one_worker_at_a_time_parks_in_the_driver_and_busy_workers_poll_it() {
     assert!(
         driver.polls.load(SeqCst) > 0,
         "busy workers never polled the driver"
+    );
+    assert!(
+        driver.due_polls.load(SeqCst) > driver.polls.load(SeqCst),
+        "busy workers look for due timers more often than they poll the driver"
     );
     assert_eq!(driver.shutdowns.load(SeqCst), 0);
     drop(rt);
