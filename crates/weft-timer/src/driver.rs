@@ -418,6 +418,7 @@ impl Driver for TimerDriver {
 
     fn poll_due(&self) {
         let t = &*self.timer;
+        t.inner.poll_due();
         // No timer at all (the common case of a busy worker without timers): not even a
         // clock read.
         if t.shards
