@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{bounded, reactor, runtime, with_reactor};
+use common::{all_ok, bounded, reactor, runtime, with_reactor};
 use futures_lite::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use std::io::ErrorKind;
 use std::net::Shutdown;
@@ -58,12 +58,7 @@ fn echo_with_a_thousand_concurrent_connections() {
                 })
             })
             .collect();
-        bounded(async {
-            for c in clients {
-                c.await.unwrap();
-            }
-        })
-        .await;
+        all_ok(clients).await;
     });
 }
 
@@ -92,12 +87,7 @@ fn echo_on_the_oneshot_rearming_path() {
                 })
             })
             .collect();
-        bounded(async {
-            for c in clients {
-                c.await.unwrap();
-            }
-        })
-        .await;
+        all_ok(clients).await;
     });
 }
 
@@ -291,12 +281,7 @@ fn many_tasks_await_readability_of_one_socket() {
         );
         use std::io::Write;
         (&a).write_all(b"x").unwrap();
-        bounded(async {
-            for w in waiters {
-                w.await.unwrap();
-            }
-        })
-        .await;
+        all_ok(waiters).await;
     });
 }
 

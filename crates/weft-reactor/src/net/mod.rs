@@ -25,7 +25,8 @@ use crate::async_fd::Async;
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::AsFd;
-use std::task::Poll;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 /// Connects a non-blocking socket: starts the connection, waits until it is writable,
 /// then reads `SO_ERROR` (a refused connection reports `ConnectionRefused` here).
@@ -205,3 +206,72 @@ macro_rules! impl_as_fd {
     )*};
 }
 pub(crate) use impl_as_fd;
+
+/// Polls a listener for a connection (`accept` on the standard type) and registers the
+/// new stream with the listener's reactor: no lookup of the current runtime.
+pub(crate) fn poll_accept_registered<L, S, A>(
+    listener: &Async<L>,
+    cx: &mut Context<'_>,
+    accept: impl FnMut(&L) -> io::Result<(S, A)>,
+) -> Poll<io::Result<(Arc<Async<S>>, A)>>
+where
+    L: AsFd,
+    S: AsFd,
+{
+    let (stream, addr) = match listener.poll_read_with(cx, accept) {
+        Poll::Ready(Ok(x)) => x,
+        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+        Poll::Pending => return Poll::Pending,
+    };
+    let registered = Async::with_reactor(stream, listener.reactor().clone());
+    Poll::Ready(registered.map(|io| (Arc::new(io), addr)))
+}
+
+/// The stream of incoming connections of a listener type: `$incoming` over `$listener`,
+/// yielding `$stream`s.
+macro_rules! incoming {
+    ($incoming:ident, $listener:ty, $stream:ty) => {
+        #[doc = concat!("The stream of connections of a [`", stringify!($listener), "`].")]
+        #[derive(Debug)]
+        #[must_use = "streams do nothing unless polled"]
+        pub struct $incoming<'a> {
+            listener: &'a $listener,
+        }
+
+        impl futures_core::Stream for $incoming<'_> {
+            type Item = std::io::Result<$stream>;
+
+            fn poll_next(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<Self::Item>> {
+                self.listener
+                    .poll_accept(cx)
+                    .map(|r| Some(r.map(|(s, _)| s)))
+            }
+        }
+    };
+}
+pub(crate) use incoming;
+
+/// The receive and connected-send methods shared by the datagram sockets (`$addr`: their
+/// address type).
+macro_rules! datagram_io {
+    ($addr:ty) => {
+        /// Receives a datagram and its sender.
+        pub async fn recv_from(&self, buf: &mut [u8]) -> std::io::Result<(usize, $addr)> {
+            self.inner.read_with(|s| s.recv_from(buf)).await
+        }
+
+        /// Sends a datagram to the connected address.
+        pub async fn send(&self, buf: &[u8]) -> std::io::Result<usize> {
+            self.inner.write_with(|s| s.send(buf)).await
+        }
+
+        /// Receives a datagram from the connected address.
+        pub async fn recv(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.inner.read_with(|s| s.recv(buf)).await
+        }
+    };
+}
+pub(crate) use datagram_io;

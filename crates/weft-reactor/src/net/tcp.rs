@@ -3,12 +3,10 @@
 use super::addr::{try_each, ToSocketAddrs};
 use super::connect_socket;
 use crate::async_fd::Async;
-use futures_core::Stream;
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::net::{self, Shutdown, SocketAddr};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -73,21 +71,8 @@ impl TcpListener {
 
     /// Polls for a connection.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let (stream, addr) = match self.inner.poll_read_with(cx, |l| l.accept()) {
-            Poll::Ready(Ok(x)) => x,
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Pending => return Poll::Pending,
-        };
-        // Registered with the listener's reactor: no lookup of the current runtime.
-        let registered = Async::with_reactor(stream, self.inner.reactor().clone());
-        Poll::Ready(registered.map(|io| {
-            (
-                TcpStream {
-                    inner: Arc::new(io),
-                },
-                addr,
-            )
-        }))
+        super::poll_accept_registered(&self.inner, cx, |l| l.accept())
+            .map_ok(|(inner, addr)| (TcpStream { inner }, addr))
     }
 
     /// The stream of incoming connections.
@@ -96,22 +81,7 @@ impl TcpListener {
     }
 }
 
-/// The stream of connections of a [`TcpListener`]; see [`TcpListener::incoming`].
-#[derive(Debug)]
-#[must_use = "streams do nothing unless polled"]
-pub struct Incoming<'a> {
-    listener: &'a TcpListener,
-}
-
-impl Stream for Incoming<'_> {
-    type Item = io::Result<TcpStream>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.listener
-            .poll_accept(cx)
-            .map(|r| Some(r.map(|(s, _)| s)))
-    }
-}
+super::incoming!(Incoming, TcpListener, TcpStream);
 
 /// A TCP connection. Implements `futures_io::AsyncRead` and `AsyncWrite`.
 ///

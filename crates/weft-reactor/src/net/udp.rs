@@ -75,20 +75,7 @@ impl UdpSocket {
         self.inner.write_with(|s| s.send_to(buf, target)).await
     }
 
-    /// Receives a datagram and its sender.
-    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.inner.read_with(|s| s.recv_from(buf)).await
-    }
-
-    /// Sends a datagram to the connected address.
-    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write_with(|s| s.send(buf)).await
-    }
-
-    /// Receives a datagram from the connected address.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read_with(|s| s.recv(buf)).await
-    }
+    super::datagram_io!(SocketAddr);
 
     /// Polls to receive a datagram and its sender.
     pub fn poll_recv_from(

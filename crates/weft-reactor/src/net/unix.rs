@@ -2,14 +2,12 @@
 
 use super::connect_socket;
 use crate::async_fd::Async;
-use futures_core::Stream;
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::net::Shutdown;
 use std::os::unix::net::{self, SocketAddr};
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -75,21 +73,8 @@ impl UnixListener {
 
     /// Polls for a connection.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        let (stream, addr) = match self.inner.poll_read_with(cx, |l| l.accept()) {
-            Poll::Ready(Ok(x)) => x,
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Pending => return Poll::Pending,
-        };
-        // Registered with the listener's reactor: no lookup of the current runtime.
-        let registered = Async::with_reactor(stream, self.inner.reactor().clone());
-        Poll::Ready(registered.map(|io| {
-            (
-                UnixStream {
-                    inner: Arc::new(io),
-                },
-                addr,
-            )
-        }))
+        super::poll_accept_registered(&self.inner, cx, |l| l.accept())
+            .map_ok(|(inner, addr)| (UnixStream { inner }, addr))
     }
 
     /// The stream of incoming connections.
@@ -98,22 +83,7 @@ impl UnixListener {
     }
 }
 
-/// The stream of connections of a [`UnixListener`].
-#[derive(Debug)]
-#[must_use = "streams do nothing unless polled"]
-pub struct UnixIncoming<'a> {
-    listener: &'a UnixListener,
-}
-
-impl Stream for UnixIncoming<'_> {
-    type Item = io::Result<UnixStream>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.listener
-            .poll_accept(cx)
-            .map(|r| Some(r.map(|(s, _)| s)))
-    }
-}
+super::incoming!(UnixIncoming, UnixListener, UnixStream);
 
 /// A Unix-domain stream. Implements `futures_io::AsyncRead` and `AsyncWrite`.
 pub struct UnixStream {
@@ -245,20 +215,7 @@ impl UnixDatagram {
         self.inner.write_with(|s| s.send_to(buf, path)).await
     }
 
-    /// Receives a datagram and its sender.
-    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.inner.read_with(|s| s.recv_from(buf)).await
-    }
-
-    /// Sends a datagram to the connected address.
-    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write_with(|s| s.send(buf)).await
-    }
-
-    /// Receives a datagram from the connected address.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read_with(|s| s.recv(buf)).await
-    }
+    super::datagram_io!(SocketAddr);
 }
 
 super::impl_as_fd!(UnixListener, UnixStream, UnixDatagram);

@@ -34,3 +34,16 @@ pub fn reactor() -> Arc<Reactor> {
 pub async fn bounded<F: std::future::Future>(f: F) -> F::Output {
     weft_timer::timeout(HANG, f).await.expect("hung")
 }
+
+/// Awaits every handle, each must succeed, failing the test (instead of hanging) after
+/// `HANG`.
+pub async fn all_ok<T>(handles: Vec<weft_executor::JoinHandle<T>>) -> Vec<T> {
+    bounded(async {
+        let mut out = Vec::with_capacity(handles.len());
+        for h in handles {
+            out.push(h.await.unwrap());
+        }
+        out
+    })
+    .await
+}
