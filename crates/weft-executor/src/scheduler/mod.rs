@@ -149,7 +149,13 @@ mod shared {
                     Some(w) => w.index,
                     None => self.num_workers() + remote_shard(),
                 };
-                let (notified, join, raw) = task::new_task(future, self.clone(), shard as u16);
+                // The cell from this worker's cache (the context was looked up once).
+                let memory = |layout| match local {
+                    Some(w) => w.cells.alloc(layout, &self.remotes[w.index].free),
+                    None => alloc::alloc_global(layout),
+                };
+                let (notified, join, raw) =
+                    task::new_task_in(future, self.clone(), shard as u16, memory);
                 match local {
                     // Into the worker's batch, linked at its next flush (see `list.rs`).
                     // Not once shutdown began: the list may close before that flush.
@@ -290,16 +296,7 @@ mod shared {
             self.report_panic(payload)
         }
 
-        // The cell caches (task/alloc.rs).
-        fn alloc_cell(&self, layout: Layout) -> NonNull<u8> {
-            context::with_worker(|w| match w {
-                Some(w) if ptr::eq(&*w.shared, &**self) => {
-                    w.cells.alloc(layout, &self.remotes[w.index].free)
-                }
-                _ => alloc::alloc_global(layout),
-            })
-        }
-
+        // The cell caches (task/alloc.rs); cells are taken from them in `spawn`.
         unsafe fn free_cell(&self, ptr: NonNull<u8>, layout: Layout, home: u16) {
             let home = usize::from(home);
             // Cells spawned on a worker flow back to it when they overflow elsewhere.

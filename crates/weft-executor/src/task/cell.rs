@@ -102,8 +102,13 @@ where
     /// Allocates a new task. The returned pointer carries the three initial references
     /// (see `state::INITIAL`): the caller turns them into a `Notified`, a `JoinHandle`
     /// and the owned-list entry.
-    pub(crate) fn allocate(future: F, scheduler: S, shard: u16) -> NonNull<Header> {
-        let mem = scheduler.alloc_cell(Layout::new::<Self>()).cast::<Self>();
+    pub(crate) fn allocate(
+        future: F,
+        scheduler: S,
+        shard: u16,
+        memory: impl FnOnce(Layout) -> NonNull<u8>,
+    ) -> NonNull<Header> {
+        let mem = memory(Layout::new::<Self>()).cast::<Self>();
         let cell = Cell {
             header: Header {
                 state: State::new(),
@@ -116,7 +121,8 @@ where
             join_waker: UnsafeCell::new(None),
             stage: UnsafeCell::new(Stage::Running(future)),
         };
-        // SAFETY: `alloc_cell` returned memory for a `Self`, which we now initialise.
+        // SAFETY: `memory` returned memory for a `Self` (a cache or the global allocator,
+        // both for this layout), which we now initialise.
         unsafe { mem.as_ptr().write(cell) };
         mem.cast()
     }
@@ -292,7 +298,7 @@ where
             ptr::drop_in_place(&mut (*cell).stage);
             (scheduler, home)
         };
-        // SAFETY: the memory came from `alloc_cell` with this layout and is dead now.
+        // SAFETY: the memory came from `allocate` with this layout and is dead now.
         unsafe { scheduler.free_cell(ptr.cast(), Layout::new::<Self>(), home) };
         drop(scheduler);
     }

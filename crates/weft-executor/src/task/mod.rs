@@ -62,15 +62,12 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     fn release(&self, task: NonNull<Header>) -> bool;
     /// A panic that no `JoinHandle` will see.
     fn unhandled_panic(&self, payload: Box<dyn Any + Send>);
-    /// Memory for a new cell of `layout` (the runtime's workers keep caches of them).
-    fn alloc_cell(&self, layout: std::alloc::Layout) -> NonNull<u8> {
-        alloc::alloc_global(layout)
-    }
     /// Frees a cell of `layout` that was spawned into list shard `home`.
     ///
     /// # Safety
     ///
-    /// `ptr` came from `alloc_cell` with this `layout`, and is not used any more.
+    /// `ptr` is the memory of a cell of this `layout` (from `alloc::alloc_global` or a
+    /// worker's cache), not used any more.
     unsafe fn free_cell(&self, ptr: NonNull<u8>, layout: std::alloc::Layout, home: u16) {
         let _ = home;
         // SAFETY: the caller's guarantee.
@@ -129,7 +126,23 @@ where
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let ptr = Cell::allocate(future, scheduler, shard);
+    new_task_in(future, scheduler, shard, alloc::alloc_global)
+}
+
+/// `new_task`, with the cell's memory from `memory` (given the cell's layout): the
+/// runtime's spawn takes it from the worker's cache it already looked up.
+pub(crate) fn new_task_in<F, S>(
+    future: F,
+    scheduler: S,
+    shard: u16,
+    memory: impl FnOnce(std::alloc::Layout) -> NonNull<u8>,
+) -> (Notified, JoinHandle<F::Output>, NonNull<Header>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let ptr = Cell::allocate(future, scheduler, shard, memory);
     (Notified(ptr), JoinHandle::new(ptr), ptr)
 }
 
