@@ -18,7 +18,7 @@
 mod common;
 
 use common::echo::{smol_echo, tokio_echo, weft_echo};
-use common::{durations, median, Rt, Smol, Tokio, Weft};
+use common::{median, Rt, Smol, Tokio, Weft};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -187,28 +187,9 @@ fn chained_spawn<R: Rt>(rt: &R) {
 
 /// Returns the mean lateness in µs; panics if any sleep returned early.
 fn timers<R: Rt>(rt: &R, n: usize) -> f64 {
-    let ds = durations(n, 1, 50, 42);
-    let late_ns = rt.run(async move {
-        let hs: Vec<_> = ds
-            .into_iter()
-            .map(|d| {
-                R::spawn(async move {
-                    let deadline = Instant::now() + d;
-                    R::sleep_until(deadline).await;
-                    Instant::now()
-                        .checked_duration_since(deadline)
-                        .expect("a sleep returned early")
-                        .as_nanos()
-                })
-            })
-            .collect();
-        let mut late = 0u128;
-        for h in hs {
-            late += h.await;
-        }
-        late
-    });
-    late_ns as f64 / n as f64 / 1000.0
+    let (_, late_us, early) = common::sleeps(rt, n, 50);
+    assert_eq!(early, 0, "a sleep returned early");
+    late_us
 }
 
 // ---------------------------------------------------------------- memory (child process)

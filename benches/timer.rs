@@ -46,39 +46,7 @@ fn insert_cancel<R: Rt>(rt: &R) {
 
 /// Runs `SLEEPS` sleeps of 1-50 ms; returns (total time, mean lateness in µs, early count).
 fn sleeps<R: Rt>(rt: &R) -> (Duration, f64, usize) {
-    sleeps_n(rt, SLEEPS, 50)
-}
-
-fn sleeps_n<R: Rt>(rt: &R, n: usize, max_ms: u64) -> (Duration, f64, usize) {
-    let ds = durations(n, 1, max_ms, 42);
-    let start = Instant::now();
-    let (late_ns, early) = rt.run(async move {
-        let hs: Vec<_> = ds
-            .into_iter()
-            .map(|d| {
-                R::spawn(async move {
-                    let deadline = Instant::now() + d;
-                    R::sleep_until(deadline).await;
-                    let now = Instant::now();
-                    if now < deadline {
-                        (0u128, 1usize)
-                    } else {
-                        ((now - deadline).as_nanos(), 0)
-                    }
-                })
-            })
-            .collect();
-        let mut late = 0u128;
-        let mut early = 0;
-        for h in hs {
-            let (l, e) = h.await;
-            late += l;
-            early += e;
-        }
-        (late, early)
-    });
-    let total = start.elapsed();
-    (total, late_ns as f64 / n as f64 / 1000.0, early)
+    common::sleeps(rt, SLEEPS, 50)
 }
 
 fn report<R: Rt>(rt: &R, n: usize, max_ms: u64) {
@@ -86,7 +54,7 @@ fn report<R: Rt>(rt: &R, n: usize, max_ms: u64) {
     let mut lates = Vec::new();
     let mut early = 0;
     for _ in 0..5 {
-        let (t, l, e) = sleeps_n(rt, n, max_ms);
+        let (t, l, e) = common::sleeps(rt, n, max_ms);
         totals.push(t.as_secs_f64() * 1e3);
         lates.push(l);
         early += e;

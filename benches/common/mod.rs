@@ -286,3 +286,37 @@ pub fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
 }
+
+/// `n` tasks each sleeping 1..=`max_ms` ms from its first poll (the deadline computed
+/// there); returns the total time, the mean lateness in µs, and how many woke early.
+pub fn sleeps<R: Rt>(rt: &R, n: usize, max_ms: u64) -> (Duration, f64, usize) {
+    let ds = durations(n, 1, max_ms, 42);
+    let start = Instant::now();
+    let (late_ns, early) = rt.run(async move {
+        let hs: Vec<_> = ds
+            .into_iter()
+            .map(|d| {
+                R::spawn(async move {
+                    let deadline = Instant::now() + d;
+                    R::sleep_until(deadline).await;
+                    let now = Instant::now();
+                    if now < deadline {
+                        (0u128, 1usize)
+                    } else {
+                        ((now - deadline).as_nanos(), 0)
+                    }
+                })
+            })
+            .collect();
+        let mut late = 0u128;
+        let mut early = 0;
+        for h in hs {
+            let (l, e) = h.await;
+            late += l;
+            early += e;
+        }
+        (late, early)
+    });
+    let total = start.elapsed();
+    (total, late_ns as f64 / n as f64 / 1000.0, early)
+}

@@ -173,16 +173,8 @@ mod imp {
                 dest: &Worker<T>,
                 limit: usize,
             ) -> Steal<T> {
-                let mut src = self.0.lock();
-                let Some(first) = src.pop_front() else {
-                    return Steal::Empty;
-                };
-                let n = (src.len() / 2).min(limit.saturating_sub(1));
-                let moved: Vec<T> = src.drain(..n).collect();
-                drop(src);
-                let mut d = dest.0.lock();
-                d.extend(moved);
-                Steal::Success(first)
+                // Like crossbeam: a thief takes about half.
+                take_batch(&self.0, dest, |len| (len / 2).min(limit.saturating_sub(1)))
             }
         }
         impl<T> Injector<T> {
@@ -209,16 +201,26 @@ mod imp {
                 dest: &Worker<T>,
                 limit: usize,
             ) -> Steal<T> {
-                let mut src = self.0.lock();
-                let Some(first) = src.pop_front() else {
-                    return Steal::Empty;
-                };
-                let n = src.len().min(limit.saturating_sub(1));
-                let moved: Vec<T> = src.drain(..n).collect();
-                drop(src);
-                dest.0.lock().extend(moved);
-                Steal::Success(first)
+                take_batch(&self.0, dest, |len| len.min(limit.saturating_sub(1)))
             }
+        }
+
+        /// Pops the first task of `src` to return, and moves `count(what is left)` more
+        /// into `dest` (one lock at a time, as crossbeam never holds two).
+        fn take_batch<T>(
+            src: &Mutex<VecDeque<T>>,
+            dest: &Worker<T>,
+            count: impl FnOnce(usize) -> usize,
+        ) -> Steal<T> {
+            let mut src = src.lock();
+            let Some(first) = src.pop_front() else {
+                return Steal::Empty;
+            };
+            let n = count(src.len());
+            let moved: Vec<T> = src.drain(..n).collect();
+            drop(src);
+            dest.0.lock().extend(moved);
+            Steal::Success(first)
         }
     }
 }

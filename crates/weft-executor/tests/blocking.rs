@@ -5,7 +5,16 @@
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
-use weft_executor::{spawn_blocking, Builder};
+use weft_executor::{spawn_blocking, Builder, Runtime};
+
+/// One worker and at most one blocking thread, so a second blocking task must queue.
+fn one_blocking_thread() -> Runtime {
+    Builder::new()
+        .worker_threads(1)
+        .max_blocking_threads(1)
+        .build()
+        .unwrap()
+}
 
 #[test]
 fn runs_closures_on_blocking_threads() {
@@ -66,11 +75,7 @@ fn idle_threads_exit_after_keep_alive() {
 
 #[test]
 fn abort_before_start_cancels_and_panics_reach_the_handle() {
-    let rt = Builder::new()
-        .worker_threads(1)
-        .max_blocking_threads(1)
-        .build()
-        .unwrap();
+    let rt = one_blocking_thread();
     let (tx, rx) = mpsc::channel::<()>();
     let busy = rt.spawn_blocking(move || rx.recv().unwrap());
     let queued = rt.spawn_blocking(|| "never");
@@ -98,11 +103,7 @@ fn blocking_threads_can_use_the_runtime() {
 
 #[test]
 fn queued_blocking_tasks_are_cancelled_at_shutdown() {
-    let rt = Builder::new()
-        .worker_threads(1)
-        .max_blocking_threads(1)
-        .build()
-        .unwrap();
+    let rt = one_blocking_thread();
     let (tx, rx) = mpsc::channel::<()>();
     let _busy = rt.spawn_blocking(move || {
         let _ = rx.recv_timeout(Duration::from_millis(50));
