@@ -15,6 +15,29 @@ mod imp {
     pub(crate) type Mutex<T> = parking_lot::Mutex<T>;
     pub(crate) type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
 
+    /// A mutex that never calls `sched_yield` while it waits: it spins briefly, then sleeps
+    /// on a futex until the holder wakes it (std's). parking_lot's mutex yields the CPU
+    /// between spins, and when the holder is a thread preempted on the same CPU, the
+    /// scheduler (EEVDF) hands that CPU back to the holder for the rest of its slice: one
+    /// contended lock then costs the waiter a whole scheduler tick (4 ms here). Used where
+    /// a thread outside the runtime contends with workers (the owned-task list).
+    #[derive(Debug, Default)]
+    pub(crate) struct FutexMutex<T>(std::sync::Mutex<T>);
+
+    impl<T> FutexMutex<T> {
+        pub(crate) const fn new(value: T) -> Self {
+            FutexMutex(std::sync::Mutex::new(value))
+        }
+        /// Locks; a poisoned lock is taken anyway (the data it guards stays consistent
+        /// at every unwind point: no code under it panics).
+        #[inline]
+        pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, T> {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
+    }
+
     /// A `parking_lot` condition variable.
     #[derive(Debug, Default)]
     pub(crate) struct Condvar(parking_lot::Condvar);
@@ -61,6 +84,8 @@ mod imp {
         pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicUsize};
     }
     pub(crate) use loom::sync::Arc;
+    /// Under loom, one mutex type serves both.
+    pub(crate) use Mutex as FutexMutex;
 
     /// loom's mutex behind parking_lot's API.
     #[derive(Debug)]
@@ -202,6 +227,21 @@ mod imp {
                 limit: usize,
             ) -> Steal<T> {
                 take_batch(&self.0, dest, |len| len.min(limit.saturating_sub(1)))
+            }
+            pub(crate) fn steal_batch_with_limit(
+                &self,
+                dest: &Worker<T>,
+                limit: usize,
+            ) -> Steal<()> {
+                let mut src = self.0.lock();
+                if src.is_empty() {
+                    return Steal::Empty;
+                }
+                let n = src.len().min(limit);
+                let moved: Vec<T> = src.drain(..n).collect();
+                drop(src);
+                dest.0.lock().extend(moved);
+                Steal::Success(())
             }
         }
 

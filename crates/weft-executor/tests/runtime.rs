@@ -143,6 +143,40 @@ fn yield_now_lets_queued_tasks_run_first() {
 }
 
 #[test]
+fn a_task_yielding_in_a_loop_lets_tasks_spawned_from_outside_in_at_its_next_yield() {
+    // One worker, kept busy by a task that yields in a loop and counts its polls. A task
+    // spawned from outside records the count when it runs: at most one more poll of the
+    // yielder may start after the spawn (one that was about to begin). Without the refill
+    // on yield, it waited for the worker's next look at the injector, up to 61 polls.
+    let rt = rt(1);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let polls = Arc::new(AtomicUsize::new(0));
+    let (s, p) = (stop.clone(), polls.clone());
+    let yielder = rt.spawn(async move {
+        while !s.load(SeqCst) {
+            p.fetch_add(1, SeqCst);
+            yield_now().await;
+        }
+    });
+    while polls.load(SeqCst) < 100 {
+        std::thread::yield_now();
+    }
+    let mut gaps = Vec::new();
+    for _ in 0..50 {
+        let p = polls.clone();
+        let h = rt.spawn(async move { p.load(SeqCst) });
+        let at_spawn = polls.load(SeqCst);
+        gaps.push(rt.block_on(h).unwrap().saturating_sub(at_spawn));
+    }
+    stop.store(true, SeqCst);
+    rt.block_on(yielder).unwrap();
+    assert!(
+        gaps.iter().all(|&g| g <= 1),
+        "yielder polls before the task: {gaps:?}"
+    );
+}
+
+#[test]
 fn wake_from_a_foreign_thread() {
     let rt = rt(2);
     let (tx, rx) = mpsc::channel::<std::task::Waker>();

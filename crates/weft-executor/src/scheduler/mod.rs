@@ -261,14 +261,14 @@ mod shared {
     impl Schedule for Arc<Shared> {
         fn schedule(&self, task: Notified) {
             context::with_worker(|w| match w {
-                Some(w) if ptr::eq(&*w.shared, &**self) => w.schedule_local(task, true),
+                Some(w) if ptr::eq(&*w.shared, &**self) => w.schedule_local(task),
                 _ => self.schedule_remote(task),
             })
         }
 
         fn yield_now(&self, task: Notified) {
             context::with_worker(|w| match w {
-                Some(w) if ptr::eq(&*w.shared, &**self) => w.schedule_local(task, false),
+                Some(w) if ptr::eq(&*w.shared, &**self) => w.schedule_yield(task),
                 _ => self.schedule_remote(task),
             })
         }

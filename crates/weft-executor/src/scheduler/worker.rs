@@ -22,6 +22,14 @@
 //!    shrinking on every burst). Both local queues are stealable.
 //! 5. The injector, taking a batch into its own queue.
 //!
+//! # Yielding
+//!
+//! A task that yields goes to the back of the queue (not the LIFO slot). If the queue is
+//! otherwise empty, a share of the injector goes in first: a task yielding in a loop
+//! would otherwise run again at once, and tasks spawned from outside would advance one
+//! batch per maintenance tick (measured: 10,000 spawns from outside while every worker
+//! runs such a task took 4-12 ms instead of about 1).
+//!
 //! # Stealing
 //!
 //! With nothing local, the worker becomes a *searcher* (unless half the workers already
@@ -323,18 +331,7 @@ impl WorkerLocal {
             }
             len = injector.len();
         }
-        // A fair share of the injector, but never past our own queue's capacity: a refill
-        // that overfilled it would push its oldest tasks (often ones just woken by a timer
-        // or I/O) back to the end of the injector, behind everything queued there.
-        // After a trickle wait, take all that came: a share of a handful would again be
-        // a single task.
-        let room = LOCAL_CAP.saturating_sub(self.queue.len());
-        let share = if waited {
-            len
-        } else {
-            len / self.shared.num_workers()
-        };
-        let limit = share.min(LOCAL_CAP / 2).min(room).max(1);
+        let limit = self.injector_share(len, waited);
         let before = self.queue.len();
         loop {
             match injector.steal_batch_with_limit_and_pop(&self.queue, limit) {
@@ -511,32 +508,68 @@ impl WorkerLocal {
     /// Called for a task spawned on this worker.
     pub(crate) fn spawned(&self, task: Notified) {
         bump(&self.stats.spawned, 1);
-        self.schedule_local(task, true);
+        self.schedule_local(task);
     }
 
-    /// Queues a task on this worker: in the LIFO slot (spawn, wake), at the back of the
-    /// queue (yield), or in the ready queue (woken while the driver delivers events).
-    pub(crate) fn schedule_local(&self, task: Notified, lifo: bool) {
+    /// Queues a task on this worker: in the LIFO slot (spawn, wake), or in the ready queue
+    /// (woken while the driver delivers events).
+    pub(crate) fn schedule_local(&self, task: Notified) {
         if self.in_driver.get() {
             self.push_ready(task);
             return;
         }
-        let task = if lifo {
-            match self.remote().lifo.put(task) {
-                None => {
-                    let shared = &*self.shared;
-                    if !shared.watcher_armed.load(SeqCst) && shared.idle.has_sleepers() {
-                        shared.wake_watcher();
-                    }
-                    return;
-                }
-                Some(prev) => prev,
-            }
-        } else {
-            task
-        };
+        if let Some(prev) = self.remote().lifo.put(task) {
+            self.push_back(prev);
+            self.shared.notify_parked_local();
+            return;
+        }
+        let shared = &*self.shared;
+        if !shared.watcher_armed.load(SeqCst) && shared.idle.has_sleepers() {
+            shared.wake_watcher();
+        }
+    }
+
+    /// Queues a task that yielded: at the back of the queue, behind every task queued
+    /// here, and behind a share of the injector if our queue was empty. Otherwise the task
+    /// would run again at once while tasks spawned from outside wait in the injector for
+    /// the next maintenance tick, 61 polls away: a task that yields in a loop would let
+    /// the injector advance one batch per 61 of its polls.
+    pub(crate) fn schedule_yield(&self, task: Notified) {
+        if self.in_driver.get() {
+            self.push_ready(task);
+            return;
+        }
+        // The injector first: nobody writes its line while it stays empty.
+        if !self.shared.injector.is_empty() && self.queue.is_empty() {
+            self.refill_from_injector();
+        }
         self.push_back(task);
         self.shared.notify_parked_local();
+    }
+
+    /// Moves a share of the injector into our empty queue, without waiting for a trickle
+    /// to grow (see `steal_injector`).
+    #[cold]
+    #[inline(never)]
+    fn refill_from_injector(&self) {
+        let injector = &self.shared.injector;
+        let limit = self.injector_share(injector.len(), false);
+        while let Steal::Retry = injector.steal_batch_with_limit(&self.queue, limit) {}
+    }
+
+    /// How many tasks to take from the injector holding `len`: a fair share (all of
+    /// them after a trickle wait: a share of a handful would again be a single task),
+    /// but never past our own queue's capacity: a refill that overfilled it would push its
+    /// oldest tasks (often ones just woken by a timer or I/O) back to the end of the
+    /// injector, behind everything queued there.
+    fn injector_share(&self, len: usize, waited: bool) -> usize {
+        let room = LOCAL_CAP.saturating_sub(self.queue.len());
+        let share = if waited {
+            len
+        } else {
+            len / self.shared.num_workers()
+        };
+        share.min(LOCAL_CAP / 2).min(room).max(1)
     }
 
     /// Queues a task the driver woke: in the ready queue, which runs before the queue.

@@ -34,7 +34,7 @@
 //! when *it* finished the task, and a task finishes once.
 
 use super::cell::Header;
-use crate::sync::Mutex;
+use crate::sync::FutexMutex as Mutex;
 use crossbeam_utils::CachePadded;
 use std::collections::VecDeque;
 use std::ptr::NonNull;
