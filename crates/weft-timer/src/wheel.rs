@@ -98,7 +98,8 @@ struct Level {
 
 /// A hierarchical timing wheel holding values of type `T` (wakers, in the runtime).
 pub struct Wheel<T> {
-    levels: [Level; LEVELS],
+    /// On the heap: 9 KB of slot vectors would overflow a small stack (loom's threads).
+    levels: Box<[Level]>,
     entries: Vec<Entry<T>>,
     free: u32,
     /// Items whose millisecond has come, by exact deadline.
@@ -126,10 +127,12 @@ impl<T> Wheel<T> {
     /// An empty wheel whose time starts at `base`.
     pub fn new(base: Instant) -> Wheel<T> {
         Wheel {
-            levels: std::array::from_fn(|_| Level {
-                occupied: 0,
-                slots: std::array::from_fn(|_| Vec::new()),
-            }),
+            levels: (0..LEVELS)
+                .map(|_| Level {
+                    occupied: 0,
+                    slots: std::array::from_fn(|_| Vec::new()),
+                })
+                .collect(),
             entries: Vec::new(),
             free: NIL,
             due: BinaryHeap::new(),
