@@ -66,6 +66,8 @@ pub use runtime::{
     spawn, spawn_blocking, Builder, EnterGuard, Handle, Runtime, RuntimeMetrics, TryCurrentError,
     WORKER_THREADS_ENV,
 };
+#[cfg(not(weft_loom))]
+pub use scheduler::trace::{TaskSource, Trace, TraceEvent, TraceKind};
 pub use task::{AbortHandle, JoinError, JoinHandle};
 #[cfg(not(weft_loom))]
 pub use task_local::{AccessError, LocalKey, TaskLocalFuture};

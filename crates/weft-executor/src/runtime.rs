@@ -26,6 +26,9 @@ pub(crate) struct Config {
     pub(crate) on_task_panic: Option<PanicHook>,
     /// Services plugged into the runtime (the timer, the reactor), found by type.
     pub(crate) extensions: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
+    /// Events each worker may record (0: tracing off), and the instant traces count from.
+    pub(crate) trace_limit: usize,
+    pub(crate) epoch: std::time::Instant,
 }
 
 /// Configures and builds a [`Runtime`].
@@ -59,6 +62,7 @@ pub struct Builder {
     on_task_panic: Option<PanicHook>,
     driver: Option<Arc<dyn Driver>>,
     extensions: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
+    trace_limit: usize,
 }
 
 impl Default for Builder {
@@ -82,6 +86,7 @@ impl Builder {
             on_task_panic: None,
             driver: None,
             extensions: Vec::new(),
+            trace_limit: 0,
         }
     }
 
@@ -199,6 +204,18 @@ impl Builder {
         self
     }
 
+    /// Records what each worker does (every poll, with the task and where the worker
+    /// found it; every sleep; every steal), up to `events_per_worker` events per worker
+    /// (a poll is one event; about 40 bytes each). Off by default (0); a poll then costs
+    /// one branch more. Read the events with [`Handle::take_trace`]; see [`Trace`] for an
+    /// example and for the JSON that Perfetto displays.
+    ///
+    /// [`Trace`]: crate::Trace
+    pub fn trace(&mut self, events_per_worker: usize) -> &mut Self {
+        self.trace_limit = events_per_worker;
+        self
+    }
+
     fn num_workers(&self) -> io::Result<usize> {
         if let Some(n) = self.worker_threads {
             return Ok(n);
@@ -252,6 +269,8 @@ impl Builder {
             Config {
                 on_task_panic: self.on_task_panic.clone(),
                 extensions: self.extensions.clone(),
+                trace_limit: self.trace_limit,
+                epoch: std::time::Instant::now(),
             },
         ));
         blocking.set_handle(WeakHandle(Arc::downgrade(&shared)));
@@ -586,6 +605,14 @@ impl Handle {
         RuntimeMetrics {
             shared: self.shared.clone(),
         }
+    }
+
+    /// Takes the trace events the workers have handed over so far (they do every 61
+    /// polls, before they sleep and when they stop: a busy worker's last few events come
+    /// later). Empty unless the runtime was built with [`Builder::trace`]; see
+    /// [`Trace`](crate::Trace) for an example.
+    pub fn take_trace(&self) -> crate::Trace {
+        crate::scheduler::trace::take(self.shared.remotes.iter().map(|r| &r.trace))
     }
 }
 

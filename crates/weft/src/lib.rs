@@ -49,6 +49,11 @@ pub use weft_executor::{
     block_on, spawn, task_local, EnterGuard, Handle, JoinError, JoinHandle, RuntimeMetrics,
 };
 
+/// Scheduler traces: what each worker did and when (see [`Builder::trace`]).
+pub mod trace {
+    pub use weft_executor::{TaskSource, Trace, TraceEvent, TraceKind};
+}
+
 #[cfg(feature = "macros")]
 pub use weft_macros::{main, test};
 

@@ -52,6 +52,10 @@ impl Builder {
         fn max_blocking_threads(n: usize);
         /// How long an idle blocking thread lingers (default 10 s).
         fn thread_keep_alive(d: Duration);
+        /// Records what each worker does, up to this many events per worker (default 0:
+        /// off); read them with [`Handle::take_trace`](crate::Handle::take_trace). See
+        /// [`weft_executor::Builder::trace`] and the `trace` example.
+        fn trace(events_per_worker: usize);
     }
 
     /// Runs `f` on every runtime thread when it starts.

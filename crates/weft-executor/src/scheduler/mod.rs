@@ -6,6 +6,7 @@
 //! - `idle`: counts of searching and sleeping workers, and whom to wake.
 //! - `park`: how one worker sleeps (in the driver or on its condvar).
 //! - `metrics`: per-worker counters.
+//! - `trace`: per-worker event records (off unless asked for).
 //!
 //! This file holds `Shared`, the state all workers and handles share, and the paths by
 //! which a task enters a queue: spawn, wake, yield.
@@ -14,6 +15,8 @@ pub(crate) mod idle;
 pub(crate) mod lifo;
 pub(crate) mod metrics;
 pub(crate) mod park;
+#[cfg(not(weft_loom))]
+pub(crate) mod trace;
 #[cfg(not(weft_loom))]
 pub(crate) mod worker;
 
@@ -29,6 +32,7 @@ mod shared {
     use super::lifo::LifoSlot;
     use super::metrics::WorkerStats;
     use super::park::Parker;
+    use super::trace::TraceBuffer;
     use crate::blocking::BlockingPool;
     use crate::context;
     use crate::driver::Driver;
@@ -65,6 +69,8 @@ mod shared {
         pub(crate) stats: CachePadded<WorkerStats>,
         /// Cells other threads freed and give back to this worker (see `task/alloc.rs`).
         pub(crate) free: CachePadded<RemoteFree>,
+        /// The events this worker handed over (see `trace.rs`).
+        pub(crate) trace: Mutex<TraceBuffer>,
     }
 
     /// The state shared by all workers and handles of one runtime.
@@ -111,6 +117,7 @@ mod shared {
                             parker: Parker::new(),
                             stats: CachePadded::new(WorkerStats::default()),
                             free: CachePadded::new(RemoteFree::new()),
+                            trace: Mutex::new(TraceBuffer::default()),
                         })
                     })
                     .collect(),

@@ -74,6 +74,7 @@
 use super::{Remote, Shared, NO_OWNER};
 use crate::context;
 use crate::scheduler::metrics::{bump, LocalStats};
+use crate::scheduler::trace::{TaskSource, TraceKind, TraceLocal};
 use crate::sync::deque::{Steal, Stealer, Worker};
 use crate::task::alloc::LocalCache;
 use crate::task::cell::Header;
@@ -152,6 +153,9 @@ pub(crate) struct WorkerLocal {
     injector_trickle: Cell<bool>,
     rng: Cell<u32>,
     stats: LocalStats,
+    /// Where the task about to run was found (for the trace).
+    from: Cell<TaskSource>,
+    trace: TraceLocal,
     /// The LIFO slot content seen at the previous look, per worker.
     lifo_seen: RefCell<Box<[*mut Header]>>,
     /// Finished tasks still linked in another shard of the owned list, per shard.
@@ -184,6 +188,8 @@ pub(crate) fn run(
         injector_trickle: Cell::new(false),
         rng: Cell::new(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
         stats: LocalStats::default(),
+        from: Cell::new(TaskSource::Queue),
+        trace: TraceLocal::new(index, shared.config.trace_limit, shared.config.epoch),
         lifo_seen: RefCell::new(vec![std::ptr::null_mut(); n].into_boxed_slice()),
         released: RefCell::new((0..shared.owned.num_shards()).map(|_| Vec::new()).collect()),
         pending: RefCell::new(Vec::with_capacity(PENDING_BATCH)),
@@ -220,8 +226,25 @@ impl WorkerLocal {
                 self.stop_searching();
             }
             bump(&self.stats.polls, 1);
-            task.run();
+            if self.trace.on() {
+                self.run_traced(task);
+            } else {
+                task.run();
+            }
         }
+    }
+
+    /// Polls a task and records the poll (see `trace.rs`).
+    #[cold]
+    #[inline(never)]
+    fn run_traced(&self, task: Notified) {
+        let kind = TraceKind::Poll {
+            task: task.addr(),
+            from: self.from.get(),
+        };
+        let start = Instant::now();
+        task.run();
+        self.trace.record(start, kind);
     }
 
     /// Steps 1-5 of the header comment.
@@ -238,6 +261,7 @@ impl WorkerLocal {
             self.maintenance();
             if let Some(t) = self.steal_injector() {
                 self.lifo_polls.set(0);
+                self.from.set(TaskSource::Injector);
                 return Some(t);
             }
         }
@@ -245,6 +269,7 @@ impl WorkerLocal {
             if let Some(t) = self.remote().lifo.take() {
                 self.lifo_polls.set(self.lifo_polls.get() + 1);
                 bump(&self.stats.lifo_hits, 1);
+                self.from.set(TaskSource::LifoSlot);
                 return Some(t);
             }
         }
@@ -255,18 +280,21 @@ impl WorkerLocal {
         if ready && self.ready_polls.get() < READY_CAP {
             if let Some(t) = self.ready.pop() {
                 self.ready_polls.set(self.ready_polls.get() + 1);
+                self.from.set(TaskSource::Ready);
                 return Some(t);
             }
             self.maybe_ready.set(false);
         }
         self.ready_polls.set(0);
         if let Some(t) = self.queue.pop() {
+            self.from.set(TaskSource::Queue);
             return Some(t);
         }
         if self.maybe_ready.get() {
             if let Some(t) = self.ready.pop() {
                 // Over the cap but the queue is empty.
                 self.ready_polls.set(1);
+                self.from.set(TaskSource::Ready);
                 return Some(t);
             }
             self.maybe_ready.set(false);
@@ -275,8 +303,10 @@ impl WorkerLocal {
             // Over the cap but nothing else to run.
             self.lifo_polls.set(1);
             bump(&self.stats.lifo_hits, 1);
+            self.from.set(TaskSource::LifoSlot);
             return Some(t);
         }
+        self.from.set(TaskSource::Injector);
         self.steal_injector()
     }
 
@@ -297,11 +327,13 @@ impl WorkerLocal {
         if !self.poll_driver() {
             return None;
         }
+        self.from.set(TaskSource::Ready);
         self.ready.pop()
     }
 
     fn maintenance(&self) {
         self.stats.publish(&self.remote().stats);
+        self.trace.publish(&self.remote().trace);
         self.flush_released();
         self.flush_pending();
         self.poll_driver();
@@ -392,8 +424,8 @@ impl WorkerLocal {
 
     fn steal_round(&self) -> Option<Notified> {
         if let Some(t) = self.steal_injector() {
-            bump(&self.stats.steal_ops, 1);
-            bump(&self.stats.stolen, 1 + self.queue.len() as u64);
+            self.note_steal(None, 1 + self.queue.len());
+            self.from.set(TaskSource::Injector);
             return Some(t);
         }
         let remotes = &self.shared.remotes;
@@ -406,27 +438,32 @@ impl WorkerLocal {
             }
             // Its driver-woken tasks first, into our own ready queue.
             let r = &remotes[v];
-            if let Some(t) = self.steal_half(&r.ready_stealer, &self.ready) {
+            if let Some(t) = self.steal_half(&r.ready_stealer, &self.ready, v) {
                 self.maybe_ready.set(true); // the rest of the batch is in our ready queue
                 return Some(t);
             }
-            if let Some(t) = self.steal_half(&r.stealer, &self.queue) {
+            if let Some(t) = self.steal_half(&r.stealer, &self.queue, v) {
                 return Some(t);
             }
         }
         None
     }
 
-    /// Takes up to half of `from` into `into` and returns one task of it.
-    fn steal_half(&self, from: &Stealer<Notified>, into: &Worker<Notified>) -> Option<Notified> {
+    /// Takes up to half of `from` (worker `victim`'s) into `into` and returns one task of it.
+    fn steal_half(
+        &self,
+        from: &Stealer<Notified>,
+        into: &Worker<Notified>,
+        victim: usize,
+    ) -> Option<Notified> {
         if from.is_empty() {
             return None;
         }
         loop {
             match from.steal_batch_with_limit_and_pop(into, LOCAL_CAP / 2) {
                 Steal::Success(t) => {
-                    bump(&self.stats.steal_ops, 1);
-                    bump(&self.stats.stolen, 1 + into.len() as u64);
+                    self.note_steal(Some(victim), 1 + into.len());
+                    self.from.set(TaskSource::Stolen);
                     return Some(t);
                 }
                 Steal::Empty => return None,
@@ -446,14 +483,24 @@ impl WorkerLocal {
             if !now.is_null() && now == seen[v] {
                 if let Some(t) = remote.lifo.take_if(now) {
                     seen[v] = std::ptr::null_mut();
-                    bump(&self.stats.steal_ops, 1);
-                    bump(&self.stats.stolen, 1);
+                    self.note_steal(Some(v), 1);
+                    self.from.set(TaskSource::Stolen);
                     return Some(t);
                 }
             }
             seen[v] = now;
         }
         None
+    }
+
+    /// Counts a steal (of `tasks`, from worker `victim` or the injector) and traces it.
+    fn note_steal(&self, victim: Option<usize>, tasks: usize) {
+        bump(&self.stats.steal_ops, 1);
+        bump(&self.stats.stolen, tasks as u64);
+        if self.trace.on() {
+            self.trace
+                .record(Instant::now(), TraceKind::Steal { victim, tasks });
+        }
     }
 
     fn stop_searching(&self) {
@@ -472,6 +519,7 @@ impl WorkerLocal {
         let shared = &*self.shared;
         bump(&self.stats.parks, 1);
         self.stats.publish(&self.remote().stats);
+        self.trace.publish(&self.remote().trace);
         self.flush_released();
         self.flush_pending();
         // What other workers gave back while we ran: keep a cache's worth, free the rest.
@@ -483,7 +531,8 @@ impl WorkerLocal {
             shared.notify_parked();
         }
         let parker = &self.remote().parker;
-        match shared.driver_lock.try_lock() {
+        let start = self.trace.on().then(Instant::now);
+        let in_driver = match shared.driver_lock.try_lock() {
             Some(_driver) => {
                 shared.driver_owner.store(self.index, SeqCst);
                 // Watch the LIFO slots while anybody else is active.
@@ -494,8 +543,15 @@ impl WorkerLocal {
                 self.in_driver.set(false);
                 shared.watcher_armed.store(false, SeqCst);
                 shared.driver_owner.store(NO_OWNER, SeqCst);
+                true
             }
-            None => parker.park(None, None),
+            None => {
+                parker.park(None, None);
+                false
+            }
+        };
+        if let Some(start) = start {
+            self.trace.record(start, TraceKind::Park { in_driver });
         }
         let notified = shared.idle.transition_from_parked(self.index);
         self.searching.set(notified);
@@ -730,5 +786,6 @@ impl WorkerLocal {
         self.flush_released();
         self.flush_pending();
         self.stats.publish(&self.remote().stats);
+        self.trace.publish(&self.remote().trace);
     }
 }

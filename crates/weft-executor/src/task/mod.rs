@@ -93,6 +93,11 @@ impl Notified {
         ptr
     }
 
+    /// The address of the task's cell: names the task while it lives.
+    pub(crate) fn addr(&self) -> usize {
+        self.0.as_ptr() as usize
+    }
+
     /// Polls the task once (or cancels it), consuming this reference.
     #[inline]
     pub(crate) fn run(self) {
