@@ -11,7 +11,7 @@
 //! ```
 //!
 //! - [`wheel`]: the timing wheel itself, a plain data structure (6 levels of 64 slots,
-//!   1 ms to about 2.2 years, O(1) insert and cancel, exact deadlines).
+//!   1 ms to about 2.2 years, amortised O(1) insert and cancel, exact deadlines).
 //! - [`TimerDriver`]: the wheel as the executor's driver: idle workers park until the exact
 //!   next deadline; busy workers fire due timers every 61 scheduler ticks.
 //! - [`sleep`], [`sleep_until`], [`timeout`], [`timeout_at`], [`interval`], [`interval_at`].

@@ -16,14 +16,16 @@
 //! these contiguous items, not the entries: when a millisecond holding thousands of
 //! timers came due, walking a linked list through the slab cost a cache miss per entry
 //! under the lock (measured: 50-600 us per slot with 100,000 sleeps on 2 workers).
-//! An entry is read when it fires (for its value), when it cascades, and when it is
-//! removed or moved.
+//! An entry is read when it is about to fire (to check its item is current, and for its
+//! value), when it cascades, when it is removed or moved, and when it holds the earliest
+//! item of the slot `next_deadline` looks at.
 //!
 //! Removing or moving an entry bumps its tag, which makes its item stale wherever it is
 //! (in a slot or in the due heap); stale items are dropped when met: at the top of the
 //! due heap, when a slot cascades, when a slot's earliest item turns out stale, and all
-//! at once when stale items outnumber live entries (so resetting a timeout over and over
-//! cannot grow a slot without bound).
+//! at once when they outnumber the live entries by more than 1,024 (so resetting a
+//! timeout over and over cannot grow a slot without bound; insert and cancel are O(1)
+//! amortised, the purge being paid for by the cancels that made the stale items).
 //!
 //! Slots are 1 ms wide, but every item keeps its exact deadline: an entry fires only once
 //! its exact deadline has passed, never early, and [`Wheel::next_deadline`] reports the
@@ -51,6 +53,13 @@ const NIL: u32 = u32::MAX;
 const NANOS_PER_MS: u64 = 1_000_000;
 /// Stale items tolerated beyond the number of live entries before they are all dropped.
 const STALE_SLACK: usize = 1024;
+/// A slot's vector keeps at most this much capacity (items) once emptied: a burst of a
+/// million timers must not pin 16 MB in the wheel for good.
+const KEEP_CAPACITY: usize = 4096;
+/// When an entry's tag crosses a multiple of this, every stale item is dropped: so no
+/// stale item lives through 2^32 bumps of its entry's tag, whose wrap would make it look
+/// current again.
+const TAG_PURGE: u32 = 1 << 31;
 
 /// The span of the wheel: deadlines farther ahead are placed at its far end, then again.
 pub const RANGE: Duration = Duration::from_millis(RANGE_MASK + 1);
@@ -106,6 +115,8 @@ pub struct Wheel<T> {
     due: BinaryHeap<Reverse<Item>>,
     /// Items in slots and in the heap, live or stale.
     items: usize,
+    /// An entry's tag crossed a multiple of `TAG_PURGE`: purge at the next chance.
+    purge_due: bool,
     /// An emptied slot's vector, kept to be the next one taken's (its capacity reused).
     spare: Vec<Item>,
     /// The wheel's current time, in ms since `base`. Every item's slot is at or after it.
@@ -137,6 +148,7 @@ impl<T> Wheel<T> {
             free: NIL,
             due: BinaryHeap::new(),
             items: 0,
+            purge_due: false,
             spare: Vec::new(),
             elapsed: 0,
             base,
@@ -233,12 +245,11 @@ impl<T> Wheel<T> {
             return false;
         }
         let deadline = self.nanos(deadline);
-        let e = &mut self.entries[key.index as usize];
-        e.tag = e.tag.wrapping_add(1);
+        let tag = self.bump_tag(key.index);
         let item = Item {
             deadline,
             index: key.index,
-            tag: e.tag,
+            tag,
         };
         self.items += 1;
         self.place(item);
@@ -259,11 +270,21 @@ impl<T> Wheel<T> {
         let e = &mut self.entries[index as usize];
         let value = e.value.take().expect("released a free entry");
         e.generation = e.generation.wrapping_add(1);
-        e.tag = e.tag.wrapping_add(1);
         e.next_free = self.free;
         self.free = index;
         self.len -= 1;
+        self.bump_tag(index);
         value
+    }
+
+    /// Makes the entry's current item stale; returns the new tag.
+    fn bump_tag(&mut self, index: u32) -> u32 {
+        let e = &mut self.entries[index as usize];
+        e.tag = e.tag.wrapping_add(1);
+        if e.tag % TAG_PURGE == 0 {
+            self.purge_due = true;
+        }
+        e.tag
     }
 
     /// Puts an item in the slot its deadline calls for, given the current time.
@@ -282,9 +303,10 @@ impl<T> Wheel<T> {
     /// Drops every stale item once they outnumber the live entries (plus some slack), so
     /// that removing and resetting entries never grows the slots without bound.
     fn maybe_purge(&mut self) {
-        if self.items <= 2 * self.len + STALE_SLACK {
+        if self.items <= 2 * self.len + STALE_SLACK && !self.purge_due {
             return;
         }
+        self.purge_due = false;
         let entries = &self.entries;
         let current = |item: &Item| is_current(entries, item);
         for level in self.levels.iter_mut() {
@@ -297,6 +319,7 @@ impl<T> Wheel<T> {
                 if items.is_empty() {
                     level.occupied &= !(1 << slot);
                 }
+                items.shrink_to(KEEP_CAPACITY.max(2 * items.len()));
             }
         }
         self.due.retain(|Reverse(item)| current(item));
@@ -348,6 +371,7 @@ impl<T> Wheel<T> {
         }
         self.due.clear();
         self.items = 0;
+        self.purge_due = false;
         out
     }
 
@@ -439,6 +463,7 @@ impl<T> Wheel<T> {
                     }
                 }
             }
+            items.shrink_to(KEEP_CAPACITY);
             self.spare = items;
             if level == 0 && start < now_ms {
                 self.elapsed = start + 1;
@@ -483,6 +508,8 @@ impl<T> Wheel<T> {
                 value,
             ));
         }
+        // Firing bumped tags too (see `TAG_PURGE`).
+        self.maybe_purge();
     }
 }
 
@@ -672,6 +699,24 @@ mod tests {
         assert_eq!(fired, [(b, 'b')]);
         assert!(w.is_empty());
         assert_eq!(w.next_deadline(), None);
+    }
+
+    #[test]
+    fn a_tag_crossing_half_its_range_drops_every_stale_item() {
+        // A stale item must not live through 2^32 bumps of its entry's tag (it would look
+        // current again): crossing a multiple of 2^31 purges, whatever the counts.
+        let base = Instant::now();
+        let mut w = Wheel::new(base);
+        let far = w.insert(base + ms(1_000), 'f');
+        let k = w.insert(base + ms(10), 'k');
+        w.reset(k, base + ms(20)); // one stale item, far below the count-based threshold
+        assert_eq!(w.items, 3);
+        w.entries[k.index as usize].tag = TAG_PURGE - 1;
+        assert!(w.reset(k, base + ms(30)));
+        assert_eq!(w.items, 2, "the purge dropped both stale items of k");
+        let mut fired = Vec::new();
+        w.advance(base + ms(1_000), &mut fired);
+        assert_eq!(fired, [(k, 'k'), (far, 'f')]);
     }
 
     #[test]

@@ -24,11 +24,11 @@
 //!
 //! # Yielding
 //!
-//! A task that yields goes to the back of the queue (not the LIFO slot). If the queue is
-//! otherwise empty, a share of the injector goes in first: a task yielding in a loop
-//! would otherwise run again at once, and tasks spawned from outside would advance one
-//! batch per maintenance tick (measured: 10,000 spawns from outside while every worker
-//! runs such a task took 4-12 ms instead of about 1).
+//! A task that yields (wakes itself during its poll) goes to the back of the queue, not the
+//! LIFO slot. If the queue is otherwise empty, a share of the injector goes in first: a
+//! task yielding in a loop would otherwise run again at once, and tasks spawned from
+//! outside would advance one batch per maintenance tick (measured: 10,000 spawns from
+//! outside while every worker runs such a task took 4-12 ms instead of about 1).
 //!
 //! # Stealing
 //!
