@@ -311,8 +311,9 @@ mod shared {
             context::with_worker(|w| match w {
                 Some(w) if ptr::eq(&*w.shared, &**self) => {
                     let overflow = home_free.filter(|_| home != w.index);
+                    let from_worker = home_free.is_some();
                     // SAFETY: the caller's guarantee.
-                    unsafe { w.cells.free(ptr, layout, overflow) }
+                    unsafe { w.cells.free(ptr, layout, from_worker, overflow) }
                 }
                 _ => match (home_free, alloc::class_of(layout)) {
                     // SAFETY: the caller's guarantee; a cell with a class was allocated
