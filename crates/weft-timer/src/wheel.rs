@@ -22,10 +22,11 @@
 //!
 //! Removing or moving an entry bumps its tag, which makes its item stale wherever it is
 //! (in a slot or in the due heap); stale items are dropped when met: at the top of the
-//! due heap, when a slot cascades, when a slot's earliest item turns out stale, and all
-//! at once when they outnumber the live entries by more than 1,024 (so resetting a
-//! timeout over and over cannot grow a slot without bound; insert and cancel are O(1)
-//! amortised, the purge being paid for by the cancels that made the stale items).
+//! due heap, when a slot cascades, when a slot's earliest item turns out stale, and by a
+//! purge pass once they outnumber the live entries by more than 1,024. A pass goes
+//! through the slots a few at a time, a step (about 256 items) at each removal, reset
+//! and advance, so resetting a timeout over and over cannot grow a slot without bound,
+//! and no single operation holds the shard's lock for a whole purge.
 //!
 //! Slots are 1 ms wide, but every item keeps its exact deadline: an entry fires only once
 //! its exact deadline has passed, never early, and [`Wheel::next_deadline`] reports the
@@ -56,10 +57,12 @@ const STALE_SLACK: usize = 1024;
 /// A slot's vector keeps at most this much capacity (items) once emptied: a burst of a
 /// million timers must not pin 16 MB in the wheel for good.
 const KEEP_CAPACITY: usize = 4096;
-/// When an entry's tag crosses a multiple of this, every stale item is dropped: so no
+/// When an entry's tag crosses a multiple of this, a pass drops every stale item: so no
 /// stale item lives through 2^32 bumps of its entry's tag, whose wrap would make it look
 /// current again.
 const TAG_PURGE: u32 = 1 << 31;
+/// Items a step of a purge pass examines, about (whole slots at a time).
+const PURGE_STEP: usize = 256;
 
 /// The span of the wheel: deadlines farther ahead are placed at its far end, then again.
 pub const RANGE: Duration = Duration::from_millis(RANGE_MASK + 1);
@@ -115,8 +118,11 @@ pub struct Wheel<T> {
     due: BinaryHeap<Reverse<Item>>,
     /// Items in slots and in the heap, live or stale.
     items: usize,
-    /// An entry's tag crossed a multiple of `TAG_PURGE`: purge at the next chance.
+    /// An entry's tag crossed a multiple of `TAG_PURGE`: a purge pass must begin.
     purge_due: bool,
+    /// The next slot (level * 64 + slot) of a purge pass under way; the due heap after
+    /// the last.
+    purge_at: Option<usize>,
     /// An emptied slot's vector, kept to be the next one taken's (its capacity reused).
     spare: Vec<Item>,
     /// The wheel's current time, in ms since `base`. Every item's slot is at or after it.
@@ -149,6 +155,7 @@ impl<T> Wheel<T> {
             due: BinaryHeap::new(),
             items: 0,
             purge_due: false,
+            purge_at: None,
             spare: Vec::new(),
             elapsed: 0,
             base,
@@ -300,30 +307,57 @@ impl<T> Wheel<T> {
         l.occupied |= 1 << slot;
     }
 
-    /// Drops every stale item once they outnumber the live entries (plus some slack), so
-    /// that removing and resetting entries never grows the slots without bound.
+    /// Once stale items outnumber the live entries (plus some slack), or an entry's tag
+    /// crossed a multiple of `TAG_PURGE`, starts a pass that drops every stale item; a
+    /// pass runs a step at each removal, reset and advance (see `purge_step`), so no
+    /// single operation pays for all of it under the shard's lock.
     fn maybe_purge(&mut self) {
-        if self.items <= 2 * self.len + STALE_SLACK && !self.purge_due {
-            return;
+        if self.purge_at.is_none() {
+            if self.items <= 2 * self.len + STALE_SLACK && !self.purge_due {
+                return;
+            }
+            // A flag raised from now on calls for a later pass: this one may already be
+            // past the items concerned.
+            self.purge_due = false;
+            self.purge_at = Some(0);
         }
-        self.purge_due = false;
+        self.purge_step();
+    }
+
+    /// Drops the stale items of the next slots of the pass, about `PURGE_STEP` items'
+    /// worth, and of the due heap at its end. Stale items only ever move forward, from a
+    /// slot into the heap, so a pass sees every item that was stale when it began.
+    fn purge_step(&mut self) {
+        let Some(mut at) = self.purge_at else {
+            return;
+        };
+        let mut budget = PURGE_STEP;
         let entries = &self.entries;
-        let current = |item: &Item| is_current(entries, item);
-        for level in self.levels.iter_mut() {
-            let mut occupied = level.occupied;
-            while occupied != 0 {
-                let slot = occupied.trailing_zeros() as usize;
-                occupied &= occupied - 1;
-                let items = &mut level.slots[slot];
-                items.retain(current);
-                if items.is_empty() {
-                    level.occupied &= !(1 << slot);
-                }
-                items.shrink_to(KEEP_CAPACITY.max(2 * items.len()));
+        while at < LEVELS * SLOTS as usize {
+            let (level, slot) = (at / SLOTS as usize, at % SLOTS as usize);
+            at += 1;
+            let l = &mut self.levels[level];
+            if l.occupied & (1 << slot) == 0 {
+                continue;
+            }
+            let items = &mut l.slots[slot];
+            let before = items.len();
+            items.retain(|item| is_current(entries, item));
+            self.items -= before - items.len();
+            if items.is_empty() {
+                l.occupied &= !(1 << slot);
+            }
+            items.shrink_to(KEEP_CAPACITY.max(2 * items.len()));
+            budget = budget.saturating_sub(before);
+            if budget == 0 {
+                self.purge_at = Some(at);
+                return;
             }
         }
-        self.due.retain(|Reverse(item)| current(item));
-        self.items = self.len;
+        let before = self.due.len();
+        self.due.retain(|Reverse(item)| is_current(entries, item));
+        self.items -= before - self.due.len();
+        self.purge_at = None;
     }
 
     /// The earliest non-empty slot of `level`, with its start in wheel ms.
@@ -372,6 +406,7 @@ impl<T> Wheel<T> {
         self.due.clear();
         self.items = 0;
         self.purge_due = false;
+        self.purge_at = None;
         out
     }
 
@@ -685,10 +720,15 @@ mod tests {
         w.remove(a);
         // A's slot holds only its stale item: the next deadline is B's.
         assert_eq!(w.next_deadline(), Some(base + ms(10)));
-        // A timeout pushed back 10,000 times: the stale items are dropped as they go.
+        // A timeout pushed back 10,000 times: the stale items are dropped as they go, by
+        // passes of a few steps each (a step per reset).
         for i in 0..10_000u64 {
             assert!(w.reset(b, base + ms(20) + Duration::from_micros(i * 7)));
-            assert!(w.items <= 2 * w.len() + STALE_SLACK, "{} items", w.items);
+            assert!(
+                w.items <= 2 * (2 * w.len() + STALE_SLACK),
+                "{} items",
+                w.items
+            );
         }
         let last = base + ms(20) + Duration::from_micros(9_999 * 7);
         assert_eq!(w.next_deadline(), Some(last));
@@ -717,6 +757,75 @@ mod tests {
         let mut fired = Vec::new();
         w.advance(base + ms(1_000), &mut fired);
         assert_eq!(fired, [(k, 'k'), (far, 'f')]);
+    }
+
+    #[test]
+    fn purge_passes_running_across_operations_lose_and_fire_nothing_wrongly() {
+        // Thousands of timers over every level, most of them reset or cancelled many
+        // times, interleaved with advances: passes start and run in steps while slots are
+        // taken, cascade and move into the due heap. Checked against a model.
+        use std::collections::BTreeMap;
+        let base = Instant::now();
+        let mut w = Wheel::new(base);
+        let mut model: BTreeMap<(Instant, u64), Key> = BTreeMap::new();
+        let mut live: Vec<(u64, Key, Instant)> = Vec::new();
+        let mut now = base;
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut rand = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut fired = Vec::new();
+        let mut passes = 0;
+        for id in 0..60_000u64 {
+            let was_purging = w.purge_at.is_some();
+            let op = rand(10);
+            if op < 4 || live.is_empty() {
+                let d = now + Duration::from_micros(rand(200_000) + rand(3) * rand(5_000_000));
+                let k = w.insert(d, id);
+                model.insert((d, id), k);
+                live.push((id, k, d));
+            } else if op < 6 {
+                let i = rand(live.len() as u64) as usize;
+                let (id, k, d) = live.swap_remove(i);
+                assert_eq!(w.remove(k), Some(id));
+                model.remove(&(d, id));
+            } else if op < 9 {
+                let i = rand(live.len() as u64) as usize;
+                let (id, k, d) = live[i];
+                // Often far ahead: stale items then wait in high levels for a pass.
+                let nd = now + Duration::from_micros(rand(300_000) + rand(2) * 5_000_000);
+                assert!(w.reset(k, nd));
+                model.remove(&(d, id));
+                model.insert((nd, id), k);
+                live[i].2 = nd;
+            } else {
+                now += Duration::from_micros(rand(3_000));
+                fired.clear();
+                w.advance(now, &mut fired);
+                let due: Vec<(Instant, u64)> =
+                    model.range(..=(now, u64::MAX)).map(|(k, _)| *k).collect();
+                assert_eq!(fired.len(), due.len(), "exactly the due entries fire");
+                let deadline_of: std::collections::HashMap<u64, Instant> =
+                    due.iter().map(|&(d, id)| (id, d)).collect();
+                let got: Vec<Instant> = fired.iter().map(|(_, id)| deadline_of[id]).collect();
+                assert!(got.windows(2).all(|p| p[0] <= p[1]), "in deadline order");
+                for (d, id) in &due {
+                    assert!(*d <= now, "never early");
+                    model.remove(&(*d, *id));
+                }
+                live.retain(|(id, _, _)| !fired.iter().any(|(_, f)| f == id));
+            }
+            if was_purging && w.purge_at.is_none() {
+                passes += 1;
+            }
+            assert_eq!(w.len(), model.len());
+            assert!(w.items <= 2 * (2 * w.len() + STALE_SLACK), "{} items", w.items);
+        }
+        assert!(passes > 0, "no purge pass ran to its end");
+        assert_eq!(w.next_deadline(), model.keys().next().map(|(d, _)| *d));
     }
 
     #[test]
