@@ -206,8 +206,8 @@ impl Builder {
 
     /// Records what each worker does (every poll, with the task and where the worker
     /// found it; every sleep; every steal), up to `events_per_worker` events per worker
-    /// (a poll is one event; about 40 bytes each). Off by default (0); a poll then costs
-    /// one branch more. Read the events with [`Handle::take_trace`]; see [`Trace`] for an
+    /// (a poll is one event; 64 bytes each). Off by default (0); a poll then costs a
+    /// branch and a byte store more. Read the events with [`Handle::take_trace`]; see [`Trace`] for an
     /// example and for the JSON that Perfetto displays.
     ///
     /// [`Trace`]: crate::Trace

@@ -24,9 +24,10 @@
 //! (in a slot or in the due heap); stale items are dropped when met: at the top of the
 //! due heap, when a slot cascades, when a slot's earliest item turns out stale, and by a
 //! purge pass once they outnumber the live entries by more than 1,024. A pass goes
-//! through the slots a few at a time, a step (about 256 items) at each removal, reset
-//! and advance, so resetting a timeout over and over cannot grow a slot without bound,
-//! and no single operation holds the shard's lock for a whole purge.
+//! through the slots 256 items at a time, a step at each removal, reset and advance, then
+//! through the due heap at once (it holds the timers of the current millisecond or so),
+//! so resetting a timeout over and over cannot grow a slot without bound, and no single
+//! operation holds the shard's lock for a whole purge.
 //!
 //! Slots are 1 ms wide, but every item keeps its exact deadline: an entry fires only once
 //! its exact deadline has passed, never early, and [`Wheel::next_deadline`] reports the
@@ -61,7 +62,7 @@ const KEEP_CAPACITY: usize = 4096;
 /// stale item lives through 2^32 bumps of its entry's tag, whose wrap would make it look
 /// current again.
 const TAG_PURGE: u32 = 1 << 31;
-/// Items a step of a purge pass examines, about (whole slots at a time).
+/// Items a step of a purge pass examines.
 const PURGE_STEP: usize = 256;
 
 /// The span of the wheel: deadlines farther ahead are placed at its far end, then again.
@@ -120,9 +121,9 @@ pub struct Wheel<T> {
     items: usize,
     /// An entry's tag crossed a multiple of `TAG_PURGE`: a purge pass must begin.
     purge_due: bool,
-    /// The next slot (level * 64 + slot) of a purge pass under way; the due heap after
-    /// the last.
-    purge_at: Option<usize>,
+    /// Where a purge pass under way resumes: slot (level * 64 + slot) and index in it;
+    /// the due heap after the last slot.
+    purge_at: Option<(usize, usize)>,
     /// An emptied slot's vector, kept to be the next one taken's (its capacity reused).
     spare: Vec<Item>,
     /// The wheel's current time, in ms since `base`. Every item's slot is at or after it.
@@ -319,38 +320,53 @@ impl<T> Wheel<T> {
             // A flag raised from now on calls for a later pass: this one may already be
             // past the items concerned.
             self.purge_due = false;
-            self.purge_at = Some(0);
+            self.purge_at = Some((0, 0));
         }
         self.purge_step();
     }
 
-    /// Drops the stale items of the next slots of the pass, about `PURGE_STEP` items'
-    /// worth, and of the due heap at its end. Stale items only ever move forward, from a
-    /// slot into the heap, so a pass sees every item that was stale when it began.
+    /// Examines the next `PURGE_STEP` items of the pass (resuming inside a slot: a slot's
+    /// order does not matter, so a stale item is swapped out with the last), and the due
+    /// heap at its end, in one go. Stale items only ever move forward, from a slot into
+    /// the heap, so a pass sees every item that was stale when it began: a slot taken or
+    /// compacted meanwhile (`collect_due_slots`, `slot_min`) dropped its stale items or
+    /// moved them to the heap.
     fn purge_step(&mut self) {
-        let Some(mut at) = self.purge_at else {
+        let Some((mut at, mut offset)) = self.purge_at else {
             return;
         };
         let mut budget = PURGE_STEP;
         let entries = &self.entries;
         while at < LEVELS * SLOTS as usize {
             let (level, slot) = (at / SLOTS as usize, at % SLOTS as usize);
-            at += 1;
             let l = &mut self.levels[level];
             if l.occupied & (1 << slot) == 0 {
+                at += 1;
+                offset = 0;
                 continue;
             }
             let items = &mut l.slots[slot];
-            let before = items.len();
-            items.retain(|item| is_current(entries, item));
-            self.items -= before - items.len();
+            while offset < items.len() && budget > 0 {
+                budget -= 1;
+                if is_current(entries, &items[offset]) {
+                    offset += 1;
+                } else {
+                    items.swap_remove(offset);
+                    self.items -= 1;
+                }
+            }
+            if budget == 0 && offset < items.len() {
+                self.purge_at = Some((at, offset));
+                return;
+            }
             if items.is_empty() {
                 l.occupied &= !(1 << slot);
             }
             items.shrink_to(KEEP_CAPACITY.max(2 * items.len()));
-            budget = budget.saturating_sub(before);
+            at += 1;
+            offset = 0;
             if budget == 0 {
-                self.purge_at = Some(at);
+                self.purge_at = Some((at, 0));
                 return;
             }
         }
@@ -822,7 +838,11 @@ mod tests {
                 passes += 1;
             }
             assert_eq!(w.len(), model.len());
-            assert!(w.items <= 2 * (2 * w.len() + STALE_SLACK), "{} items", w.items);
+            assert!(
+                w.items <= 2 * (2 * w.len() + STALE_SLACK),
+                "{} items",
+                w.items
+            );
         }
         assert!(passes > 0, "no purge pass ran to its end");
         assert_eq!(w.next_deadline(), model.keys().next().map(|(d, _)| *d));

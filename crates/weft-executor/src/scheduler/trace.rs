@@ -31,7 +31,7 @@ pub enum TaskSource {
     Queue,
     /// The global injector: tasks spawned or woken outside the workers.
     Injector,
-    /// Another worker's queue or LIFO slot.
+    /// Another worker: its queue, its ready queue or its LIFO slot.
     Stolen,
 }
 
@@ -65,7 +65,10 @@ pub enum TraceKind {
         /// In the driver (waiting for I/O and timers), rather than on its own condvar.
         in_driver: bool,
     },
-    /// Took tasks from elsewhere into its own queues (an instant: the duration is zero).
+    /// While searching for work, took tasks from elsewhere into its own queues (an
+    /// instant: the duration is zero). The batches a busy worker takes from the injector
+    /// (every 61 ticks, or when its queue runs dry) are not steals: their tasks show as
+    /// polls found in the injector, then in the queue.
     Steal {
         /// The worker robbed, or `None` for the global injector.
         victim: Option<usize>,
@@ -232,22 +235,26 @@ impl TraceLocal {
 
     /// Records an event that began at `start` and ends now.
     pub(crate) fn record(&self, start: Instant, kind: TraceKind) {
-        let now = Instant::now();
-        self.push(TraceEvent {
-            worker: self.worker,
-            start: start.saturating_duration_since(self.epoch),
-            duration: now.saturating_duration_since(start),
-            kind,
-        });
+        self.push(start, Instant::now().saturating_duration_since(start), kind);
     }
 
-    fn push(&self, event: TraceEvent) {
+    /// Records an event of no duration, now.
+    pub(crate) fn record_instant(&self, kind: TraceKind) {
+        self.push(Instant::now(), Duration::ZERO, kind);
+    }
+
+    fn push(&self, start: Instant, duration: Duration, kind: TraceKind) {
         if self.recorded.get() >= self.limit {
             self.dropped.set(self.dropped.get() + 1);
             return;
         }
         self.recorded.set(self.recorded.get() + 1);
-        self.pending.borrow_mut().push(event);
+        self.pending.borrow_mut().push(TraceEvent {
+            worker: self.worker,
+            start: start.saturating_duration_since(self.epoch),
+            duration,
+            kind,
+        });
     }
 
     /// Hands the events recorded since the last call over to `to`.

@@ -499,7 +499,7 @@ impl WorkerLocal {
         bump(&self.stats.stolen, tasks as u64);
         if self.trace.on() {
             self.trace
-                .record(Instant::now(), TraceKind::Steal { victim, tasks });
+                .record_instant(TraceKind::Steal { victim, tasks });
         }
     }
 

@@ -42,10 +42,11 @@ pub(crate) const CLASSES: usize = MAX_CACHED / GRANULE;
 /// 1.16 ms, at 4,096 1.00 ms, at 8,192 (about 1.7 MB of 208-byte cells) 0.97 ms, glibc's
 /// malloc and free being the difference (its per-thread cache holds 7 blocks).
 pub(crate) const LOCAL_CAP: usize = 8192;
-/// Free cells a worker keeps per class, of cells spawned outside the workers (beyond it,
-/// they go back to the allocator). Kept small: they would otherwise pile up on a busy
-/// worker while the spawning thread's malloc could not reuse them (10,000 spawns from
-/// outside while every worker is busy: 0.8-3.2 ms with this at 256, 2.5-3.9 ms at 8,192).
+/// A cell spawned outside the workers goes onto a worker's list only while that list
+/// holds fewer cells than this (whatever their origin); otherwise back to the allocator.
+/// Kept small: such cells would otherwise pile up on a busy worker while the spawning
+/// thread's malloc could not reuse them (10,000 spawns from outside while every worker is
+/// busy: 0.8-3.2 ms with this at 256, 2.5-3.9 ms at 8,192).
 pub(crate) const FOREIGN_CAP: usize = 256;
 /// Free cells a worker keeps per class once it goes to sleep (`trim`): a burst's memory
 /// goes back to the allocator when the work is done.
