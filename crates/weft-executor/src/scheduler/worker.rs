@@ -331,9 +331,14 @@ impl WorkerLocal {
         self.ready.pop()
     }
 
-    fn maintenance(&self) {
+    /// Hands our counters and trace events over to where other threads read them.
+    fn publish(&self) {
         self.stats.publish(&self.remote().stats);
         self.trace.publish(&self.remote().trace);
+    }
+
+    fn maintenance(&self) {
+        self.publish();
         self.flush_released();
         self.flush_pending();
         self.poll_driver();
@@ -518,8 +523,7 @@ impl WorkerLocal {
     fn park(&self) {
         let shared = &*self.shared;
         bump(&self.stats.parks, 1);
-        self.stats.publish(&self.remote().stats);
-        self.trace.publish(&self.remote().trace);
+        self.publish();
         self.flush_released();
         self.flush_pending();
         // What other workers gave back while we ran: keep a cache's worth, free the rest.
@@ -785,7 +789,6 @@ impl WorkerLocal {
         drop(self.remote().lifo.take());
         self.flush_released();
         self.flush_pending();
-        self.stats.publish(&self.remote().stats);
-        self.trace.publish(&self.remote().trace);
+        self.publish();
     }
 }
