@@ -40,9 +40,13 @@ impl Future for YieldNow {
             return Poll::Ready(());
         }
         self.yielded = true;
-        // A wake during the task's own poll marks it NOTIFIED; when the poll returns the
-        // runner puts it at the back of the local queue.
-        cx.waker().wake_by_ref();
+        // Polled by its own task's runner: tell the runner, which requeues the task as it
+        // marks it idle (one state transition). Otherwise a wake during the task's own
+        // poll marks it NOTIFIED; when the poll returns the runner puts it at the back of
+        // the local queue.
+        if !crate::task::waker::request_yield(cx.waker()) {
+            cx.waker().wake_by_ref();
+        }
         Poll::Pending
     }
 }

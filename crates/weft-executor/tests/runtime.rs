@@ -143,6 +143,62 @@ fn yield_now_lets_queued_tasks_run_first() {
 }
 
 #[test]
+fn yield_now_with_a_waker_not_its_tasks_still_wakes_it() {
+    // The runner's fast path applies only to the task's own waker. Under block_on, and
+    // inside a task behind a combinator that polls with a waker of its own, yield_now
+    // must wake that waker, or nothing would ever poll it again.
+    assert_eq!(
+        block_on(async {
+            yield_now().await;
+            1
+        }),
+        1
+    );
+    struct OwnWaker<F>(std::pin::Pin<Box<F>>, Arc<Mutex<Vec<bool>>>);
+    struct Flag(Arc<Mutex<Vec<bool>>>, std::task::Waker);
+    impl std::task::Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.lock().unwrap().push(true);
+            self.1.wake_by_ref();
+        }
+    }
+    impl<F: std::future::Future> std::future::Future for OwnWaker<F> {
+        type Output = F::Output;
+        fn poll(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<F::Output> {
+            let flag = Arc::new(Flag(self.1.clone(), cx.waker().clone()));
+            let waker = std::task::Waker::from(flag);
+            self.0
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(&waker))
+        }
+    }
+    let rt = rt(1);
+    let woken = Arc::new(Mutex::new(Vec::new()));
+    let w = woken.clone();
+    let out = rt
+        .block_on(rt.spawn(async move {
+            OwnWaker(
+                Box::pin(async {
+                    yield_now().await;
+                    2
+                }),
+                w,
+            )
+            .await
+        }))
+        .unwrap();
+    assert_eq!(out, 2);
+    assert_eq!(
+        *woken.lock().unwrap(),
+        [true],
+        "the combinator's waker was woken once"
+    );
+}
+
+#[test]
 fn a_task_yielding_in_a_loop_lets_tasks_spawned_from_outside_in_at_its_next_yield() {
     // One worker, kept busy by a task that yields in a loop and counts its polls. A task
     // spawned from outside records the count when it runs: at most one more poll of the

@@ -19,7 +19,7 @@
 
 use super::error::JoinError;
 use super::state::{self, Snapshot, State, ToIdle, ToRunning, Wake};
-use super::waker::waker_ref;
+use super::waker::{enter_poll, leave_poll, waker_ref};
 use super::{Notified, Schedule};
 use crate::sync::UnsafeCell;
 use std::alloc::Layout;
@@ -146,6 +146,7 @@ where
         }
         let waker = waker_ref(ptr);
         let mut cx = Context::from_waker(&waker);
+        enter_poll(ptr);
         let res = catch_unwind(AssertUnwindSafe(|| {
             cell.stage.with_mut(|stage| {
                 // SAFETY: we hold RUNNING, so the stage is ours and holds the future,
@@ -156,10 +157,11 @@ where
                 }
             })
         }));
+        let yielded = leave_poll();
         // `cell` is not used past `complete`/`cancel`: the references they return are
         // released through the raw pointer, so no `&Self` is alive if the cell is freed.
         let refs = match res {
-            Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
+            Ok(Poll::Pending) => match cell.header.state.transition_to_idle(yielded) {
                 ToIdle::Idle => return,
                 ToIdle::Notified => {
                     return cell.scheduler.yield_now(Notified::from_raw(ptr));

@@ -14,7 +14,7 @@ mod error;
 mod join;
 pub(crate) mod list;
 pub(crate) mod state;
-mod waker;
+pub(crate) mod waker;
 
 #[cfg(all(test, weft_loom))]
 mod tests_loom;

@@ -16,7 +16,9 @@ pub(crate) const RUNNING: usize = 1 << 0;
 /// A `Notified` reference exists (the task sits in a run queue, or is being pushed to
 /// one), or, while `RUNNING`, the task was woken during its poll and the runner must
 /// schedule it once more when the poll ends. At most one `Notified` exists at a time:
-/// this bit is what makes "a wake during a poll reschedules exactly once" true.
+/// this bit is what makes "a wake during a poll reschedules exactly once" true. A task
+/// that yields through the runner's fast path gets it set by `transition_to_idle`
+/// itself, in the step that clears `RUNNING`.
 pub(crate) const NOTIFIED: usize = 1 << 1;
 
 /// The future has been dropped; the output slot holds the result (or was already taken).
@@ -166,15 +168,18 @@ impl State {
         })
     }
 
-    /// The poll returned `Pending`.
-    pub(crate) fn transition_to_idle(&self) -> ToIdle {
+    /// The poll returned `Pending`. `yielded`: the task asked to run again (as if it had
+    /// woken itself during the poll: `NOTIFIED` is set in the same step).
+    pub(crate) fn transition_to_idle(&self, yielded: bool) -> ToIdle {
         self.update(|s| {
             debug_assert!(s.has(RUNNING), "{s:?}");
             if s.has(CANCELLED) {
                 return (None, ToIdle::Cancel);
             }
             let next = s.0 & !RUNNING;
-            if s.has(NOTIFIED) {
+            if yielded {
+                (Some(next | NOTIFIED), ToIdle::Notified)
+            } else if s.has(NOTIFIED) {
                 (Some(next), ToIdle::Notified)
             } else {
                 // The owned-task list still holds a reference, so this is never the last.
@@ -349,10 +354,10 @@ mod tests {
         assert_eq!(s.transition_to_running(), ToRunning::Poll);
         assert_eq!(s.transition_to_notified_by_ref(), Wake::Nothing);
         assert_eq!(s.transition_to_notified_by_ref(), Wake::Nothing);
-        assert_eq!(s.transition_to_idle(), ToIdle::Notified);
+        assert_eq!(s.transition_to_idle(false), ToIdle::Notified);
         assert_eq!(s.load().refs(), 3);
         assert_eq!(s.transition_to_running(), ToRunning::Poll);
-        assert_eq!(s.transition_to_idle(), ToIdle::Idle);
+        assert_eq!(s.transition_to_idle(false), ToIdle::Idle);
         assert_eq!(s.load().refs(), 2);
         assert_eq!(s.transition_to_notified_by_ref(), Wake::Submit);
         assert_eq!(s.load().refs(), 3);
@@ -374,7 +379,7 @@ mod tests {
     fn abort_of_idle_task_queues_it_cancelled() {
         let s = State::new();
         s.transition_to_running();
-        s.transition_to_idle();
+        s.transition_to_idle(false);
         assert_eq!(s.transition_to_cancelled(), Wake::Submit);
         assert_eq!(s.transition_to_cancelled(), Wake::Nothing);
         assert_eq!(s.transition_to_running(), ToRunning::Cancel);

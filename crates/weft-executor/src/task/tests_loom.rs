@@ -25,6 +25,8 @@ use std::task::{Context, Poll, Waker};
 struct Mock {
     queue: Mutex<VecDeque<Notified>>,
     owned: OwnedTasks,
+    /// Tasks ever queued (spawns, wakes, yields).
+    queued: AtomicUsize,
 }
 
 #[derive(Clone)]
@@ -32,9 +34,11 @@ struct Sched(Arc<Mock>);
 
 impl Schedule for Sched {
     fn schedule(&self, task: Notified) {
+        self.0.queued.fetch_add(1, SeqCst);
         self.0.queue.lock().push_back(task);
     }
     fn yield_now(&self, task: Notified) {
+        self.0.queued.fetch_add(1, SeqCst);
         self.0.queue.lock().push_back(task);
     }
     fn release(&self, task: NonNull<Header>) -> bool {
@@ -48,6 +52,7 @@ impl Sched {
         Sched(Arc::new(Mock {
             queue: Mutex::new(VecDeque::new()),
             owned: OwnedTasks::new(1),
+            queued: AtomicUsize::new(0),
         }))
     }
 
@@ -349,6 +354,89 @@ fn loom_lifo_slot_owner_and_thief() {
         assert_eq!(c.polls.load(SeqCst), 1);
         assert_eq!(loom::future::block_on(join).unwrap(), 1);
         c.waker.lock().take();
+        s.shutdown();
+    });
+}
+
+/// Asks to yield through the runner's fast path on its first poll (handing out its waker
+/// first), completes on its second.
+struct Yielder {
+    polls: Arc<AtomicUsize>,
+    waker_out: Arc<Mutex<Option<Waker>>>,
+}
+
+impl Future for Yielder {
+    type Output = usize;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        let n = self.polls.fetch_add(1, SeqCst) + 1;
+        if n >= 2 {
+            return Poll::Ready(n);
+        }
+        *self.waker_out.lock() = Some(cx.waker().clone());
+        assert!(
+            super::waker::request_yield(cx.waker()),
+            "the runner's own waker takes the fast path"
+        );
+        Poll::Pending
+    }
+}
+
+/// A yield through the fast path (the runner requeues the task in the same step as it
+/// marks it idle) racing a wake from another thread: the task is queued once, polled
+/// exactly twice, and completes.
+#[test]
+fn loom_fast_yield_racing_a_wake_queues_once() {
+    loom::model(|| {
+        let s = Sched::new();
+        let polls = Arc::new(AtomicUsize::new(0));
+        let waker = Arc::new(Mutex::new(None));
+        let join = s.spawn(Yielder {
+            polls: polls.clone(),
+            waker_out: waker.clone(),
+        });
+        let w = waker.clone();
+        let t = thread::spawn(move || loop {
+            if let Some(w) = w.lock().take() {
+                w.wake();
+                break;
+            }
+            thread::yield_now();
+        });
+        s.run_one();
+        t.join().unwrap();
+        s.run_all();
+        assert_eq!(polls.load(SeqCst), 2);
+        assert_eq!(
+            s.0.queued.load(SeqCst),
+            2,
+            "queued at the spawn and once more"
+        );
+        assert_eq!(loom::future::block_on(join).unwrap(), 2);
+        s.shutdown();
+    });
+}
+
+/// An abort racing a fast-path yield: the handle gets the output or `Cancelled`, the
+/// task is polled at most twice, and the cell is freed (loom reports a leak otherwise).
+#[test]
+fn loom_fast_yield_racing_an_abort() {
+    loom::model(|| {
+        let s = Sched::new();
+        let polls = Arc::new(AtomicUsize::new(0));
+        let join = s.spawn(Yielder {
+            polls: polls.clone(),
+            waker_out: Arc::new(Mutex::new(None)),
+        });
+        let abort = join.abort_handle();
+        let t = thread::spawn(move || abort.abort());
+        s.run_one();
+        t.join().unwrap();
+        s.run_all();
+        match loom::future::block_on(join) {
+            Ok(n) => assert_eq!(n, 2),
+            Err(e) => assert!(e.is_cancelled()),
+        }
+        assert!(polls.load(SeqCst) <= 2);
         s.shutdown();
     });
 }
