@@ -38,7 +38,7 @@ mod shared {
     use crate::driver::Driver;
     use crate::runtime::Config;
     use crate::sync::deque::{Injector, Steal, Stealer};
-    use crate::task::alloc::{self, RemoteFree};
+    use crate::task::alloc::{self, Origin, RemoteFree};
     use crate::task::cell::Header;
     use crate::task::list::OwnedTasks;
     use crate::task::{self, JoinHandle, Notified, Schedule};
@@ -310,10 +310,13 @@ mod shared {
             let home_free = (home < self.num_workers()).then(|| &*self.remotes[home].free);
             context::with_worker(|w| match w {
                 Some(w) if ptr::eq(&*w.shared, &**self) => {
-                    let overflow = home_free.filter(|_| home != w.index);
-                    let from_worker = home_free.is_some();
+                    let origin = match home_free {
+                        None => Origin::Outside,
+                        Some(_) if home == w.index => Origin::Here,
+                        Some(free) => Origin::Worker(free),
+                    };
                     // SAFETY: the caller's guarantee.
-                    unsafe { w.cells.free(ptr, layout, from_worker, overflow) }
+                    unsafe { w.cells.free(ptr, layout, origin) }
                 }
                 _ => match (home_free, alloc::class_of(layout)) {
                     // SAFETY: the caller's guarantee; a cell with a class was allocated

@@ -176,16 +176,16 @@ impl Trace {
                     micros(e.duration)
                 )?,
                 TraceKind::Steal { victim, tasks } => {
-                    let from = match victim {
-                        Some(v) => format!("worker {v}"),
-                        None => "injector".to_string(),
-                    };
                     write!(
                         out,
                         "{{\"name\":\"steal\",\"cat\":\"steal\",\"ph\":\"i\",\"s\":\"t\",\
-                         \"pid\":1,\"tid\":{tid},\"ts\":{ts},\
-                         \"args\":{{\"from\":\"{from}\",\"tasks\":{tasks}}}}}"
-                    )?
+                         \"pid\":1,\"tid\":{tid},\"ts\":{ts},\"args\":{{\"from\":\""
+                    )?;
+                    match victim {
+                        Some(v) => write!(out, "worker {v}")?,
+                        None => out.write_all(b"injector")?,
+                    }
+                    write!(out, "\",\"tasks\":{tasks}}}}}")?
                 }
             }
         }
@@ -195,7 +195,13 @@ impl Trace {
 
 /// Microseconds with three decimals, as the format wants.
 fn micros(d: Duration) -> impl fmt::Display {
-    format!("{}.{:03}", d.as_micros(), d.as_nanos() % 1_000)
+    struct Micros(Duration);
+    impl fmt::Display for Micros {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "{}.{:03}", self.0.as_micros(), self.0.as_nanos() % 1_000)
+        }
+    }
+    Micros(d)
 }
 
 /// What other threads can read of one worker's trace.

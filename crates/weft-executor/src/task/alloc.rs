@@ -55,6 +55,17 @@ pub(crate) const IDLE_CAP: usize = 256;
 /// the owner's take may be counted after it).
 const REMOTE_CAP: usize = 1024;
 
+/// Where a cell being freed on a worker was spawned.
+#[derive(Clone, Copy)]
+pub(crate) enum Origin<'a> {
+    /// On this worker.
+    Here,
+    /// On another worker: its remote stack takes the cell when our list is full.
+    Worker(&'a RemoteFree),
+    /// Outside the workers (see `FOREIGN_CAP`).
+    Outside,
+}
+
 /// What a free cell holds.
 struct FreeNode {
     next: *mut FreeNode,
@@ -145,27 +156,24 @@ impl LocalCache {
         }
     }
 
-    /// Frees a cell of `layout`: onto our list if it has room (`LOCAL_CAP` for a cell
-    /// spawned on a worker, `from_worker`; `FOREIGN_CAP` for others), else onto `overflow`
-    /// (the stack of the worker that spawned it, if that is another worker), else to the
-    /// global allocator.
+    /// Frees a cell of `layout` spawned at `origin`: onto our list if it has room
+    /// (`LOCAL_CAP`, or `FOREIGN_CAP` for a cell spawned outside the workers), else onto
+    /// the stack of the other worker that spawned it, else to the global allocator.
     ///
     /// # Safety
     ///
     /// `ptr` is a cell of `layout` from `alloc`/`alloc_global`, not used any more.
-    pub(crate) unsafe fn free(
-        &self,
-        ptr: NonNull<u8>,
-        layout: Layout,
-        from_worker: bool,
-        overflow: Option<&RemoteFree>,
-    ) {
+    pub(crate) unsafe fn free(&self, ptr: NonNull<u8>, layout: Layout, origin: Origin<'_>) {
         let Some(class) = class_of(layout) else {
             // SAFETY: the caller's guarantee.
             return unsafe { free_global(ptr, layout) };
         };
         let list = &self.lists[class];
-        if list.len.get() < if from_worker { LOCAL_CAP } else { FOREIGN_CAP } {
+        let cap = match origin {
+            Origin::Outside => FOREIGN_CAP,
+            Origin::Here | Origin::Worker(_) => LOCAL_CAP,
+        };
+        if list.len.get() < cap {
             let node = ptr.cast::<FreeNode>().as_ptr();
             // SAFETY: the cell is free and at least 16 bytes, 16-aligned: a node fits.
             unsafe {
@@ -177,11 +185,11 @@ impl LocalCache {
             list.len.set(list.len.get() + 1);
             return;
         }
-        match overflow {
+        match origin {
             // SAFETY: the caller's guarantee.
-            Some(remote) => unsafe { remote.push(class, ptr) },
+            Origin::Worker(home) => unsafe { home.push(class, ptr) },
             // SAFETY: the caller's guarantee.
-            None => unsafe { free_global(ptr, layout) },
+            Origin::Here | Origin::Outside => unsafe { free_global(ptr, layout) },
         }
     }
 
@@ -378,25 +386,27 @@ mod tests {
         let l = layout(100);
         let a = cache.alloc(l, &remote);
         // SAFETY: `a` came from this cache with this layout.
-        unsafe { cache.free(a, l, true, None) };
+        unsafe { cache.free(a, l, Origin::Here) };
         assert_eq!(cache.alloc(l, &remote), a, "LIFO reuse of the same cell");
-        // Fill past the cap for cells spawned outside the workers: the excess goes to the
-        // overflow stack given. Cells spawned on workers fill up to the larger cap.
-        let cells: Vec<_> = (0..LOCAL_CAP + 10)
+        // Cells spawned outside the workers fill the list up to the small cap only; the
+        // excess goes back to the allocator.
+        let cells: Vec<_> = (0..LOCAL_CAP + 20)
             .map(|_| cache.alloc(l, &remote))
             .collect();
-        let other = RemoteFree::new();
         for &c in &cells[..FOREIGN_CAP + 10] {
             // SAFETY: as above.
-            unsafe { cache.free(c, l, false, Some(&other)) };
+            unsafe { cache.free(c, l, Origin::Outside) };
         }
         let class = class_of(l).unwrap();
         assert_eq!(cache.lists[class].len.get(), FOREIGN_CAP);
-        assert_eq!(take_and_free(&other, class), 10);
+        // Cells spawned on another worker fill it up to the large cap; the excess goes
+        // to that worker's stack.
+        let other = RemoteFree::new();
         for &c in &cells[FOREIGN_CAP + 10..] {
             // SAFETY: as above.
-            unsafe { cache.free(c, l, true, None) };
+            unsafe { cache.free(c, l, Origin::Worker(&other)) };
         }
+        assert_eq!(take_and_free(&other, class), 10);
         assert_eq!(cache.lists[class].len.get(), LOCAL_CAP);
         // SAFETY: `a` is a live allocation of this layout we no longer use.
         unsafe { free_global(a, l) };
@@ -439,7 +449,7 @@ mod tests {
         let cells: Vec<_> = (0..IDLE_CAP * 3).map(|_| cache.alloc(l, &remote)).collect();
         for &c in &cells {
             // SAFETY: cells of this cache and layout, no longer used.
-            unsafe { cache.free(c, l, true, None) };
+            unsafe { cache.free(c, l, Origin::Here) };
         }
         assert_eq!(cache.lists[class].len.get(), IDLE_CAP * 3);
         cache.trim(&remote);

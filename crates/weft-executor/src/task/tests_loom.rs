@@ -98,14 +98,16 @@ impl Sched {
     }
 }
 
-/// Counts polls, concurrent polls and drops; the first poll parks and hands out its
-/// waker, the second completes.
+/// Counts polls, concurrent polls and drops; each poll before the last hands out its
+/// waker (and, with `fast_yield`, asks the runner to requeue it through the yield fast
+/// path) and returns `Pending`; poll number `ready_after` completes.
 struct Probe {
     polls: Arc<AtomicUsize>,
     in_poll: Arc<AtomicUsize>,
     drops: Arc<AtomicUsize>,
     waker_out: Arc<Mutex<Option<Waker>>>,
     ready_after: usize,
+    fast_yield: bool,
 }
 
 impl Future for Probe {
@@ -120,10 +122,15 @@ impl Future for Probe {
         *self.waker_out.lock() = Some(cx.waker().clone());
         self.in_poll.fetch_sub(1, SeqCst);
         if n >= self.ready_after {
-            Poll::Ready(n)
-        } else {
-            Poll::Pending
+            return Poll::Ready(n);
         }
+        if self.fast_yield {
+            assert!(
+                super::waker::request_yield(cx.waker()),
+                "the runner's own waker takes the fast path"
+            );
+        }
+        Poll::Pending
     }
 }
 
@@ -153,7 +160,15 @@ fn probe(ready_after: usize) -> (Probe, Counters) {
         drops: c.drops.clone(),
         waker_out: c.waker.clone(),
         ready_after,
+        fast_yield: false,
     };
+    (p, c)
+}
+
+/// A probe whose first poll yields through the runner's fast path; the second completes.
+fn yielding_probe() -> (Probe, Counters) {
+    let (mut p, c) = probe(2);
+    p.fast_yield = true;
     (p, c)
 }
 
@@ -358,29 +373,6 @@ fn loom_lifo_slot_owner_and_thief() {
     });
 }
 
-/// Asks to yield through the runner's fast path on its first poll (handing out its waker
-/// first), completes on its second.
-struct Yielder {
-    polls: Arc<AtomicUsize>,
-    waker_out: Arc<Mutex<Option<Waker>>>,
-}
-
-impl Future for Yielder {
-    type Output = usize;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
-        let n = self.polls.fetch_add(1, SeqCst) + 1;
-        if n >= 2 {
-            return Poll::Ready(n);
-        }
-        *self.waker_out.lock() = Some(cx.waker().clone());
-        assert!(
-            super::waker::request_yield(cx.waker()),
-            "the runner's own waker takes the fast path"
-        );
-        Poll::Pending
-    }
-}
-
 /// A yield through the fast path (the runner requeues the task in the same step as it
 /// marks it idle) racing a wake from another thread: the task is queued once, polled
 /// exactly twice, and completes.
@@ -388,13 +380,9 @@ impl Future for Yielder {
 fn loom_fast_yield_racing_a_wake_queues_once() {
     loom::model(|| {
         let s = Sched::new();
-        let polls = Arc::new(AtomicUsize::new(0));
-        let waker = Arc::new(Mutex::new(None));
-        let join = s.spawn(Yielder {
-            polls: polls.clone(),
-            waker_out: waker.clone(),
-        });
-        let w = waker.clone();
+        let (p, c) = yielding_probe();
+        let join = s.spawn(p);
+        let w = c.waker.clone();
         let t = thread::spawn(move || loop {
             if let Some(w) = w.lock().take() {
                 w.wake();
@@ -405,13 +393,14 @@ fn loom_fast_yield_racing_a_wake_queues_once() {
         s.run_one();
         t.join().unwrap();
         s.run_all();
-        assert_eq!(polls.load(SeqCst), 2);
+        assert_eq!(c.polls.load(SeqCst), 2);
         assert_eq!(
             s.0.queued.load(SeqCst),
             2,
             "queued at the spawn and once more"
         );
         assert_eq!(loom::future::block_on(join).unwrap(), 2);
+        c.waker.lock().take();
         s.shutdown();
     });
 }
@@ -422,11 +411,8 @@ fn loom_fast_yield_racing_a_wake_queues_once() {
 fn loom_fast_yield_racing_an_abort() {
     loom::model(|| {
         let s = Sched::new();
-        let polls = Arc::new(AtomicUsize::new(0));
-        let join = s.spawn(Yielder {
-            polls: polls.clone(),
-            waker_out: Arc::new(Mutex::new(None)),
-        });
+        let (p, c) = yielding_probe();
+        let join = s.spawn(p);
         let abort = join.abort_handle();
         let t = thread::spawn(move || abort.abort());
         s.run_one();
@@ -436,7 +422,9 @@ fn loom_fast_yield_racing_an_abort() {
             Ok(n) => assert_eq!(n, 2),
             Err(e) => assert!(e.is_cancelled()),
         }
-        assert!(polls.load(SeqCst) <= 2);
+        assert!(c.polls.load(SeqCst) <= 2);
+        assert_eq!(c.drops.load(SeqCst), 1);
+        c.waker.lock().take();
         s.shutdown();
     });
 }

@@ -25,19 +25,17 @@ fn ptr(data: *const ()) -> NonNull<Header> {
     unsafe { NonNull::new_unchecked(data as *mut Header) }
 }
 
-// The yield fast path's two thread-locals (loom's under the models: its threads are
-// coroutines on one OS thread).
+// The yield fast path's thread-local (loom's under the models: its threads are
+// coroutines on one OS thread): the task this thread is polling right now (its header),
+// or null. `request_yield` empties it, so an empty slot at the end of a poll means the
+// task asked to yield.
 #[cfg(not(weft_loom))]
 std::thread_local! {
-    /// The task this thread is polling right now (its header), or null.
     static POLLING: Cell<*const ()> = const { Cell::new(std::ptr::null()) };
-    /// The task being polled asked to yield (see `request_yield`).
-    static YIELD_REQUESTED: Cell<bool> = const { Cell::new(false) };
 }
 #[cfg(weft_loom)]
 loom::thread_local! {
     static POLLING: Cell<*const ()> = Cell::new(std::ptr::null());
-    static YIELD_REQUESTED: Cell<bool> = Cell::new(false);
 }
 
 /// Marks the start of a poll of `ptr` on this thread.
@@ -49,23 +47,24 @@ pub(crate) fn enter_poll(ptr: NonNull<Header>) {
 /// Marks the end of a poll; returns whether the task asked to yield during it.
 #[inline]
 pub(crate) fn leave_poll() -> bool {
-    POLLING.with(|p| p.set(std::ptr::null()));
-    YIELD_REQUESTED.with(|y| y.replace(false))
+    POLLING.with(|p| p.replace(std::ptr::null())).is_null()
 }
 
 /// Called by `yield_now` with the waker it was polled with. If that is the waker of the
 /// task this thread is polling, records the request and returns true: the runner then
 /// requeues the task as it marks it idle, one compare-and-swap on the state word instead
 /// of two (the wake, then the transition). Any other waker (a combinator's, another
-/// executor's) is left to the caller to wake.
+/// executor's), or a second yield in the same poll, is left to the caller to wake.
 #[inline]
 pub(crate) fn request_yield(waker: &Waker) -> bool {
-    let ours =
-        std::ptr::eq(waker.vtable(), &WAKER_VTABLE) && POLLING.with(|p| p.get()) == waker.data();
-    if ours {
-        YIELD_REQUESTED.with(|y| y.set(true));
-    }
-    ours
+    std::ptr::eq(waker.vtable(), &WAKER_VTABLE)
+        && POLLING.with(|p| {
+            let ours = p.get() == waker.data();
+            if ours {
+                p.set(std::ptr::null());
+            }
+            ours
+        })
 }
 
 unsafe fn clone_waker(data: *const ()) -> RawWaker {
