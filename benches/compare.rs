@@ -17,15 +17,13 @@
 
 mod common;
 
-use common::echo::{smol_echo, tokio_echo, weft_echo};
-use common::{median, Rt, Smol, Tokio, Weft};
+use common::net::echo;
+use common::{each, median, yield_many, Rt, Smol, Tokio, Weft};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const SPAWN: usize = 10_000;
-const YIELD_TASKS: usize = 200;
-const YIELDS: usize = 1_000;
 const PING_PONGS: usize = 1_000;
 const CHAIN: usize = 1_000;
 const SLEEPS: usize = 100_000;
@@ -119,29 +117,6 @@ impl Drop for Busy {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Relaxed);
     }
-}
-
-fn yield_many<R: Rt>(rt: &R) {
-    let total = rt.run(async {
-        let hs: Vec<_> = (0..YIELD_TASKS)
-            .map(|_| {
-                R::spawn(async {
-                    let mut n = 0;
-                    for _ in 0..YIELDS {
-                        R::yield_now().await;
-                        n += 1;
-                    }
-                    n
-                })
-            })
-            .collect();
-        let mut t = 0;
-        for h in hs {
-            t += h.await;
-        }
-        t
-    });
-    assert_eq!(total, YIELD_TASKS * YIELDS);
 }
 
 fn ping_pong<R: Rt>(rt: &R) {
@@ -342,25 +317,6 @@ fn print_table(rows: &[Row], o: &Opts) {
     }
 }
 
-macro_rules! each {
-    ($weft:expr, $tokio:expr, $smol:expr, |$rt:ident| $body:expr) => {
-        [
-            {
-                let $rt = $weft;
-                $body
-            },
-            {
-                let $rt = $tokio;
-                $body
-            },
-            {
-                let $rt = $smol;
-                $body
-            },
-        ]
-    };
-}
-
 fn scale(o: &Opts, weft: &Weft, tokio: &Tokio, smol: &Smol) {
     println!(
         "\nCost per task as the count grows ({} workers), ns per task (median of runs):",
@@ -472,20 +428,10 @@ fn main() {
     rows.push(Row {
         workload: "tcp_echo",
         unit: "ms",
-        stats: [
-            measure(slow, 1, || {
-                weft_echo(&weft);
-                None
-            }),
-            measure(slow, 1, || {
-                tokio_echo(&tokio);
-                None
-            }),
-            measure(slow, 1, || {
-                smol_echo(&smol);
-                None
-            }),
-        ],
+        stats: each!(&weft, &tokio, &smol, |rt| measure(slow, 1, || {
+            echo(rt);
+            None
+        })),
     });
     let mem = |name: &str| {
         let runs = if o.quick { 1 } else { 3 };

@@ -8,13 +8,11 @@
 
 mod common;
 
-use common::{workers, Rt, Smol, Tokio, Weft};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use common::{bench_each, workers, yield_many, Rt, Smol, Tokio, Weft, YIELDS, YIELD_TASKS};
+use criterion::{criterion_group, criterion_main, Criterion};
 use std::time::Duration;
 
 const SPAWN: usize = 10_000;
-const YIELD_TASKS: usize = 200;
-const YIELDS: usize = 1_000;
 
 fn spawn_join<R: Rt>(rt: &R) {
     let n = rt.run(async {
@@ -28,29 +26,6 @@ fn spawn_join<R: Rt>(rt: &R) {
     assert_eq!(n, SPAWN * (SPAWN - 1) / 2);
 }
 
-fn yield_many<R: Rt>(rt: &R) {
-    let total = rt.run(async move {
-        let hs: Vec<_> = (0..YIELD_TASKS)
-            .map(|_| {
-                R::spawn(async move {
-                    let mut n = 0;
-                    for _ in 0..YIELDS {
-                        R::yield_now().await;
-                        n += 1;
-                    }
-                    n
-                })
-            })
-            .collect();
-        let mut total = 0;
-        for h in hs {
-            total += h.await;
-        }
-        total
-    });
-    assert_eq!(total, YIELD_TASKS * YIELDS);
-}
-
 fn bench(c: &mut Criterion) {
     let n = workers();
     let weft = Weft::new(n);
@@ -59,28 +34,12 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group(format!("spawn_join_{SPAWN}/{n}w"));
     g.measurement_time(Duration::from_secs(3));
-    g.bench_function(BenchmarkId::from_parameter(weft.name()), |b| {
-        b.iter(|| spawn_join(&weft))
-    });
-    g.bench_function(BenchmarkId::from_parameter(tokio.name()), |b| {
-        b.iter(|| spawn_join(&tokio))
-    });
-    g.bench_function(BenchmarkId::from_parameter(smol.name()), |b| {
-        b.iter(|| spawn_join(&smol))
-    });
+    bench_each!(g, &weft, &tokio, &smol, |rt| spawn_join(rt));
     g.finish();
 
     let mut g = c.benchmark_group(format!("yield_{YIELD_TASKS}x{YIELDS}/{n}w"));
     g.measurement_time(Duration::from_secs(3));
-    g.bench_function(BenchmarkId::from_parameter(weft.name()), |b| {
-        b.iter(|| yield_many(&weft))
-    });
-    g.bench_function(BenchmarkId::from_parameter(tokio.name()), |b| {
-        b.iter(|| yield_many(&tokio))
-    });
-    g.bench_function(BenchmarkId::from_parameter(smol.name()), |b| {
-        b.iter(|| yield_many(&smol))
-    });
+    bench_each!(g, &weft, &tokio, &smol, |rt| yield_many(rt));
     g.finish();
 }
 

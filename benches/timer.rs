@@ -16,8 +16,8 @@
 
 mod common;
 
-use common::{durations, median, workers, Rt, Smol, Tokio, Weft};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use common::{bench_each, durations, median, workers, Rt, Smol, Tokio, Weft};
+use criterion::{criterion_group, criterion_main, Criterion};
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Waker};
@@ -86,28 +86,12 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group(format!("timer_insert_cancel_{INSERT_CANCEL}/{n}w"));
     g.sample_size(10);
-    g.bench_function(BenchmarkId::from_parameter("weft"), |b| {
-        b.iter(|| insert_cancel(&weft))
-    });
-    g.bench_function(BenchmarkId::from_parameter("tokio"), |b| {
-        b.iter(|| insert_cancel(&tokio))
-    });
-    g.bench_function(BenchmarkId::from_parameter("smol"), |b| {
-        b.iter(|| insert_cancel(&smol))
-    });
+    bench_each!(g, &weft, &tokio, &smol, |rt| insert_cancel(rt));
     g.finish();
 
     let mut g = c.benchmark_group(format!("timer_sleeps_{SLEEPS}/{n}w"));
     g.sample_size(10);
-    g.bench_function(BenchmarkId::from_parameter("weft"), |b| {
-        b.iter(|| sleeps(&weft))
-    });
-    g.bench_function(BenchmarkId::from_parameter("tokio"), |b| {
-        b.iter(|| sleeps(&tokio))
-    });
-    g.bench_function(BenchmarkId::from_parameter("smol"), |b| {
-        b.iter(|| sleeps(&smol))
-    });
+    bench_each!(g, &weft, &tokio, &smol, |rt| sleeps(rt));
     g.finish();
 }
 

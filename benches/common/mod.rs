@@ -7,13 +7,78 @@
 
 #![allow(dead_code)]
 
-pub mod echo;
+pub mod net;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::thread;
 use std::time::{Duration, Instant};
+
+/// Evaluates `$body` once per runtime with `$rt` bound to each, into an array in the order
+/// weft, tokio, smol (a workload is generic over the runtime, a closure cannot be).
+macro_rules! each {
+    ($weft:expr, $tokio:expr, $smol:expr, |$rt:ident| $body:expr) => {
+        [
+            {
+                let $rt = $weft;
+                $body
+            },
+            {
+                let $rt = $tokio;
+                $body
+            },
+            {
+                let $rt = $smol;
+                $body
+            },
+        ]
+    };
+}
+pub(crate) use each;
+
+/// One criterion benchmark per runtime in group `$g`, named after the runtime.
+#[allow(unused_macros)] // not by the `compare` bench, which has no criterion
+macro_rules! bench_each {
+    ($g:expr, $weft:expr, $tokio:expr, $smol:expr, |$rt:ident| $body:expr) => {
+        $crate::common::each!($weft, $tokio, $smol, |$rt| {
+            $g.bench_function(
+                criterion::BenchmarkId::from_parameter($crate::common::Rt::name($rt)),
+                |b| b.iter(|| $body),
+            );
+        })
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use bench_each;
+
+/// 200 tasks each yield 1,000 times.
+pub const YIELD_TASKS: usize = 200;
+pub const YIELDS: usize = 1_000;
+
+/// `YIELD_TASKS` tasks each yield `YIELDS` times; their handles are awaited in order.
+pub fn yield_many<R: Rt>(rt: &R) {
+    let total = rt.run(async {
+        let hs: Vec<_> = (0..YIELD_TASKS)
+            .map(|_| {
+                R::spawn(async {
+                    let mut n = 0;
+                    for _ in 0..YIELDS {
+                        R::yield_now().await;
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for h in hs {
+            total += h.await;
+        }
+        total
+    });
+    assert_eq!(total, YIELD_TASKS * YIELDS);
+}
 
 pub fn workers() -> usize {
     std::env::var("WEFT_BENCH_WORKERS")
