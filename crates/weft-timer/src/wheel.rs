@@ -221,8 +221,7 @@ impl<T> Wheel<T> {
             index,
             tag: e.tag,
         };
-        self.items += 1;
-        self.place(item);
+        self.add(item);
         key
     }
 
@@ -259,8 +258,7 @@ impl<T> Wheel<T> {
             index: key.index,
             tag,
         };
-        self.items += 1;
-        self.place(item);
+        self.add(item);
         self.maybe_purge();
         true
     }
@@ -293,6 +291,12 @@ impl<T> Wheel<T> {
             self.purge_due = true;
         }
         e.tag
+    }
+
+    /// Places a new item (counted in `items`).
+    fn add(&mut self, item: Item) {
+        self.items += 1;
+        self.place(item);
     }
 
     /// Puts an item in the slot its deadline calls for, given the current time.
