@@ -46,7 +46,8 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     WAKER.with(|waker| {
         let mut cx = Context::from_waker(waker);
         loop {
-            if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            // Each poll gets a fresh cooperative budget, as a task's does (`coop.rs`).
+            if let Poll::Ready(v) = crate::coop::with_budget(|| future.as_mut().poll(&mut cx)) {
                 return v;
             }
             // A wake that came before this park left a token: `park` returns at once.

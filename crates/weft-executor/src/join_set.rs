@@ -166,13 +166,26 @@ impl<T: Send + 'static> JoinSet<T> {
         if self.len == 0 {
             return Poll::Ready(None);
         }
+        // One unit of the cooperative budget per result (see `coop.rs`); the handles are
+        // then polled without it, so an exhausted budget is seen here, with the set's
+        // waker, not by a handle with its entry's waker.
+        let coop = std::task::ready!(crate::coop::poll_proceed(cx));
         loop {
             let next = {
                 let mut st = self.shared.state.lock();
                 match st.0.pop_front() {
                     Some(i) => i,
                     None => {
-                        st.1 = Some(cx.waker().clone());
+                        let same = st.1.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+                        let old = if same {
+                            None
+                        } else {
+                            st.1.replace(cx.waker().clone())
+                        };
+                        drop(st);
+                        // The waiter we replaced is dropped outside the lock: its drop is
+                        // user code (it may own a task that owns this set).
+                        drop(old);
                         return Poll::Pending;
                     }
                 }
@@ -182,10 +195,12 @@ impl<T: Send + 'static> JoinSet<T> {
                 continue;
             };
             let mut ecx = Context::from_waker(&entry.waker);
-            if let Poll::Ready(res) = Pin::new(&mut entry.handle).poll(&mut ecx) {
+            let polled = crate::coop::with_unlimited(|| Pin::new(&mut entry.handle).poll(&mut ecx));
+            if let Poll::Ready(res) = polled {
                 self.entries[next] = None;
                 self.free.push(next);
                 self.len -= 1;
+                coop.made_progress();
                 return Poll::Ready(Some(res));
             }
         }

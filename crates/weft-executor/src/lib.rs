@@ -43,6 +43,7 @@ mod block_on;
 mod blocking;
 #[cfg(not(weft_loom))]
 mod context;
+pub mod coop;
 mod driver;
 #[cfg(not(weft_loom))]
 mod join_set;

@@ -59,6 +59,7 @@ pub use weft_macros::{main, test};
 
 /// Tasks: spawning, joining, cancelling, yielding, task-local values.
 pub mod task {
+    pub use weft_executor::coop::{consume_budget, unconstrained, Unconstrained};
     pub use weft_executor::{
         spawn, spawn_blocking, yield_now, AbortHandle, AccessError, JoinError, JoinHandle, JoinSet,
         LocalKey, TaskLocalFuture, YieldNow,

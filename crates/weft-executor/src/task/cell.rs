@@ -148,14 +148,22 @@ where
         let mut cx = Context::from_waker(&waker);
         enter_poll(ptr);
         let res = catch_unwind(AssertUnwindSafe(|| {
-            cell.stage.with_mut(|stage| {
-                // SAFETY: we hold RUNNING, so the stage is ours and holds the future,
-                // which never moves out of the cell while running.
-                match unsafe { &mut *stage } {
-                    Stage::Running(fut) => unsafe { Pin::new_unchecked(fut) }.poll(&mut cx),
-                    _ => unreachable!("a task in a run queue with no future"),
-                }
-            })
+            // If the poll panics, the future is dropped while the panic unwinds (by this
+            // guard), so its destructors see `std::thread::panicking()`: a guard that
+            // commits unless the thread panics must not commit half-done work.
+            let drop_on_unwind = DropFutureOnUnwind(cell);
+            let poll = crate::coop::with_budget(|| {
+                cell.stage.with_mut(|stage| {
+                    // SAFETY: we hold RUNNING, so the stage is ours and holds the future,
+                    // which never moves out of the cell while running.
+                    match unsafe { &mut *stage } {
+                        Stage::Running(fut) => unsafe { Pin::new_unchecked(fut) }.poll(&mut cx),
+                        _ => unreachable!("a task in a run queue with no future"),
+                    }
+                })
+            });
+            std::mem::forget(drop_on_unwind);
+            poll
         }));
         let yielded = leave_poll();
         // `cell` is not used past `complete`/`cancel`: the references they return are
@@ -179,11 +187,8 @@ where
                     }
                 }
             }
-            Err(panic) => {
-                // Drop the future that panicked, catching a second panic from its drop.
-                let _ = catch_unwind(AssertUnwindSafe(|| cell.set_stage(Stage::Consumed)));
-                cell.complete(Err(JoinError::panic(panic)))
-            }
+            // The future was dropped during the unwind (`DropFutureOnUnwind`).
+            Err(panic) => cell.complete(Err(JoinError::panic(panic))),
         };
         Self::release(ptr, refs);
     }
@@ -380,6 +385,18 @@ where
             1
         };
         Self::release(ptr, refs);
+    }
+}
+
+/// Drops a task's future if dropped itself, which happens only while a panic of the
+/// future's poll unwinds (the runner forgets it after a poll that returned). A destructor
+/// that panics then aborts the process, as any panic during an unwind does.
+struct DropFutureOnUnwind<'a, F: Future, S>(&'a Cell<F, S>);
+
+impl<F: Future, S> Drop for DropFutureOnUnwind<'_, F, S> {
+    fn drop(&mut self) {
+        // SAFETY: the runner holds RUNNING, so the stage is ours.
+        self.0.stage.with_mut(|p| unsafe { *p = Stage::Consumed });
     }
 }
 

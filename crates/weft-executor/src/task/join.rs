@@ -86,8 +86,14 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // A finished task's output is a ready resource: it spends a unit of the budget
+        // (see `coop.rs`), so a loop over finished handles takes turns with other tasks.
+        let coop = std::task::ready!(crate::coop::poll_proceed(cx));
         let mut out = Poll::Pending;
         self.raw.try_read_output(&mut out, cx.waker());
+        if out.is_ready() {
+            coop.made_progress();
+        }
         out
     }
 }
