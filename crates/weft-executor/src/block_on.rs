@@ -40,6 +40,7 @@ thread_local! {
 /// let v = weft_executor::block_on(async { 1 + 1 });
 /// assert_eq!(v, 2);
 /// ```
+#[track_caller]
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let _guard = context::enter_block_on();
     let mut future = pin!(future);

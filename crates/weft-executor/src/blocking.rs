@@ -13,7 +13,7 @@ use parking_lot::{Condvar, Mutex};
 use std::any::Any;
 use std::collections::VecDeque;
 use std::future::Future;
-use std::io;
+use std::io::{self, Write};
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -182,11 +182,28 @@ impl Inner {
             st.threads += 1;
             drop(st);
             if let Err(e) = self.start_thread(id) {
-                let mut st = self.state.lock();
-                st.threads -= 1;
-                if st.threads == 0 {
-                    // Nothing will ever run the queue: fail loudly rather than hang.
-                    panic!("weft: could not start a blocking-pool thread: {e}");
+                let stranded: Vec<Notified> = {
+                    let mut st = self.state.lock();
+                    st.threads -= 1;
+                    if st.threads == 0 {
+                        st.queue.drain(..).collect()
+                    } else {
+                        Vec::new() // a live thread will run the queue
+                    }
+                };
+                if !stranded.is_empty() {
+                    // Nothing would ever run them: cancel them (their JoinHandles resolve
+                    // to a cancelled error) rather than let their awaiters hang, and say
+                    // why. The OS refused a thread: no panic in the spawner.
+                    let _ = writeln!(
+                        std::io::stderr().lock(),
+                        "weft: could not start a blocking-pool thread ({e}): cancelled {} \
+                         blocking task(s)",
+                        stranded.len()
+                    );
+                    for t in stranded {
+                        task::shutdown_task(t.into_raw());
+                    }
                 }
             }
         }
@@ -208,7 +225,7 @@ impl Inner {
         let handle = self.handle.lock().as_ref().and_then(|h| h.upgrade());
         let _enter = handle.map(crate::context::enter);
         if let Some(f) = &self.config.on_thread_start {
-            f();
+            crate::unwind::contain("the on_thread_start hook", || f());
         }
         let mut st = self.state.lock();
         loop {
@@ -236,7 +253,7 @@ impl Inner {
         st.threads -= 1;
         drop(st);
         if let Some(f) = &self.config.on_thread_stop {
-            f();
+            crate::unwind::contain("the on_thread_stop hook", || f());
         }
         self.exited.notify_all();
     }

@@ -9,6 +9,12 @@ use std::ptr;
 struct Context {
     /// The runtime entered on this thread (a worker, `block_on`, `Handle::enter`).
     handle: RefCell<Option<Handle>>,
+    /// The runtimes entered on this thread and not left yet, oldest first, each with the
+    /// id of its `HandleGuard`; `handle` is the last one's. Guards may be dropped in any
+    /// order: each removes its own entry.
+    entered: RefCell<Vec<(u64, Handle)>>,
+    /// The id of the next `HandleGuard` made on this thread.
+    next_guard: Cell<u64>,
     /// On a worker thread while it runs: its local state.
     worker: Cell<*const WorkerLocal>,
     /// Inside `block_on` on this thread.
@@ -19,6 +25,8 @@ thread_local! {
     static CONTEXT: Context = const {
         Context {
             handle: RefCell::new(None),
+            entered: RefCell::new(Vec::new()),
+            next_guard: Cell::new(0),
             worker: Cell::new(ptr::null()),
             blocking: Cell::new(false),
         }
@@ -70,20 +78,46 @@ pub(crate) fn current_handle() -> Option<Handle> {
         .flatten()
 }
 
-/// Restores the previously entered runtime when dropped.
+/// Leaves the runtime it entered when dropped. Not `Send`: it changes this thread's
+/// context, so it is dropped on this thread. Guards may be dropped in any order: the
+/// runtime current afterwards is the one entered last among the guards still alive (none
+/// once every guard is gone).
 pub(crate) struct HandleGuard {
-    prev: Option<Handle>,
+    id: u64,
+    _not_send: std::marker::PhantomData<*const ()>,
 }
 
 pub(crate) fn enter(handle: Handle) -> HandleGuard {
-    let prev = CONTEXT.with(|c| c.handle.replace(Some(handle)));
-    HandleGuard { prev }
+    let id = CONTEXT.with(|c| {
+        let id = c.next_guard.get();
+        c.next_guard.set(id + 1);
+        c.entered.borrow_mut().push((id, handle.clone()));
+        *c.handle.borrow_mut() = Some(handle);
+        id
+    });
+    HandleGuard {
+        id,
+        _not_send: std::marker::PhantomData,
+    }
 }
 
 impl Drop for HandleGuard {
     fn drop(&mut self) {
-        let prev = self.prev.take();
-        let _ = CONTEXT.try_with(|c| *c.handle.borrow_mut() = prev);
+        // Thread-local destruction: nothing left to restore.
+        let _ = CONTEXT.try_with(|c| {
+            let (left, current) = {
+                let mut entered = c.entered.borrow_mut();
+                let left = entered
+                    .iter()
+                    .rposition(|(id, _)| *id == self.id)
+                    .map(|i| entered.remove(i));
+                (left, entered.last().map(|(_, h)| h.clone()))
+            };
+            let replaced = c.handle.replace(current);
+            // Dropped outside the borrows: the last handle of a runtime may shut it down.
+            drop(replaced);
+            drop(left);
+        });
     }
 }
 
@@ -94,13 +128,12 @@ const NESTED_BLOCK_ON: &str = "`block_on` was called from inside the weft runtim
 thread, or inside another `block_on`), where blocking the thread would stall the tasks it \
 runs: `.await` the future instead, or move the blocking code to `spawn_blocking`";
 
+#[track_caller]
 pub(crate) fn enter_block_on() -> BlockingGuard {
-    CONTEXT.with(|c| {
-        if !c.worker.get().is_null() || c.blocking.get() {
-            panic!("{NESTED_BLOCK_ON}");
-        }
-        c.blocking.set(true);
-    });
+    let nested = CONTEXT.with(|c| !c.worker.get().is_null() || c.blocking.replace(true));
+    if nested {
+        panic!("{NESTED_BLOCK_ON}");
+    }
     BlockingGuard(())
 }
 

@@ -274,7 +274,10 @@ mod tests {
     fn unconstrained_lifts_the_budget_and_restores_it() {
         let mut cx = Context::from_waker(Waker::noop());
         with_budget(|| {
-            poll_proceed(&mut cx).map(RestoreOnPending::made_progress);
+            let Poll::Ready(unit) = poll_proceed(&mut cx) else {
+                panic!("a fresh budget refused");
+            };
+            unit.made_progress();
             let mut inner = std::pin::pin!(unconstrained(std::future::poll_fn(|cx| {
                 for _ in 0..1_000 {
                     assert!(poll_proceed(cx).is_ready());

@@ -12,6 +12,26 @@ use parking_lot::{Condvar, Mutex};
 use std::fmt;
 use std::time::Duration;
 
+/// Wakes `waker` for a driver: a panic in its `wake` (or its drop) is reported on stderr
+/// and goes no further, so the worker running the driver goes on and the wakers after
+/// it in the same batch are still woken.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::task::{Wake, Waker};
+///
+/// struct Panics;
+/// impl Wake for Panics {
+///     fn wake(self: Arc<Self>) { panic!("a hostile waker") }
+/// }
+/// weft_executor::wake_contained(Waker::from(Arc::new(Panics))); // reported, not unwound
+/// ```
+pub fn wake_contained(waker: std::task::Waker) {
+    crate::unwind::contain("a waker woken by the driver", move || waker.wake());
+}
+
 /// A source of events the executor parks on: a reactor, a timer, or both stacked.
 ///
 /// # Contract
@@ -22,6 +42,10 @@ use std::time::Duration;
 ///   next `park` must return at once (the notification is latched, not lost).
 /// - `poll` processes ready events without blocking; it is never called during `park`.
 /// - `poll_due` may be called from any worker at any time, also during `park`.
+/// - None of them may unwind: they run on a worker, outside any task's poll. Wake the
+///   wakers of ready events with [`wake_contained`], which reports a panicking waker
+///   (another executor's, a combinator's) instead of letting it end the worker, and wake
+///   them after releasing the driver's own locks.
 ///
 /// # Examples
 ///

@@ -117,6 +117,7 @@ impl<T: Send + 'static> JoinSet<T> {
     /// # Panics
     ///
     /// Outside a runtime, like [`spawn`](crate::spawn).
+    #[track_caller]
     pub fn spawn<F>(&mut self, future: F) -> crate::AbortHandle
     where
         F: Future<Output = T> + Send + 'static,

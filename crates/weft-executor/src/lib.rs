@@ -54,18 +54,19 @@ mod sync;
 mod task;
 #[cfg(not(weft_loom))]
 mod task_local;
+mod unwind;
 #[cfg(not(weft_loom))]
 mod yield_now;
 
 #[cfg(not(weft_loom))]
 pub use block_on::block_on;
-pub use driver::{Driver, ParkDriver};
+pub use driver::{wake_contained, Driver, ParkDriver};
 #[cfg(not(weft_loom))]
 pub use join_set::JoinSet;
 #[cfg(not(weft_loom))]
 pub use runtime::{
     spawn, spawn_blocking, Builder, EnterGuard, Handle, Runtime, RuntimeMetrics, TryCurrentError,
-    WORKER_THREADS_ENV,
+    MAX_WORKER_THREADS, WORKER_THREADS_ENV,
 };
 #[cfg(not(weft_loom))]
 pub use scheduler::trace::{TaskSource, Trace, TraceEvent, TraceKind};

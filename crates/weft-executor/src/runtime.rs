@@ -21,6 +21,15 @@ use crate::task::PanicHook;
 /// The environment variable that sets the default number of worker threads.
 pub const WORKER_THREADS_ENV: &str = "WEFT_WORKER_THREADS";
 
+/// The most worker threads a runtime can have: a task records the shard of the owned-task
+/// list it belongs to in 16 bits, and there is a shard per worker plus a few for spawns
+/// from outside.
+pub const MAX_WORKER_THREADS: usize = crate::scheduler::MAX_WORKERS;
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
 /// Settings a running runtime keeps.
 pub(crate) struct Config {
     pub(crate) on_task_panic: Option<PanicHook>,
@@ -94,9 +103,14 @@ impl Builder {
     ///
     /// # Panics
     ///
-    /// If `n` is 0.
+    /// If `n` is 0. (A count above [`MAX_WORKER_THREADS`] is refused by
+    /// [`build`](Builder::build).)
+    #[track_caller]
     pub fn worker_threads(&mut self, n: usize) -> &mut Self {
-        assert!(n > 0, "a runtime needs at least one worker thread");
+        assert!(
+            n > 0,
+            "a runtime needs at least one worker thread: pass 1 or more to worker_threads"
+        );
         self.worker_threads = Some(n);
         self
     }
@@ -108,7 +122,8 @@ impl Builder {
         self
     }
 
-    /// The stack size of worker and blocking threads, in bytes.
+    /// The stack size of worker and blocking threads, in bytes (the platform may round
+    /// it up to its minimum). 0 is refused by [`build`](Builder::build).
     pub fn thread_stack_size(&mut self, bytes: usize) -> &mut Self {
         self.stack_size = Some(bytes);
         self
@@ -131,8 +146,12 @@ impl Builder {
     /// # Panics
     ///
     /// If `n` is 0.
+    #[track_caller]
     pub fn max_blocking_threads(&mut self, n: usize) -> &mut Self {
-        assert!(n > 0, "the blocking pool needs at least one thread");
+        assert!(
+            n > 0,
+            "the blocking pool needs at least one thread: pass 1 or more to max_blocking_threads"
+        );
         self.max_blocking_threads = n;
         self
     }
@@ -217,30 +236,57 @@ impl Builder {
     }
 
     fn num_workers(&self) -> io::Result<usize> {
-        if let Some(n) = self.worker_threads {
-            return Ok(n);
-        }
-        match std::env::var(WORKER_THREADS_ENV) {
-            Ok(v) => match v.trim().parse::<usize>() {
-                Ok(n) if n > 0 => Ok(n),
-                _ => Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!(
+        let n = match (self.worker_threads, std::env::var(WORKER_THREADS_ENV)) {
+            (Some(n), _) => n,
+            (None, Ok(v)) => match v.trim().parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    return Err(invalid(format!(
                         "{WORKER_THREADS_ENV}={v:?}: expected a whole number of threads above 0"
-                    ),
-                )),
+                    )))
+                }
             },
-            Err(_) => Ok(num_cpus::get().max(1)),
+            (None, Err(_)) => num_cpus::get().max(1),
+        };
+        if n > MAX_WORKER_THREADS {
+            return Err(invalid(format!(
+                "{n} worker threads: a runtime holds at most {MAX_WORKER_THREADS}"
+            )));
         }
+        Ok(n)
+    }
+
+    /// Refuses the settings the runtime cannot hold.
+    fn check(&self) -> io::Result<()> {
+        if self.stack_size == Some(0) {
+            return Err(invalid(
+                "a thread stack size of 0 bytes: leave it unset for the default".into(),
+            ));
+        }
+        if self.thread_name.contains('\0') {
+            return Err(invalid(format!(
+                "thread name {:?} contains a NUL byte, which thread names cannot hold",
+                self.thread_name
+            )));
+        }
+        Ok(())
     }
 
     /// Starts the worker threads and returns the runtime.
     ///
     /// # Errors
     ///
-    /// If `WEFT_WORKER_THREADS` is set to something other than a positive number
-    /// (`InvalidInput`), or a thread cannot be started.
+    /// `InvalidInput` for a setting the runtime cannot hold: more than
+    /// [`MAX_WORKER_THREADS`] workers, `WEFT_WORKER_THREADS` set to something other than
+    /// a positive number, a stack size of 0, a thread name with a NUL byte. Otherwise the
+    /// error of a thread that could not be started.
+    ///
+    /// ```
+    /// let err = weft_executor::Builder::new().thread_stack_size(0).build().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// ```
     pub fn build(&mut self) -> io::Result<Runtime> {
+        self.check()?;
         let n = self.num_workers()?;
         // Per worker: its queue, and its queue of tasks woken by the driver (see worker.rs).
         let queues: Vec<(Worker<task::Notified>, Worker<task::Notified>)> = (0..n)
@@ -288,12 +334,14 @@ impl Builder {
             let stop = self.on_thread_stop.clone();
             // On error, `rt` drops here and shuts down the workers already started.
             rt.threads.push(b.spawn(move || {
+                // A hook that panics is reported and the worker runs anyway: a worker
+                // that never started would strand the tasks queued on it.
                 if let Some(f) = start {
-                    f();
+                    crate::unwind::contain("the on_thread_start hook", || f());
                 }
                 worker::run(shared, i, queue, ready);
                 if let Some(f) = stop {
-                    f();
+                    crate::unwind::contain("the on_thread_stop hook", || f());
                 }
             })?);
         }
@@ -352,6 +400,7 @@ impl Runtime {
     /// # Panics
     ///
     /// On a worker thread or inside another `block_on`: `.await` the future instead.
+    #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter(self.handle.clone());
         crate::block_on(future)
@@ -511,6 +560,7 @@ impl Handle {
     ///
     /// Outside a runtime, with a message that says how to enter one. Use
     /// [`try_current`](Handle::try_current) to check instead.
+    #[track_caller]
     pub fn current() -> Handle {
         match context::current_handle() {
             Some(h) => h,
@@ -635,6 +685,16 @@ impl WeakHandle {
 }
 
 /// Returned by [`Handle::enter`]; leaves the runtime when dropped.
+///
+/// It is not `Send`: it changes the thread it was made on, so it is dropped there. Guards
+/// of several runtimes may be dropped in any order: the runtime current afterwards is the
+/// one entered last among the guards still alive, and none once all are gone.
+///
+/// ```compile_fail
+/// let rt = weft_executor::Runtime::new().unwrap();
+/// let guard = rt.enter();
+/// std::thread::spawn(move || drop(guard)); // error: `EnterGuard` is not `Send`
+/// ```
 pub struct EnterGuard<'a> {
     _guard: context::HandleGuard,
     _handle: std::marker::PhantomData<&'a Handle>,
@@ -787,11 +847,13 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    // Borrow the current handle rather than clone it: no reference-count traffic.
-    context::with_handle(|h| match h {
-        Some(h) => h.spawn(future),
+    // Borrow the current handle rather than clone it: no reference-count traffic. (The
+    // panic is outside the closure, so that it reports the caller's location.)
+    let mut future = Some(future);
+    match context::with_handle(|h| h.map(|h| h.spawn(future.take().unwrap()))) {
+        Some(join) => join,
         None => panic!("weft_executor::spawn: {NO_RUNTIME}"),
-    })
+    }
 }
 
 /// Runs a blocking closure on the current runtime's blocking pool.
@@ -805,8 +867,9 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    context::with_handle(|h| match h {
-        Some(h) => h.spawn_blocking(f),
+    let mut f = Some(f);
+    match context::with_handle(|h| h.map(|h| h.spawn_blocking(f.take().unwrap()))) {
+        Some(join) => join,
         None => panic!("weft_executor::spawn_blocking: {NO_RUNTIME}"),
-    })
+    }
 }

@@ -74,7 +74,7 @@ impl<T: 'static> LocalKey<T> {
         TaskLocalFuture {
             key: self,
             value: Some(value),
-            future,
+            future: Some(future),
         }
     }
 
@@ -142,6 +142,23 @@ impl<'a, T: 'static> Swap<'a, T> {
     }
 }
 
+impl<'a, T: 'static> Swap<'a, T> {
+    /// `new`, or nothing where the slot is gone or borrowed.
+    fn try_new(key: &'static LocalKey<T>, value: &'a mut Option<T>) -> Option<Self> {
+        let swapped = key
+            .slot
+            .try_with(|cell| match cell.try_borrow_mut() {
+                Ok(mut slot) => {
+                    std::mem::swap(&mut *slot, value);
+                    true
+                }
+                Err(_) => false,
+            })
+            .unwrap_or(false);
+        swapped.then_some(Swap { key, value })
+    }
+}
+
 impl<T: 'static> Drop for Swap<'_, T> {
     fn drop(&mut self) {
         let _ = self
@@ -153,11 +170,27 @@ impl<T: 'static> Drop for Swap<'_, T> {
 
 pin_project_lite::pin_project! {
     /// A future with a task-local value set while it runs; see [`LocalKey::scope`].
+    ///
+    /// The value is also set while the inner future is dropped, so its destructors can
+    /// read it (when the task is aborted, or dropped at shutdown).
     pub struct TaskLocalFuture<T: 'static, F> {
         key: &'static LocalKey<T>,
         value: Option<T>,
+        // `None` once dropped (by our own drop, inside the scope).
         #[pin]
-        future: F,
+        future: Option<F>,
+    }
+
+    impl<T: 'static, F> PinnedDrop for TaskLocalFuture<T, F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if this.future.is_some() {
+                // If the slot cannot be borrowed (thread-local destruction, or a drop from
+                // inside a `with` of the same key), the future is dropped without it.
+                let _guard = Swap::try_new(this.key, this.value);
+                this.future.set(None);
+            }
+        }
     }
 }
 
@@ -167,7 +200,10 @@ impl<T: 'static, F: Future> Future for TaskLocalFuture<T, F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let _guard = Swap::new(this.key, this.value);
-        this.future.poll(cx)
+        match this.future.as_pin_mut() {
+            Some(future) => future.poll(cx),
+            None => unreachable!("a TaskLocalFuture polled after it was dropped"),
+        }
     }
 }
 

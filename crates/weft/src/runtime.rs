@@ -28,6 +28,7 @@ pub struct Builder {
 macro_rules! forward {
     ($($(#[$doc:meta])* fn $name:ident($($arg:ident: $t:ty),*);)*) => {$(
         $(#[$doc])*
+        #[track_caller]
         pub fn $name(&mut self, $($arg: $t),*) -> &mut Self {
             self.inner.$name($($arg),*);
             self
@@ -83,8 +84,8 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// If the poller cannot be created, a thread cannot start, or `WEFT_WORKER_THREADS`
-    /// is not a positive number.
+    /// If the poller cannot be created, a thread cannot start, or a setting is one the
+    /// runtime cannot hold (`InvalidInput`, see [`weft_executor::Builder::build`]).
     pub fn build(&mut self) -> io::Result<Runtime> {
         #[cfg(feature = "net")]
         let base: Arc<dyn Driver> = {
@@ -139,6 +140,7 @@ impl Runtime {
     /// # Panics
     ///
     /// Inside a runtime (a task, or another `block_on`): `.await` the future instead.
+    #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.inner.block_on(future)
     }
@@ -207,8 +209,9 @@ pub fn run<F: Future>(future: F) -> F::Output {
              runtime needs: `.await` the future instead, or `weft::spawn` it"
         );
     }
-    let rt = Builder::new()
-        .build()
-        .unwrap_or_else(|e| panic!("weft::run could not start a runtime: {e}"));
+    let rt = match Builder::new().build() {
+        Ok(rt) => rt,
+        Err(e) => panic!("weft::run could not start a runtime: {e}"),
+    };
     rt.block_on(future)
 }

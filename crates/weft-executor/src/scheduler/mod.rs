@@ -55,6 +55,9 @@ mod shared {
 
     /// Shards of the owned-task list used by spawns from outside the workers.
     const REMOTE_SHARDS: usize = 4;
+    /// The most workers: a task's header holds its list shard as `u16`, and there is a
+    /// shard per worker plus `REMOTE_SHARDS`.
+    pub(crate) const MAX_WORKERS: usize = u16::MAX as usize + 1 - REMOTE_SHARDS;
     /// `driver_owner` when no worker is in the driver.
     pub(crate) const NO_OWNER: usize = usize::MAX;
 

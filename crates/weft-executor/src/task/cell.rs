@@ -182,7 +182,9 @@ where
                 match catch_unwind(AssertUnwindSafe(|| cell.set_stage(Stage::Consumed))) {
                     Ok(()) => cell.complete(Ok(out)),
                     Err(panic) => {
-                        let _ = catch_unwind(AssertUnwindSafe(move || drop(out)));
+                        if let Err(p) = catch_unwind(AssertUnwindSafe(move || drop(out))) {
+                            crate::unwind::drop_payload(p);
+                        }
                         cell.complete(Err(JoinError::panic(panic)))
                     }
                 }
@@ -243,7 +245,9 @@ where
             // the slot any more; reading it here is shared with at most other readers.
             self.join_waker.with(|w| {
                 if let Some(w) = unsafe { &*w } {
-                    w.wake_by_ref();
+                    // Any waker (another executor's, a combinator's): its wake must not
+                    // unwind into the worker that completed the task.
+                    crate::unwind::contain("a JoinHandle's waker", || w.wake_by_ref());
                 }
             });
         }
@@ -301,10 +305,19 @@ where
             let scheduler = ptr::read(&(*cell).scheduler);
             let home = (*cell).header.shard;
             ptr::drop_in_place(&mut (*cell).header);
-            ptr::drop_in_place(&mut (*cell).join_waker);
-            ptr::drop_in_place(&mut (*cell).stage);
             (scheduler, home)
         };
+        // The waker and the stage (an output or future left in it) are user values: the
+        // last reference may be dropped by a worker or at shutdown, where a panic must
+        // not unwind. (A panicking drop leaks what it had not dropped yet.)
+        // SAFETY: as above; each field is dropped once, here.
+        crate::unwind::contain("dropping a task's waker", || unsafe {
+            ptr::drop_in_place(&mut (*cell).join_waker)
+        });
+        // SAFETY: as above.
+        crate::unwind::contain("dropping a task's output", || unsafe {
+            ptr::drop_in_place(&mut (*cell).stage)
+        });
         // SAFETY: the memory came from `allocate` with this layout and is dead now.
         unsafe { scheduler.free_cell(ptr.cast(), Layout::new::<Self>(), home) };
         drop(scheduler);

@@ -55,10 +55,15 @@ impl JoinError {
     /// If the task was cancelled rather than panicking; use [`try_into_panic`](Self::try_into_panic)
     /// to check first. To re-raise the task's panic in the caller, pass the payload to
     /// [`std::panic::resume_unwind`].
+    #[track_caller]
     pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
-        self.try_into_panic().expect(
-            "`JoinError::into_panic` called on a cancelled task's error; check `is_panic()` first",
-        )
+        match self.repr {
+            Repr::Panic(p) => p,
+            Repr::Cancelled => panic!(
+                "`JoinError::into_panic` called on a cancelled task's error; check \
+                 `is_panic()` first, or use `try_into_panic`"
+            ),
+        }
     }
 
     /// The panic's payload, or the error itself if the task was cancelled.

@@ -26,26 +26,32 @@ pub use join::{AbortHandle, JoinHandle};
 use cell::{Cell, Header};
 use std::any::Any;
 use std::future::Future;
+use std::io::Write;
 use std::ptr::NonNull;
 
 /// The hook for panics nobody observes (`Builder::on_task_panic`).
 pub(crate) type PanicHook = std::sync::Arc<dyn Fn(Box<dyn Any + Send>) + Send + Sync>;
 
 /// Reports a panic no `JoinHandle` will see: to the hook if there is one, else one line on
-/// stderr. `what` names the kind of task ("task", "blocking task").
+/// stderr. `what` names the kind of task ("task", "blocking task"). Never unwinds: a hook
+/// that panics is reported in its turn (see `unwind.rs`), and a failing stderr is ignored.
 pub(crate) fn report_unhandled_panic(
     hook: Option<&PanicHook>,
     what: &str,
     payload: Box<dyn Any + Send>,
 ) {
     match hook {
-        Some(hook) => hook(payload),
+        Some(hook) => {
+            crate::unwind::contain("the on_task_panic hook", || hook(payload));
+        }
         None => {
             let msg = panic_message(payload.as_ref()).unwrap_or("<non-string payload>");
-            eprintln!(
+            let _ = writeln!(
+                std::io::stderr().lock(),
                 "weft: a {what} panicked and nobody awaited its JoinHandle: {msg} \
                  (set Builder::on_task_panic to handle this differently)"
             );
+            crate::unwind::drop_payload(payload);
         }
     }
 }
