@@ -23,6 +23,22 @@ fn rt(workers: usize) -> Runtime {
         .unwrap()
 }
 
+/// Runs `body` on a thread of its own and waits for it at most `HANG`: a deadlock or a
+/// worker that is never given back fails the test instead of hanging the suite (the stuck
+/// thread is left behind).
+fn within<R: Send + 'static>(body: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(body());
+    });
+    match rx.recv_timeout(HANG) {
+        Ok(v) => v,
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("hung for {HANG:?}"),
+        // The body panicked: its message is already printed.
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("the body panicked"),
+    }
+}
+
 fn timer_len() -> usize {
     Handle::current().extension::<Timer>().unwrap().len()
 }
@@ -329,4 +345,127 @@ fn a_hundred_thousand_concurrent_sleeps() {
         assert_eq!(timer_len(), 0);
     });
     assert_eq!(fired.load(SeqCst), 100_000);
+}
+
+/// On one worker, a task loops over `ready` (a timer that is always due) until a task it
+/// queued beside itself has run: the budget must make the loop give the worker back.
+fn a_loop_over_due_timers_lets_a_queued_task_run<F, Fut>(ready: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let ran = within(move || {
+        let rt = rt(1);
+        rt.block_on(rt.spawn(async move {
+            let flag = Arc::new(AtomicBool::new(false));
+            let f = flag.clone();
+            // Queued on this worker; one worker, so nobody else can run it.
+            let beside = spawn(async move { f.store(true, SeqCst) });
+            let start = Instant::now();
+            while !flag.load(SeqCst) {
+                if start.elapsed() > HANG / 2 {
+                    return false;
+                }
+                ready().await;
+            }
+            beside.await.unwrap();
+            true
+        }))
+        .unwrap()
+    });
+    assert!(ran, "the loop over due timers never gave its worker back");
+}
+
+#[test]
+fn a_loop_over_zero_sleeps_takes_turns() {
+    a_loop_over_due_timers_lets_a_queued_task_run(|| sleep(Duration::ZERO));
+}
+
+#[test]
+fn a_loop_over_past_deadlines_takes_turns() {
+    a_loop_over_due_timers_lets_a_queued_task_run(|| {
+        sleep_until(Instant::now() - Duration::from_millis(1))
+    });
+}
+
+#[test]
+fn a_loop_over_elapsed_timeouts_takes_turns() {
+    a_loop_over_due_timers_lets_a_queued_task_run(|| async {
+        let r = timeout(Duration::ZERO, std::future::pending::<()>()).await;
+        assert!(r.is_err());
+    });
+}
+
+#[test]
+fn a_loop_over_a_late_interval_takes_turns() {
+    let ran = within(|| {
+        let rt = rt(1);
+        rt.block_on(rt.spawn(async {
+            let flag = Arc::new(AtomicBool::new(false));
+            let f = flag.clone();
+            let beside = spawn(async move { f.store(true, SeqCst) });
+            // A period of 1 ns, bursting: ticks fall due faster than they can be taken.
+            let mut it = interval_at(Instant::now(), Duration::from_nanos(1));
+            let start = Instant::now();
+            while !flag.load(SeqCst) {
+                if start.elapsed() > HANG / 2 {
+                    return false;
+                }
+                it.tick().await;
+            }
+            beside.await.unwrap();
+            true
+        }))
+        .unwrap()
+    });
+    assert!(
+        ran,
+        "the loop over interval ticks never gave its worker back"
+    );
+}
+
+/// A `timeout` whose future spends the whole budget at every poll (so it returns
+/// `Pending` only through the budget) must still see its deadline pass.
+fn times_out_although_the_future_spends_the_budget<Fut>(future: fn() -> Fut)
+where
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let r = within(move || {
+        let rt = rt(1);
+        let start = Instant::now();
+        let r = rt.block_on(rt.spawn(timeout(Duration::from_millis(10), future())));
+        (r.unwrap(), start.elapsed())
+    });
+    assert!(r.0.is_err(), "the future completed?");
+    assert!(r.1 >= Duration::from_millis(10), "timed out early");
+}
+
+#[test]
+fn timeout_is_not_exhausted_by_a_future_consuming_the_budget() {
+    times_out_although_the_future_spends_the_budget(|| async {
+        loop {
+            weft_executor::coop::consume_budget().await;
+        }
+    });
+}
+
+#[test]
+fn timeout_is_not_exhausted_by_a_future_looping_over_due_timers() {
+    times_out_although_the_future_spends_the_budget(|| async {
+        loop {
+            sleep(Duration::ZERO).await;
+        }
+    });
+}
+
+#[test]
+fn timeout_in_block_on_is_not_exhausted_by_its_future() {
+    let r = within(|| {
+        rt(1).block_on(timeout(Duration::from_millis(10), async {
+            loop {
+                weft_executor::coop::consume_budget().await;
+            }
+        }))
+    });
+    assert!(r.is_err());
 }
