@@ -469,3 +469,48 @@ fn timeout_in_block_on_is_not_exhausted_by_its_future() {
     });
     assert!(r.is_err());
 }
+
+/// A waker that owns a `Sleep` (as a hand-written executor's waker owns its task's
+/// future): dropping the last clone drops the sleep, which cancels its timer.
+struct OwnsASleep {
+    _sleep: weft_timer::Sleep,
+}
+
+impl std::task::Wake for OwnsASleep {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// A registered sleep whose owner is the only waker of another sleep.
+fn a_waker_owning_a_registered_sleep() -> Waker {
+    let mut owned = sleep(Duration::from_secs(3600));
+    assert!(Pin::new(&mut owned)
+        .poll(&mut Context::from_waker(Waker::noop()))
+        .is_pending());
+    Waker::from(Arc::new(OwnsASleep { _sleep: owned }))
+}
+
+#[test]
+fn replacing_a_waker_that_owns_a_sleep_of_the_same_shard_does_not_deadlock() {
+    // Both sleeps are registered from this thread, so into the same shard. Replacing the
+    // first one's waker drops the old waker's last clone, which drops the second sleep,
+    // which cancels it in that shard: that must not happen under the shard's lock.
+    within(|| {
+        let rt = rt(1);
+        rt.block_on(async {
+            let mut s = sleep(Duration::from_secs(3600));
+            let owner = a_waker_owning_a_registered_sleep();
+            assert!(Pin::new(&mut s)
+                .poll(&mut Context::from_waker(&owner))
+                .is_pending());
+            drop(owner);
+            assert_eq!(timer_len(), 2);
+            // A new waker: the sleep and the wheel let go of the owner.
+            assert!(Pin::new(&mut s)
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending());
+            assert_eq!(timer_len(), 1, "the owned sleep was dropped and cancelled");
+            drop(s);
+            assert_eq!(timer_len(), 0);
+        });
+    });
+}
