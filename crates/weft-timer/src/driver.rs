@@ -149,14 +149,20 @@ impl Timer {
             .min(u64::MAX - 1)
     }
 
-    /// Timers now registered and not yet due. (A sleep that completes leaves its entry to
-    /// the wheel, which drops it when it fires; so this fires what is due before counting.)
+    /// Timers now registered and not yet due.
+    ///
+    /// A sleep that completes leaves its entry to the wheel, which drops it when it next
+    /// fires, so due entries are not counted; nor are they fired: this only looks. It
+    /// walks every wheel (for tests and diagnostics, not for a hot path).
     pub fn len(&self) -> usize {
-        self.fire(Instant::now());
-        self.shards.iter().map(|s| s.wheel.lock().len()).sum()
+        let now = Instant::now();
+        self.shards
+            .iter()
+            .map(|s| s.wheel.lock().len_after(now))
+            .sum()
     }
 
-    /// True if no timer is registered.
+    /// True if no timer is registered and not yet due (see [`len`](Timer::len)).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

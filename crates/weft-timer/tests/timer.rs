@@ -514,3 +514,46 @@ fn replacing_a_waker_that_owns_a_sleep_of_the_same_shard_does_not_deadlock() {
         });
     });
 }
+
+/// Counts its wakes.
+struct CountsWakes(AtomicUsize);
+
+impl std::task::Wake for CountsWakes {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+#[test]
+fn len_and_is_empty_only_look() {
+    // The timer is reachable by sleeps but nobody drives it (the runtime parks in a
+    // plain driver), so only `len` could fire its timers.
+    let driver = weft_timer::TimerDriver::new(Arc::new(weft_executor::ParkDriver::new()));
+    let timer = driver.timer();
+    let rt = Builder::new()
+        .worker_threads(1)
+        .extension(timer.clone())
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let wakes = Arc::new(CountsWakes(AtomicUsize::new(0)));
+        let waker = Waker::from(wakes.clone());
+        let mut due = sleep(Duration::from_millis(1));
+        let mut later = sleep(Duration::from_secs(3600));
+        for s in [&mut due, &mut later] {
+            assert!(Pin::new(s)
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(timer.len(), 1, "the due timer is not counted");
+        assert!(!timer.is_empty());
+        drop(later);
+        assert!(timer.is_empty());
+        assert_eq!(wakes.0.load(SeqCst), 0, "a getter fired a timer");
+        // It is still there to fire.
+        assert!(Pin::new(&mut due)
+            .poll(&mut Context::from_waker(&waker))
+            .is_ready());
+    });
+}
