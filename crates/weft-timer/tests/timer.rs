@@ -480,12 +480,9 @@ impl std::task::Wake for OwnsASleep {
     fn wake(self: Arc<Self>) {}
 }
 
-/// A registered sleep whose owner is the only waker of another sleep.
-fn a_waker_owning_a_registered_sleep() -> Waker {
-    let mut owned = sleep(Duration::from_secs(3600));
-    assert!(Pin::new(&mut owned)
-        .poll(&mut Context::from_waker(Waker::noop()))
-        .is_pending());
+/// A waker owning `owned`, registered first (unless it is due).
+fn a_waker_owning(mut owned: weft_timer::Sleep) -> Waker {
+    let _ = Pin::new(&mut owned).poll(&mut Context::from_waker(Waker::noop()));
     Waker::from(Arc::new(OwnsASleep { _sleep: owned }))
 }
 
@@ -498,7 +495,7 @@ fn replacing_a_waker_that_owns_a_sleep_of_the_same_shard_does_not_deadlock() {
         let rt = rt(1);
         rt.block_on(async {
             let mut s = sleep(Duration::from_secs(3600));
-            let owner = a_waker_owning_a_registered_sleep();
+            let owner = a_waker_owning(sleep(Duration::from_secs(3600)));
             assert!(Pin::new(&mut s)
                 .poll(&mut Context::from_waker(&owner))
                 .is_pending());
@@ -556,4 +553,130 @@ fn len_and_is_empty_only_look() {
             .poll(&mut Context::from_waker(&waker))
             .is_ready());
     });
+}
+
+/// What the stress test saw.
+#[derive(Default)]
+struct Seen {
+    completed: AtomicUsize,
+    early: AtomicUsize,
+}
+
+impl Seen {
+    fn check(&self, deadline: Instant) {
+        if Instant::now() < deadline {
+            self.early.fetch_add(1, SeqCst);
+        }
+        self.completed.fetch_add(1, SeqCst);
+    }
+}
+
+/// Awaits `s` and checks it was not early.
+async fn checked(mut s: weft_timer::Sleep, seen: Arc<Seen>) {
+    (&mut s).await;
+    seen.check(s.deadline());
+}
+
+/// Polls `s` once with the task's waker (registering it unless it is due).
+async fn poll_once(s: &mut weft_timer::Sleep) -> Poll<()> {
+    std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *s).poll(cx))).await
+}
+
+#[test]
+fn sleeps_moved_between_tasks_and_wakers_while_they_fire_reset_and_cancel() {
+    // Many tasks on 4 workers, for about a second: sleeps with random short deadlines
+    // awaited, reset, moved into other tasks through a shared queue, registered with a
+    // waker that owns another sleep, aborted around their deadline. Every sleep that
+    // completes must be on time; nothing may hang, panic or stay registered.
+    let seen = within(|| {
+        let rt = rt(4);
+        let seen = Arc::new(Seen::default());
+        let queue: Arc<std::sync::Mutex<Vec<weft_timer::Sleep>>> = Arc::default();
+        let end = Instant::now() + Duration::from_secs(1);
+        let tasks: Vec<_> = (0..16u64)
+            .map(|i| {
+                let (seen, queue) = (seen.clone(), queue.clone());
+                rt.spawn(async move {
+                    let mut seed = 0x9E37_79B9_7F4A_7C15 ^ (i + 1);
+                    let mut r = move |n: u64| rand(&mut seed) % n;
+                    let mut spawned = Vec::new();
+                    while Instant::now() < end {
+                        let d = Duration::from_micros(r(2_000));
+                        let mut s = sleep(d);
+                        match r(7) {
+                            0 => checked(s, seen.clone()).await,
+                            1 => {
+                                let _ = poll_once(&mut s).await;
+                                s.reset(Instant::now() + Duration::from_micros(r(2_000)));
+                                checked(s, seen.clone()).await;
+                            }
+                            // Registered by this task, finished by whichever takes it.
+                            2 => {
+                                let _ = poll_once(&mut s).await;
+                                queue.lock().unwrap().push(s);
+                            }
+                            3 => {
+                                let Some(mut s) = queue.lock().unwrap().pop() else {
+                                    continue;
+                                };
+                                match r(4) {
+                                    0 => checked(s, seen.clone()).await,
+                                    1 => spawned.push(spawn(checked(s, seen.clone()))),
+                                    2 => {
+                                        s.reset(Instant::now() + Duration::from_micros(r(2_000)));
+                                        queue.lock().unwrap().push(s);
+                                    }
+                                    _ => drop(s),
+                                }
+                            }
+                            // Registered with a waker that owns another sleep: replaced
+                            // at once, or woken and dropped by the wheel as it fires.
+                            4 => {
+                                let other = sleep(Duration::from_micros(r(2_000)));
+                                let owner = a_waker_owning(other);
+                                let _ = Pin::new(&mut s).poll(&mut Context::from_waker(&owner));
+                                drop(owner);
+                                if r(2) == 0 {
+                                    sleep(d + Duration::from_millis(1)).await;
+                                }
+                                checked(s, seen.clone()).await;
+                            }
+                            5 => {
+                                let (t, sd) = (r(2_000), r(2_000));
+                                let start = Instant::now();
+                                let inner = sleep(Duration::from_micros(sd));
+                                let limit = Duration::from_micros(t);
+                                match timeout(limit, inner).await {
+                                    Ok(()) => seen.check(start + Duration::from_micros(sd)),
+                                    Err(_) => seen.check(start + limit),
+                                }
+                            }
+                            // Aborted at about the time it fires, on whichever worker.
+                            _ => {
+                                let h = spawn(checked(s, seen.clone()));
+                                for _ in 0..r(4) {
+                                    yield_now().await;
+                                }
+                                h.abort();
+                                let _ = h.await;
+                            }
+                        }
+                    }
+                    for h in spawned {
+                        h.await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            rt.block_on(t).unwrap();
+        }
+        rt.block_on(async {
+            queue.lock().unwrap().clear();
+            assert_eq!(timer_len(), 0, "a sleep stayed registered");
+        });
+        seen
+    });
+    assert!(seen.completed.load(SeqCst) > 100, "too little happened");
+    assert_eq!(seen.early.load(SeqCst), 0, "sleeps completed early");
 }
