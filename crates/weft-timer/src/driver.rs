@@ -24,6 +24,15 @@
 //!
 //! Expired timers are fired in batches: their wakers are collected under the lock and woken
 //! after it is released.
+//!
+//! # No user code under a shard's lock
+//!
+//! A waker's clone, wake and drop may run any code: a hand-written executor's waker may
+//! own its task's future, and dropping it may drop another sleep of the same shard, which
+//! takes the shard's (non-reentrant) lock to cancel. So no waker is cloned, woken or
+//! dropped while a shard is locked: `register` moves its waker in, `update_waker` swaps
+//! the new one in and drops the old one after unlocking, and `cancel`, the fires and
+//! `shutdown` take the wakers out and drop or wake them after unlocking.
 
 use crate::sync::{fence, AtomicU64, Mutex};
 use crate::wheel::{Key, Wheel};
@@ -140,14 +149,20 @@ impl Timer {
             .min(u64::MAX - 1)
     }
 
-    /// Timers now registered and not yet due. (A sleep that completes leaves its entry to
-    /// the wheel, which drops it when it fires; so this fires what is due before counting.)
+    /// Timers now registered and not yet due.
+    ///
+    /// A sleep that completes leaves its entry to the wheel, which drops it when it next
+    /// fires, so due entries are not counted; nor are they fired: this only looks. It
+    /// walks every wheel (for tests and diagnostics, not for a hot path).
     pub fn len(&self) -> usize {
-        self.fire(Instant::now());
-        self.shards.iter().map(|s| s.wheel.lock().len()).sum()
+        let now = Instant::now();
+        self.shards
+            .iter()
+            .map(|s| s.wheel.lock().len_after(now))
+            .sum()
     }
 
-    /// True if no timer is registered.
+    /// True if no timer is registered and not yet due (see [`len`](Timer::len)).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -206,16 +221,18 @@ impl Timer {
 
     /// Replaces the waker of a registration still in the wheel. Returns false if it fired.
     pub(crate) fn update_waker(&self, key: TimerKey, waker: &Waker) -> bool {
-        let mut wheel = self.shards[key.shard as usize].wheel.lock();
-        match wheel.get_mut(key.key) {
-            Some(w) => {
-                if !w.will_wake(waker) {
-                    w.clone_from(waker);
-                }
-                true
-            }
-            None => false,
-        }
+        // Cloned and dropped outside the lock: a waker's clone and drop may run any code,
+        // such as dropping another sleep of this shard (which takes this lock).
+        let mut waker = waker.clone();
+        let found = {
+            let mut wheel = self.shards[key.shard as usize].wheel.lock();
+            wheel
+                .get_mut(key.key)
+                .map(|w| std::mem::swap(w, &mut waker))
+                .is_some()
+        };
+        drop(waker); // the old waker, or the unused clone
+        found
     }
 
     /// Cancels a registration (no-op if it fired).

@@ -67,6 +67,10 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
 ///
 /// It is also a [`Stream`] of tick instants: asyncio's async generators become streams in
 /// Rust, and this is the simplest one.
+///
+/// A due tick spends a unit of the task's cooperative budget, like a due [`Sleep`]: a
+/// loop over ticks that are already due (a burst after missed ticks) takes turns with
+/// the other tasks.
 #[derive(Debug)]
 pub struct Interval {
     sleep: Sleep,

@@ -21,6 +21,11 @@ const SHUT_DOWN: &str = "a weft timer was polled after its runtime shut down";
 /// The sleep completes when its exact deadline has passed, never before. Nothing is
 /// registered until the first poll, and dropping it cancels its timer at once.
 ///
+/// Completing spends a unit of the task's cooperative budget (see
+/// [`weft_executor::coop`]), also for a zero or past deadline: when the budget is spent,
+/// a due sleep wakes its task and returns `Pending` once, so a loop over due timers does
+/// not hold its worker.
+///
 /// # Panics
 ///
 /// When polled outside a runtime that has a timer (see [`Sleep`]), unless the duration is
@@ -156,6 +161,10 @@ impl Future for Sleep {
             && crate::driver::passed_by_last_fire(self.deadline))
             || Instant::now() >= self.deadline;
         if passed {
+            // A due timer spends a unit of the task's budget, so a loop over due timers
+            // takes turns with the other tasks (when the budget is spent, this wakes the
+            // task and returns `Pending`; the entry stays as it is).
+            std::task::ready!(weft_executor::coop::poll_proceed(cx)).made_progress();
             // Usually the wheel fired the entry (that is what woke us). If not, it is due and
             // goes at the wheel's next advance: either way, no need to take its lock here.
             self.registration = None;

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use weft_executor::coop;
 
 /// The error of a [`timeout`] whose deadline passed before the future completed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +30,8 @@ impl From<Elapsed> for std::io::Error {
 ///
 /// The future is polled before the timer at every wake-up, so a future that is ready at
 /// the deadline still wins. On timeout the future is dropped (cancelled) with the
-/// `Timeout`.
+/// `Timeout`. The deadline is checked even when the future spends the task's whole
+/// cooperative budget at every poll (see [`weft_executor::coop`]).
 ///
 /// # Examples
 ///
@@ -97,12 +99,18 @@ impl<F: Future> Future for Timeout<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        let had_budget = coop::has_budget_remaining();
         if let Poll::Ready(v) = this.future.poll(cx) {
             return Poll::Ready(Ok(v));
         }
-        match Pin::new(this.sleep).poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
-            Poll::Pending => Poll::Pending,
-        }
+        // If the future spent the rest of the budget, the deadline is looked at without
+        // it: a future that spends the whole budget at every poll would otherwise never
+        // time out. (It already woke the task when its budget ran out.)
+        let elapsed = if had_budget && !coop::has_budget_remaining() {
+            Pin::new(&mut coop::unconstrained(this.sleep)).poll(cx)
+        } else {
+            Pin::new(this.sleep).poll(cx)
+        };
+        elapsed.map(|()| Err(Elapsed(())))
     }
 }

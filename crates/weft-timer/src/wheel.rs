@@ -174,6 +174,21 @@ impl<T> Wheel<T> {
         self.len == 0
     }
 
+    /// Number of entries whose deadline is after `t`, without advancing the wheel: it
+    /// walks every item, so it takes time in proportion to the entries (and the stale
+    /// items, which are at most about twice as many).
+    pub fn len_after(&self, t: Instant) -> usize {
+        let t = self.nanos(t);
+        let counts = |item: &Item| item.deadline > t && self.current(item);
+        let in_slots = self
+            .levels
+            .iter()
+            .flat_map(|l| l.slots.iter().flatten())
+            .filter(|item| counts(item))
+            .count();
+        in_slots + self.due.iter().filter(|Reverse(item)| counts(item)).count()
+    }
+
     fn ms(&self, t: Instant) -> u64 {
         self.nanos(t) / NANOS_PER_MS
     }

@@ -23,6 +23,22 @@ fn rt(workers: usize) -> Runtime {
         .unwrap()
 }
 
+/// Runs `body` on a thread of its own and waits for it at most `HANG`: a deadlock or a
+/// worker that is never given back fails the test instead of hanging the suite (the stuck
+/// thread is left behind).
+fn within<R: Send + 'static>(body: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(body());
+    });
+    match rx.recv_timeout(HANG) {
+        Ok(v) => v,
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("hung for {HANG:?}"),
+        // The body panicked: its message is already printed.
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("the body panicked"),
+    }
+}
+
 fn timer_len() -> usize {
     Handle::current().extension::<Timer>().unwrap().len()
 }
@@ -329,4 +345,338 @@ fn a_hundred_thousand_concurrent_sleeps() {
         assert_eq!(timer_len(), 0);
     });
     assert_eq!(fired.load(SeqCst), 100_000);
+}
+
+/// On one worker, a task loops over `ready` (a timer that is always due) until a task it
+/// queued beside itself has run: the budget must make the loop give the worker back.
+fn a_loop_over_due_timers_lets_a_queued_task_run<F, Fut>(ready: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let ran = within(move || {
+        let rt = rt(1);
+        rt.block_on(rt.spawn(async move {
+            let flag = Arc::new(AtomicBool::new(false));
+            let f = flag.clone();
+            // Queued on this worker; one worker, so nobody else can run it.
+            let beside = spawn(async move { f.store(true, SeqCst) });
+            let start = Instant::now();
+            while !flag.load(SeqCst) {
+                if start.elapsed() > HANG / 2 {
+                    return false;
+                }
+                ready().await;
+            }
+            beside.await.unwrap();
+            true
+        }))
+        .unwrap()
+    });
+    assert!(ran, "the loop over due timers never gave its worker back");
+}
+
+#[test]
+fn a_loop_over_zero_sleeps_takes_turns() {
+    a_loop_over_due_timers_lets_a_queued_task_run(|| sleep(Duration::ZERO));
+}
+
+#[test]
+fn a_loop_over_past_deadlines_takes_turns() {
+    a_loop_over_due_timers_lets_a_queued_task_run(|| {
+        sleep_until(Instant::now() - Duration::from_millis(1))
+    });
+}
+
+#[test]
+fn a_loop_over_elapsed_timeouts_takes_turns() {
+    a_loop_over_due_timers_lets_a_queued_task_run(|| async {
+        let r = timeout(Duration::ZERO, std::future::pending::<()>()).await;
+        assert!(r.is_err());
+    });
+}
+
+#[test]
+fn a_loop_over_a_late_interval_takes_turns() {
+    let ran = within(|| {
+        let rt = rt(1);
+        rt.block_on(rt.spawn(async {
+            let flag = Arc::new(AtomicBool::new(false));
+            let f = flag.clone();
+            let beside = spawn(async move { f.store(true, SeqCst) });
+            // A period of 1 ns, bursting: ticks fall due faster than they can be taken.
+            let mut it = interval_at(Instant::now(), Duration::from_nanos(1));
+            let start = Instant::now();
+            while !flag.load(SeqCst) {
+                if start.elapsed() > HANG / 2 {
+                    return false;
+                }
+                it.tick().await;
+            }
+            beside.await.unwrap();
+            true
+        }))
+        .unwrap()
+    });
+    assert!(
+        ran,
+        "the loop over interval ticks never gave its worker back"
+    );
+}
+
+/// A `timeout` whose future spends the whole budget at every poll (so it returns
+/// `Pending` only through the budget) must still see its deadline pass.
+fn times_out_although_the_future_spends_the_budget<Fut>(future: fn() -> Fut)
+where
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let r = within(move || {
+        let rt = rt(1);
+        let start = Instant::now();
+        let r = rt.block_on(rt.spawn(timeout(Duration::from_millis(10), future())));
+        (r.unwrap(), start.elapsed())
+    });
+    assert!(r.0.is_err(), "the future completed?");
+    assert!(r.1 >= Duration::from_millis(10), "timed out early");
+}
+
+#[test]
+fn timeout_is_not_exhausted_by_a_future_consuming_the_budget() {
+    times_out_although_the_future_spends_the_budget(|| async {
+        loop {
+            weft_executor::coop::consume_budget().await;
+        }
+    });
+}
+
+#[test]
+fn timeout_is_not_exhausted_by_a_future_looping_over_due_timers() {
+    times_out_although_the_future_spends_the_budget(|| async {
+        loop {
+            sleep(Duration::ZERO).await;
+        }
+    });
+}
+
+#[test]
+fn timeout_in_block_on_is_not_exhausted_by_its_future() {
+    let r = within(|| {
+        rt(1).block_on(timeout(Duration::from_millis(10), async {
+            loop {
+                weft_executor::coop::consume_budget().await;
+            }
+        }))
+    });
+    assert!(r.is_err());
+}
+
+/// A waker that owns a `Sleep` (as a hand-written executor's waker owns its task's
+/// future): dropping the last clone drops the sleep, which cancels its timer.
+struct OwnsASleep {
+    _sleep: weft_timer::Sleep,
+}
+
+impl std::task::Wake for OwnsASleep {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// A waker owning `owned`, registered first (unless it is due).
+fn a_waker_owning(mut owned: weft_timer::Sleep) -> Waker {
+    let _ = Pin::new(&mut owned).poll(&mut Context::from_waker(Waker::noop()));
+    Waker::from(Arc::new(OwnsASleep { _sleep: owned }))
+}
+
+#[test]
+fn replacing_a_waker_that_owns_a_sleep_of_the_same_shard_does_not_deadlock() {
+    // Both sleeps are registered from this thread, so into the same shard. Replacing the
+    // first one's waker drops the old waker's last clone, which drops the second sleep,
+    // which cancels it in that shard: that must not happen under the shard's lock.
+    within(|| {
+        let rt = rt(1);
+        rt.block_on(async {
+            let mut s = sleep(Duration::from_secs(3600));
+            let owner = a_waker_owning(sleep(Duration::from_secs(3600)));
+            assert!(Pin::new(&mut s)
+                .poll(&mut Context::from_waker(&owner))
+                .is_pending());
+            drop(owner);
+            assert_eq!(timer_len(), 2);
+            // A new waker: the sleep and the wheel let go of the owner.
+            assert!(Pin::new(&mut s)
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending());
+            assert_eq!(timer_len(), 1, "the owned sleep was dropped and cancelled");
+            drop(s);
+            assert_eq!(timer_len(), 0);
+        });
+    });
+}
+
+/// Counts its wakes.
+struct CountsWakes(AtomicUsize);
+
+impl std::task::Wake for CountsWakes {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+#[test]
+fn len_and_is_empty_only_look() {
+    // The timer is reachable by sleeps but nobody drives it (the runtime parks in a
+    // plain driver), so only `len` could fire its timers.
+    let driver = weft_timer::TimerDriver::new(Arc::new(weft_executor::ParkDriver::new()));
+    let timer = driver.timer();
+    let rt = Builder::new()
+        .worker_threads(1)
+        .extension(timer.clone())
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let wakes = Arc::new(CountsWakes(AtomicUsize::new(0)));
+        let waker = Waker::from(wakes.clone());
+        let mut due = sleep(Duration::from_millis(1));
+        let mut later = sleep(Duration::from_secs(3600));
+        for s in [&mut due, &mut later] {
+            assert!(Pin::new(s)
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(timer.len(), 1, "the due timer is not counted");
+        assert!(!timer.is_empty());
+        drop(later);
+        assert!(timer.is_empty());
+        assert_eq!(wakes.0.load(SeqCst), 0, "a getter fired a timer");
+        // It is still there to fire.
+        assert!(Pin::new(&mut due)
+            .poll(&mut Context::from_waker(&waker))
+            .is_ready());
+    });
+}
+
+/// What the stress test saw.
+#[derive(Default)]
+struct Seen {
+    completed: AtomicUsize,
+    early: AtomicUsize,
+}
+
+impl Seen {
+    fn check(&self, deadline: Instant) {
+        if Instant::now() < deadline {
+            self.early.fetch_add(1, SeqCst);
+        }
+        self.completed.fetch_add(1, SeqCst);
+    }
+}
+
+/// Awaits `s` and checks it was not early.
+async fn checked(mut s: weft_timer::Sleep, seen: Arc<Seen>) {
+    (&mut s).await;
+    seen.check(s.deadline());
+}
+
+/// Polls `s` once with the task's waker (registering it unless it is due).
+async fn poll_once(s: &mut weft_timer::Sleep) -> Poll<()> {
+    std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *s).poll(cx))).await
+}
+
+#[test]
+fn sleeps_moved_between_tasks_and_wakers_while_they_fire_reset_and_cancel() {
+    // Many tasks on 4 workers, for about a second: sleeps with random short deadlines
+    // awaited, reset, moved into other tasks through a shared queue, registered with a
+    // waker that owns another sleep, aborted around their deadline. Every sleep that
+    // completes must be on time; nothing may hang, panic or stay registered.
+    let seen = within(|| {
+        let rt = rt(4);
+        let seen = Arc::new(Seen::default());
+        let queue: Arc<std::sync::Mutex<Vec<weft_timer::Sleep>>> = Arc::default();
+        let end = Instant::now() + Duration::from_secs(1);
+        let tasks: Vec<_> = (0..16u64)
+            .map(|i| {
+                let (seen, queue) = (seen.clone(), queue.clone());
+                rt.spawn(async move {
+                    let mut seed = 0x9E37_79B9_7F4A_7C15 ^ (i + 1);
+                    let mut r = move |n: u64| rand(&mut seed) % n;
+                    let mut spawned = Vec::new();
+                    while Instant::now() < end {
+                        let d = Duration::from_micros(r(2_000));
+                        let mut s = sleep(d);
+                        match r(7) {
+                            0 => checked(s, seen.clone()).await,
+                            1 => {
+                                let _ = poll_once(&mut s).await;
+                                s.reset(Instant::now() + Duration::from_micros(r(2_000)));
+                                checked(s, seen.clone()).await;
+                            }
+                            // Registered by this task, finished by whichever takes it.
+                            2 => {
+                                let _ = poll_once(&mut s).await;
+                                queue.lock().unwrap().push(s);
+                            }
+                            3 => {
+                                let Some(mut s) = queue.lock().unwrap().pop() else {
+                                    continue;
+                                };
+                                match r(4) {
+                                    0 => checked(s, seen.clone()).await,
+                                    1 => spawned.push(spawn(checked(s, seen.clone()))),
+                                    2 => {
+                                        s.reset(Instant::now() + Duration::from_micros(r(2_000)));
+                                        queue.lock().unwrap().push(s);
+                                    }
+                                    _ => drop(s),
+                                }
+                            }
+                            // Registered with a waker that owns another sleep: replaced
+                            // at once, or woken and dropped by the wheel as it fires.
+                            4 => {
+                                let other = sleep(Duration::from_micros(r(2_000)));
+                                let owner = a_waker_owning(other);
+                                let _ = Pin::new(&mut s).poll(&mut Context::from_waker(&owner));
+                                drop(owner);
+                                if r(2) == 0 {
+                                    sleep(d + Duration::from_millis(1)).await;
+                                }
+                                checked(s, seen.clone()).await;
+                            }
+                            5 => {
+                                let (t, sd) = (r(2_000), r(2_000));
+                                let start = Instant::now();
+                                let inner = sleep(Duration::from_micros(sd));
+                                let limit = Duration::from_micros(t);
+                                match timeout(limit, inner).await {
+                                    Ok(()) => seen.check(start + Duration::from_micros(sd)),
+                                    Err(_) => seen.check(start + limit),
+                                }
+                            }
+                            // Aborted at about the time it fires, on whichever worker.
+                            _ => {
+                                let h = spawn(checked(s, seen.clone()));
+                                for _ in 0..r(4) {
+                                    yield_now().await;
+                                }
+                                h.abort();
+                                let _ = h.await;
+                            }
+                        }
+                    }
+                    for h in spawned {
+                        h.await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            rt.block_on(t).unwrap();
+        }
+        rt.block_on(async {
+            queue.lock().unwrap().clear();
+            assert_eq!(timer_len(), 0, "a sleep stayed registered");
+        });
+        seen
+    });
+    assert!(seen.completed.load(SeqCst) > 100, "too little happened");
+    assert_eq!(seen.early.load(SeqCst), 0, "sleeps completed early");
 }

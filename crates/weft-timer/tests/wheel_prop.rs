@@ -139,6 +139,12 @@ fn check(ops: Vec<Op>) -> Result<(), TestCaseError> {
             _ => {}
         }
         prop_assert_eq!(wheel.len(), model.len());
+        // Counting the entries not due by an instant looks without firing.
+        for later in [0, 1_000, 70_000, 5_000_000] {
+            let t = now + Duration::from_micros(later);
+            let want = model.keys().filter(|(d, _)| *d > t).count();
+            prop_assert_eq!(wheel.len_after(t), want);
+        }
         // The wheel's next deadline is the model's earliest.
         prop_assert_eq!(wheel.next_deadline(), model.keys().next().map(|(d, _)| *d));
     }
