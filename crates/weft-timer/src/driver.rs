@@ -310,7 +310,7 @@ impl Timer {
         }
         note_fired_at(now);
         for (_, waker) in fired {
-            waker.wake();
+            weft_executor::wake_contained(waker);
         }
     }
 
@@ -320,7 +320,7 @@ impl Timer {
         self.advance_due(now, &mut fired);
         note_fired_at(now);
         for (_, waker) in fired {
-            waker.wake();
+            weft_executor::wake_contained(waker);
         }
     }
 
@@ -340,7 +340,7 @@ impl Timer {
         if !fired.is_empty() {
             self.parked_until.store(NOT_PARKED, SeqCst);
             for (_, waker) in fired {
-                waker.wake();
+                weft_executor::wake_contained(waker);
             }
             return None;
         }
@@ -457,7 +457,7 @@ impl Driver for TimerDriver {
             all.extend(shard.wheel.lock().drain());
         }
         for w in all {
-            w.wake();
+            weft_executor::wake_contained(w);
         }
         t.inner.shutdown();
     }

@@ -680,3 +680,39 @@ fn sleeps_moved_between_tasks_and_wakers_while_they_fire_reset_and_cancel() {
     assert!(seen.completed.load(SeqCst) > 100, "too little happened");
     assert_eq!(seen.early.load(SeqCst), 0, "sleeps completed early");
 }
+
+#[test]
+fn a_sleep_waker_that_panics_when_woken_does_not_kill_the_worker() {
+    // A sleep polled by another executor, whose waker panics: the driver wakes it on the
+    // (only) worker, which must go on running tasks and timers.
+    struct Hostile;
+    impl std::task::Wake for Hostile {
+        fn wake(self: Arc<Self>) {
+            panic!("a waker that panics when woken");
+        }
+    }
+    let rt = rt(1);
+    let mut sleep = Box::pin(sleep(Duration::from_millis(5)));
+    {
+        let _enter = rt.enter(); // the first poll finds the runtime's timer
+        let waker = Waker::from(Arc::new(Hostile));
+        assert!(sleep
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+    }
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        // Well after the hostile sleep fired: timers and tasks still run on the worker.
+        let v = rt.block_on(async {
+            weft_timer::sleep(Duration::from_millis(50)).await;
+            spawn(async { 3 }).await.unwrap()
+        });
+        drop(sleep);
+        let _ = tx.send(v);
+    });
+    let v = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the worker died when a sleep's waker panicked");
+    assert_eq!(v, 3);
+}
