@@ -281,20 +281,11 @@ mod shared {
         }
 
         fn release(&self, task: NonNull<Header>) -> bool {
-            let shard = Header::shard_of(task);
             context::with_worker(|w| match w {
-                // A task spawned on another worker: batch the unlinking, so workers do not
-                // fight over each other's list locks once per task. Not once shutdown
-                // began: a batched pointer holds no reference of its own, only the list's,
-                // which the closing of the list hands to `shutdown_task`.
-                Some(w) if ptr::eq(&*w.shared, &**self) && !self.is_shutdown() => {
-                    if shard == w.index {
-                        w.release_own(task)
-                    } else {
-                        w.defer_release(task, shard);
-                        false
-                    }
-                }
+                // On a worker, through its batches (see `task/list.rs`). Not once shutdown
+                // began: a released pointer holds no reference of its own, only the
+                // list's, which the closing of the list hands to `shutdown_task`.
+                Some(w) if ptr::eq(&*w.shared, &**self) && !self.is_shutdown() => w.release(task),
                 _ => self.owned.remove(task),
             })
         }
