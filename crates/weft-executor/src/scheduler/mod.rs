@@ -31,8 +31,9 @@ mod shared {
     use super::idle::Idle;
     use super::lifo::LifoSlot;
     use super::metrics::WorkerStats;
-    use super::park::Parker;
+    use super::park::{Parker, Sleep};
     use super::trace::TraceBuffer;
+    use super::worker::WATCH_INTERVAL;
     use crate::blocking::BlockingPool;
     use crate::context;
     use crate::driver::Driver;
@@ -52,6 +53,7 @@ mod shared {
     use std::sync::atomic::Ordering::{Relaxed, SeqCst};
     use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
     use std::sync::Arc;
+    use std::time::Duration;
 
     /// Shards of the owned-task list used by spawns from outside the workers.
     const REMOTE_SHARDS: usize = 4;
@@ -204,18 +206,14 @@ mod shared {
         /// Wakes one sleeping worker if work needs one (see `idle.rs`, rule 1).
         #[inline]
         pub(crate) fn notify_parked(&self) {
-            if let Some(w) = self.idle.worker_to_notify() {
-                self.remotes[w].parker.unpark(&*self.driver);
-            }
+            Sleep::notify_parked(self)
         }
 
         /// Wakes one sleeping worker to share work in the calling worker's own queue
         /// (see `idle.rs`: a hint, no fence).
         #[inline]
         pub(crate) fn notify_parked_local(&self) {
-            if let Some(w) = self.idle.worker_to_notify_hint() {
-                self.remotes[w].parker.unpark(&*self.driver);
-            }
+            Sleep::notify_parked_local(self)
         }
 
         /// Makes sure some idle worker watches the LIFO slots (see `worker.rs`).
@@ -238,17 +236,43 @@ mod shared {
             }
         }
 
-        /// Work that some worker could pick up: the injector or any local queue.
-        pub(crate) fn work_visible(&self) -> bool {
+        pub(crate) fn report_panic(&self, payload: Box<dyn Any + Send>) {
+            task::report_unhandled_panic(self.config.on_task_panic.as_ref(), "task", payload);
+        }
+    }
+
+    /// What a worker parks against (see `park.rs`).
+    impl Sleep for Shared {
+        fn idle(&self) -> &Idle {
+            &self.idle
+        }
+        fn parker(&self, worker: usize) -> &Parker {
+            &self.remotes[worker].parker
+        }
+        fn driver(&self) -> &dyn Driver {
+            &*self.driver
+        }
+        fn driver_lock(&self) -> &Mutex<()> {
+            &self.driver_lock
+        }
+        /// The injector or any worker's queues.
+        fn work_visible(&self) -> bool {
             !self.injector.is_empty()
                 || self
                     .remotes
                     .iter()
                     .any(|r| !r.stealer.is_empty() || !r.ready_stealer.is_empty())
         }
-
-        pub(crate) fn report_panic(&self, payload: Box<dyn Any + Send>) {
-            task::report_unhandled_panic(self.config.on_task_panic.as_ref(), "task", payload);
+        fn enter_driver(&self, worker: usize) -> Option<Duration> {
+            self.driver_owner.store(worker, SeqCst);
+            // Watch the LIFO slots while anybody else is active (see `worker.rs`).
+            let watch = self.idle.num_unparked() > 0;
+            self.watcher_armed.store(watch, SeqCst);
+            watch.then_some(WATCH_INTERVAL)
+        }
+        fn leave_driver(&self) {
+            self.watcher_armed.store(false, SeqCst);
+            self.driver_owner.store(NO_OWNER, SeqCst);
         }
     }
 

@@ -57,7 +57,8 @@
 //! A worker with nothing to do registers as a sleeper, looks at the queues once more (the
 //! other half of the no-lost-wake-up handshake in `idle.rs`), then sleeps: in the driver if
 //! no other worker is in it (exactly one idle worker at a time waits on I/O and timers),
-//! otherwise on its own condvar (`park.rs`). Waking the worker in the driver goes through
+//! otherwise on its own condvar (`park::park_worker`, which the loom model
+//! `idle_no_lost_wakeup` runs, as it runs `park::{start_searching, stop_searching}`). Waking the worker in the driver goes through
 //! `Driver::unpark`. Tasks woken by driver events land in that worker's ready queue;
 //! after the park it wakes one more worker if it has more than it can run at once.
 //!
@@ -71,7 +72,8 @@
 //! all workers are joined, the runtime closes the owned list and drops every task's future
 //! exactly once, then empties the injector (see `runtime.rs`).
 
-use super::{Remote, Shared, NO_OWNER};
+use super::park;
+use super::{Remote, Shared};
 use crate::context;
 use crate::scheduler::metrics::{bump, LocalStats};
 use crate::scheduler::trace::{TaskSource, TraceKind, TraceLocal};
@@ -125,7 +127,7 @@ const MAINTENANCE_INTERVAL: u32 = 61;
 /// outside, 2 workers): median 76-95 us without, 61-66 us at 30 us.
 const SEARCH_SPIN: Duration = Duration::from_micros(30);
 /// How long the watcher sleeps while other workers are active.
-const WATCH_INTERVAL: Duration = Duration::from_millis(10);
+pub(crate) const WATCH_INTERVAL: Duration = Duration::from_millis(10);
 
 /// A worker's own state. Lives on the worker thread's stack; reached from task code (spawn,
 /// wake) through the thread-local context.
@@ -374,11 +376,8 @@ impl WorkerLocal {
 
     /// Becomes a searcher and looks for work elsewhere, spinning a little.
     fn search(&self) -> Option<Notified> {
-        if !self.searching.get() {
-            if !self.shared.idle.try_start_searching() {
-                return None;
-            }
-            self.searching.set(true);
+        if !park::start_searching(&self.shared.idle, &self.searching) {
+            return None;
         }
         // The LIFO slots are compared with our previous look (the end of the previous
         // search, or before we slept) now, and again after a full spin: a task seen in
@@ -499,15 +498,9 @@ impl WorkerLocal {
     }
 
     fn stop_searching(&self) {
-        self.searching.set(false);
-        let was_last = self.shared.idle.stop_searching();
-        if was_last
-            && (!self.queue.is_empty()
-                || !self.ready.is_empty()
-                || !self.shared.injector.is_empty())
-        {
-            self.shared.notify_parked_local();
-        }
+        park::stop_searching(&*self.shared, &self.searching, || {
+            !self.queue.is_empty() || !self.ready.is_empty() || !self.shared.injector.is_empty()
+        });
     }
 
     fn park(&self) {
@@ -517,37 +510,12 @@ impl WorkerLocal {
         self.settle();
         // What other workers gave back while we ran: keep a cache's worth, free the rest.
         self.cells.trim(&self.remote().free);
-        let was_searching = self.searching.replace(false);
-        shared.idle.transition_to_parked(self.index, was_searching);
-        // Rule 3 of idle.rs: look once more now that we are registered as asleep.
-        if shared.work_visible() {
-            shared.notify_parked();
-        }
-        let parker = &self.remote().parker;
         let start = self.trace.on().then(Instant::now);
-        let in_driver = match shared.driver_lock.try_lock() {
-            Some(_driver) => {
-                shared.driver_owner.store(self.index, SeqCst);
-                // Watch the LIFO slots while anybody else is active.
-                let watch = shared.idle.num_unparked() > 0;
-                shared.watcher_armed.store(watch, SeqCst);
-                self.in_driver.set(true);
-                parker.park(Some(&*shared.driver), watch.then_some(WATCH_INTERVAL));
-                self.in_driver.set(false);
-                shared.watcher_armed.store(false, SeqCst);
-                shared.driver_owner.store(NO_OWNER, SeqCst);
-                true
-            }
-            None => {
-                parker.park(None, None);
-                false
-            }
-        };
+        // Register, look once more, sleep, unregister (see `park.rs`).
+        let in_driver = park::park_worker(shared, self.index, &self.searching, &self.in_driver);
         if let Some(start) = start {
             self.trace.record(start, TraceKind::Park { in_driver });
         }
-        let notified = shared.idle.transition_from_parked(self.index);
-        self.searching.set(notified);
         // Tasks woken by the driver landed in our ready queue; share them.
         if self.ready.len() + self.queue.len() > 1 {
             shared.notify_parked_local();
