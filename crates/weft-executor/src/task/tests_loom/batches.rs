@@ -13,8 +13,8 @@
 //! cell was freed exactly once (the mock keeps freed cells' memory until the end of the
 //! iteration and records each address once, so a second free, and a use of a freed
 //! cell's loom cells, is caught), that nothing was freed while still in use (loom tracks
-//! the headers' `UnsafeCell`s), and that no task finished and settled is still linked or
-//! counted in a gauge.
+//! the headers' `UnsafeCell`s), and that no task finished and settled is still linked (also
+//! at the close of the list) or counted in a gauge.
 
 use super::super::cell::Header;
 use super::super::list::{BatchSite, Batches, OwnedTasks};
@@ -178,6 +178,8 @@ impl Sched {
             w.batches.settle(w.site(&self.0));
         }
         for t in self.0.owned.close_and_take_all() {
+            // A finished task still linked would have lived on until shutdown.
+            assert!(!Header::is_complete(t), "a finished task left in the list");
             shutdown_task(t);
         }
         loop {
