@@ -476,8 +476,7 @@ impl Runtime {
         // alive.
         crate::context::with_worker(|w| {
             if let Some(w) = w.filter(|w| Arc::ptr_eq(&w.shared, &self.handle.shared)) {
-                w.flush_pending();
-                w.flush_released();
+                w.settle();
             }
         });
         // Every task still alive, running or not: drop its future. Their destructors may

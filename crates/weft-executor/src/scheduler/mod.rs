@@ -31,8 +31,9 @@ mod shared {
     use super::idle::Idle;
     use super::lifo::LifoSlot;
     use super::metrics::WorkerStats;
-    use super::park::Parker;
+    use super::park::{Parker, Sleep};
     use super::trace::TraceBuffer;
+    use super::worker::WATCH_INTERVAL;
     use crate::blocking::BlockingPool;
     use crate::context;
     use crate::driver::Driver;
@@ -52,6 +53,7 @@ mod shared {
     use std::sync::atomic::Ordering::{Relaxed, SeqCst};
     use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
     use std::sync::Arc;
+    use std::time::Duration;
 
     /// Shards of the owned-task list used by spawns from outside the workers.
     const REMOTE_SHARDS: usize = 4;
@@ -207,18 +209,14 @@ mod shared {
         /// Wakes one sleeping worker if work needs one (see `idle.rs`, rule 1).
         #[inline]
         pub(crate) fn notify_parked(&self) {
-            if let Some(w) = self.idle.worker_to_notify() {
-                self.remotes[w].parker.unpark(&*self.driver);
-            }
+            Sleep::notify_parked(self)
         }
 
         /// Wakes one sleeping worker to share work in the calling worker's own queue
         /// (see `idle.rs`: a hint, no fence).
         #[inline]
         pub(crate) fn notify_parked_local(&self) {
-            if let Some(w) = self.idle.worker_to_notify_hint() {
-                self.remotes[w].parker.unpark(&*self.driver);
-            }
+            Sleep::notify_parked_local(self)
         }
 
         /// Makes sure some idle worker watches the LIFO slots (see `worker.rs`).
@@ -241,17 +239,43 @@ mod shared {
             }
         }
 
-        /// Work that some worker could pick up: the injector or any local queue.
-        pub(crate) fn work_visible(&self) -> bool {
+        pub(crate) fn report_panic(&self, payload: Box<dyn Any + Send>) {
+            task::report_unhandled_panic(self.config.on_task_panic.as_ref(), "task", payload);
+        }
+    }
+
+    /// What a worker parks against (see `park.rs`).
+    impl Sleep for Shared {
+        fn idle(&self) -> &Idle {
+            &self.idle
+        }
+        fn parker(&self, worker: usize) -> &Parker {
+            &self.remotes[worker].parker
+        }
+        fn driver(&self) -> &dyn Driver {
+            &*self.driver
+        }
+        fn driver_lock(&self) -> &Mutex<()> {
+            &self.driver_lock
+        }
+        /// The injector or any worker's queues.
+        fn work_visible(&self) -> bool {
             !self.injector.is_empty()
                 || self
                     .remotes
                     .iter()
                     .any(|r| !r.stealer.is_empty() || !r.ready_stealer.is_empty())
         }
-
-        pub(crate) fn report_panic(&self, payload: Box<dyn Any + Send>) {
-            task::report_unhandled_panic(self.config.on_task_panic.as_ref(), "task", payload);
+        fn enter_driver(&self, worker: usize) -> Option<Duration> {
+            self.driver_owner.store(worker, SeqCst);
+            // Watch the LIFO slots while anybody else is active (see `worker.rs`).
+            let watch = self.idle.num_unparked() > 0;
+            self.watcher_armed.store(watch, SeqCst);
+            watch.then_some(WATCH_INTERVAL)
+        }
+        fn leave_driver(&self) {
+            self.watcher_armed.store(false, SeqCst);
+            self.driver_owner.store(NO_OWNER, SeqCst);
         }
     }
 
@@ -284,20 +308,11 @@ mod shared {
         }
 
         fn release(&self, task: NonNull<Header>) -> bool {
-            let shard = Header::shard_of(task);
             context::with_worker(|w| match w {
-                // A task spawned on another worker: batch the unlinking, so workers do not
-                // fight over each other's list locks once per task. Not once shutdown
-                // began: a batched pointer holds no reference of its own, only the list's,
-                // which the closing of the list hands to `shutdown_task`.
-                Some(w) if ptr::eq(&*w.shared, &**self) && !self.is_shutdown() => {
-                    if shard == w.index {
-                        w.release_own(task)
-                    } else {
-                        w.defer_release(task, shard);
-                        false
-                    }
-                }
+                // On a worker, through its batches (see `task/list.rs`). Not once shutdown
+                // began: a released pointer holds no reference of its own, only the
+                // list's, which the closing of the list hands to `shutdown_task`.
+                Some(w) if ptr::eq(&*w.shared, &**self) && !self.is_shutdown() => w.release(task),
                 _ => self.owned.remove(task),
             })
         }

@@ -3,10 +3,17 @@
 //! Each worker has a `Parker` with a small state machine. `unpark` can come before,
 //! during or after `park`; a notification is never lost, because it is a state (`NOTIFIED`)
 //! that the next `park` consumes, not just a signal.
+//!
+//! Below it, the worker's side of the idle protocol of `idle.rs`, written once for the
+//! worker (`worker.rs`, against `Shared`) and for the loom model `idle_no_lost_wakeup`
+//! (`tests_loom.rs`, against its own pool): becoming a searcher (`start_searching`),
+//! stopping (`stop_searching`, rule 2), and going to sleep (`park_worker`, rule 3).
 
+use super::idle::Idle;
 use crate::driver::Driver;
 use crate::sync::atomic::AtomicUsize;
 use crate::sync::{Condvar, Mutex};
+use std::cell::Cell;
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
@@ -101,4 +108,100 @@ impl Parker {
             _ => unreachable!(),
         }
     }
+}
+
+/// The state a worker sleeps against: the runtime's `Shared`, or the loom model's pool.
+pub(crate) trait Sleep {
+    fn idle(&self) -> &Idle;
+    fn parker(&self, worker: usize) -> &Parker;
+    fn driver(&self) -> &dyn Driver;
+    /// Held by the one worker parked in (or polling) the driver.
+    fn driver_lock(&self) -> &Mutex<()>;
+    /// Work some worker could pick up: the look of rule 3.
+    fn work_visible(&self) -> bool;
+    /// Called holding the driver lock, just before `worker` parks in the driver; returns
+    /// the park's timeout.
+    fn enter_driver(&self, worker: usize) -> Option<Duration>;
+    /// Called after that park returns, still holding the lock.
+    fn leave_driver(&self);
+
+    /// Wakes one sleeping worker if work needs one (rule 1 of `idle.rs`).
+    #[inline]
+    fn notify_parked(&self) {
+        if let Some(w) = self.idle().worker_to_notify() {
+            self.parker(w).unpark(self.driver());
+        }
+    }
+
+    /// Wakes one sleeping worker to share work in the calling worker's own queue (a
+    /// hint, no fence: see `idle.rs`).
+    #[inline]
+    fn notify_parked_local(&self) {
+        if let Some(w) = self.idle().worker_to_notify_hint() {
+            self.parker(w).unpark(self.driver());
+        }
+    }
+}
+
+/// Makes the calling worker a searcher unless it is one (`searching`) or half the
+/// workers already are (rule 4). Returns whether it is a searcher now.
+#[inline]
+pub(crate) fn start_searching(idle: &Idle, searching: &Cell<bool>) -> bool {
+    if !searching.get() {
+        if !idle.try_start_searching() {
+            return false;
+        }
+        searching.set(true);
+    }
+    true
+}
+
+/// A searcher found work: it stops searching, and if it was the last searcher and
+/// `more_work` says there is more to share, it wakes the next worker (rule 2).
+#[inline]
+pub(crate) fn stop_searching<S: Sleep>(
+    site: &S,
+    searching: &Cell<bool>,
+    more_work: impl FnOnce() -> bool,
+) {
+    searching.set(false);
+    if site.idle().stop_searching() && more_work() {
+        site.notify_parked_local();
+    }
+}
+
+/// Puts worker `worker` to sleep: registers it as a sleeper, looks for work once more
+/// (rule 3: the other half of the no-lost-wake-up handshake), sleeps in the driver if no
+/// other worker is in it, else on its own parker, and unregisters. Afterwards `searching`
+/// says whether a notifier woke it as a searcher; `in_driver` is set while it sleeps in
+/// the driver. Returns whether it did.
+pub(crate) fn park_worker<S: Sleep>(
+    site: &S,
+    worker: usize,
+    searching: &Cell<bool>,
+    in_driver: &Cell<bool>,
+) -> bool {
+    let idle = site.idle();
+    idle.transition_to_parked(worker, searching.replace(false));
+    // Rule 3: look once more now that we are registered as asleep.
+    if site.work_visible() {
+        site.notify_parked();
+    }
+    let parker = site.parker(worker);
+    let parked_in_driver = match site.driver_lock().try_lock() {
+        Some(_driver) => {
+            let timeout = site.enter_driver(worker);
+            in_driver.set(true);
+            parker.park(Some(site.driver()), timeout);
+            in_driver.set(false);
+            site.leave_driver();
+            true
+        }
+        None => {
+            parker.park(None, None);
+            false
+        }
+    };
+    searching.set(idle.transition_from_parked(worker));
+    parked_in_driver
 }

@@ -1,18 +1,24 @@
 //! Loom model of the idle/park protocol: work pushed while every worker goes to sleep is
 //! always run.
 //!
-//! The workers here run the same decision sequence as `worker.rs` (look, search, register
-//! as sleeper, look again, park in the driver or on the condvar) with the real `Idle` and
-//! `Parker`, over a loom-backed queue. If a wake-up were lost, every worker would be
-//! parked with a job still queued: loom reports that as a deadlock.
+//! The workers here look for a job, become searchers, stop searching and go to sleep
+//! through the worker's own code (`park::{start_searching, stop_searching,
+//! park_worker}`, which `worker.rs` calls too), with the real `Idle` and `Parker`, against
+//! a pool whose only queue is the loom stand-in for crossbeam's injector. What is the
+//! model's own: finding a job is one pop of that queue (the worker's LIFO slot, local
+//! queues, stealing and spinning are not modelled), the driver is a latching condvar, and
+//! the driver's watcher bookkeeping (`Sleep::enter_driver`) is left out. If a wake-up
+//! were lost, every worker would be parked with a job still queued: loom reports that as
+//! a deadlock.
 
 use super::idle::Idle;
-use super::park::Parker;
+use super::park::{self, Parker, Sleep};
 use crate::driver::Driver;
 use crate::sync::atomic::AtomicUsize;
 use crate::sync::deque::Injector;
 use crate::sync::{Arc, Condvar, Mutex};
 use loom::thread;
+use std::cell::Cell;
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
@@ -47,16 +53,33 @@ struct Pool {
     total: usize,
 }
 
-impl Pool {
-    fn notify(&self) {
-        if let Some(w) = self.idle.worker_to_notify() {
-            self.parkers[w].unpark(&self.driver);
-        }
+impl Sleep for Pool {
+    fn idle(&self) -> &Idle {
+        &self.idle
     }
+    fn parker(&self, worker: usize) -> &Parker {
+        &self.parkers[worker]
+    }
+    fn driver(&self) -> &dyn Driver {
+        &self.driver
+    }
+    fn driver_lock(&self) -> &Mutex<()> {
+        &self.driver_lock
+    }
+    fn work_visible(&self) -> bool {
+        !self.queue.is_empty()
+    }
+    fn enter_driver(&self, _worker: usize) -> Option<Duration> {
+        None
+    }
+    fn leave_driver(&self) {}
+}
 
+impl Pool {
+    /// As `Shared::schedule_remote`: push, then rule 1.
     fn push(&self, job: usize) {
         self.queue.push(job);
-        self.notify();
+        self.notify_parked();
     }
 
     fn finished(&self) -> bool {
@@ -79,38 +102,28 @@ impl Pool {
         }
     }
 
+    /// The shape of `WorkerLocal::run_loop`: a job, else a search, else a sleep.
     fn worker(&self, me: usize) {
-        let mut searching = false;
+        let searching = Cell::new(false);
+        let in_driver = Cell::new(false);
         loop {
             if self.finished() {
                 break;
             }
             if self.run_job() {
-                if searching {
-                    searching = false;
-                    if self.idle.stop_searching() && !self.queue.is_empty() {
-                        self.notify();
-                    }
+                if searching.get() {
+                    park::stop_searching(self, &searching, || !self.queue.is_empty());
                 }
                 continue;
             }
-            if !searching && self.idle.try_start_searching() {
-                searching = true;
+            if !searching.get() && park::start_searching(&self.idle, &searching) {
                 continue; // one search round: look at the queue again
             }
-            self.idle.transition_to_parked(me, searching);
-            if !self.queue.is_empty() {
-                self.notify();
-            }
-            if !self.finished() {
-                match self.driver_lock.try_lock() {
-                    Some(_g) => self.parkers[me].park(Some(&self.driver), None),
-                    None => self.parkers[me].park(None, None),
-                }
-            }
-            searching = self.idle.transition_from_parked(me);
+            // The last job unparks every parker, and a parker keeps the notification for
+            // its next park: a worker going to sleep after that returns at once.
+            park::park_worker(self, me, &searching, &in_driver);
         }
-        if searching {
+        if searching.get() {
             self.idle.stop_searching();
         }
     }

@@ -57,7 +57,8 @@
 //! A worker with nothing to do registers as a sleeper, looks at the queues once more (the
 //! other half of the no-lost-wake-up handshake in `idle.rs`), then sleeps: in the driver if
 //! no other worker is in it (exactly one idle worker at a time waits on I/O and timers),
-//! otherwise on its own condvar (`park.rs`). Waking the worker in the driver goes through
+//! otherwise on its own condvar (`park::park_worker`, which the loom model
+//! `idle_no_lost_wakeup` runs, as it runs `park::{start_searching, stop_searching}`). Waking the worker in the driver goes through
 //! `Driver::unpark`. Tasks woken by driver events land in that worker's ready queue;
 //! after the park it wakes one more worker if it has more than it can run at once.
 //!
@@ -71,19 +72,20 @@
 //! all workers are joined, the runtime closes the owned list and drops every task's future
 //! exactly once, then empties the injector (see `runtime.rs`).
 
-use super::{Remote, Shared, NO_OWNER};
+use super::park;
+use super::{Remote, Shared};
 use crate::context;
 use crate::scheduler::metrics::{bump, LocalStats};
 use crate::scheduler::trace::{TaskSource, TraceKind, TraceLocal};
 use crate::sync::deque::{Steal, Stealer, Worker};
 use crate::task::alloc::LocalCache;
 use crate::task::cell::Header;
-use crate::task::list::OwnedTasks;
+use crate::task::list::{BatchSite, Batches};
 use crate::task::Notified;
 use crossbeam_utils::Backoff;
 use std::cell::{Cell, RefCell};
 use std::ptr::NonNull;
-use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -117,12 +119,6 @@ const LOCAL_CAP: usize = 256;
 const DUE_INTERVAL: u32 = 32;
 /// Ticks between maintenance passes.
 const MAINTENANCE_INTERVAL: u32 = 61;
-/// Finished tasks of another worker's list shard kept before unlinking them in one batch.
-const RELEASE_BATCH: usize = 64;
-/// Tasks spawned here kept before linking them into the owned list in one batch.
-const PENDING_BATCH: usize = 64;
-/// How far from the end of the pending batch a task finishing here is looked for.
-const RECENT: usize = 4;
 /// How long a searcher keeps looking (spinning, then yielding the CPU between looks)
 /// before it parks. Parking and being woken costs about 30 us on the 2-vCPU dev VM (a
 /// futex wake to run on the other vCPU, which the hypervisor must wake): searching for as
@@ -131,7 +127,7 @@ const RECENT: usize = 4;
 /// outside, 2 workers): median 76-95 us without, 61-66 us at 30 us.
 const SEARCH_SPIN: Duration = Duration::from_micros(30);
 /// How long the watcher sleeps while other workers are active.
-const WATCH_INTERVAL: Duration = Duration::from_millis(10);
+pub(crate) const WATCH_INTERVAL: Duration = Duration::from_millis(10);
 
 /// A worker's own state. Lives on the worker thread's stack; reached from task code (spawn,
 /// wake) through the thread-local context.
@@ -158,11 +154,9 @@ pub(crate) struct WorkerLocal {
     trace: TraceLocal,
     /// The LIFO slot content seen at the previous look, per worker.
     lifo_seen: RefCell<Box<[*mut Header]>>,
-    /// Finished tasks still linked in another shard of the owned list, per shard.
-    released: RefCell<Box<[Vec<NonNull<Header>>]>>,
-    /// Tasks spawned here and not linked into our shard of the owned list yet (see
-    /// `task/list.rs`); each entry holds the list's reference.
-    pending: RefCell<Vec<NonNull<Header>>>,
+    /// Tasks spawned here and not linked into the owned list yet, and finished tasks of
+    /// other shards not unlinked yet (see `task/list.rs`).
+    batches: Batches,
     /// Free task cells (see `task/alloc.rs`).
     pub(crate) cells: LocalCache,
 }
@@ -191,8 +185,7 @@ pub(crate) fn run(
         from: Cell::new(TaskSource::Queue),
         trace: TraceLocal::new(index, shared.config.trace_limit, shared.config.epoch),
         lifo_seen: RefCell::new(vec![std::ptr::null_mut(); n].into_boxed_slice()),
-        released: RefCell::new((0..shared.owned.num_shards()).map(|_| Vec::new()).collect()),
-        pending: RefCell::new(Vec::with_capacity(PENDING_BATCH)),
+        batches: Batches::new(index, shared.owned.num_shards()),
         cells: LocalCache::new(),
         shared,
     };
@@ -339,8 +332,7 @@ impl WorkerLocal {
 
     fn maintenance(&self) {
         self.publish();
-        self.flush_released();
-        self.flush_pending();
+        self.settle();
         self.poll_driver();
         if self.queue.len() + self.ready.len() > 1 {
             self.shared.notify_parked_local();
@@ -384,11 +376,8 @@ impl WorkerLocal {
 
     /// Becomes a searcher and looks for work elsewhere, spinning a little.
     fn search(&self) -> Option<Notified> {
-        if !self.searching.get() {
-            if !self.shared.idle.try_start_searching() {
-                return None;
-            }
-            self.searching.set(true);
+        if !park::start_searching(&self.shared.idle, &self.searching) {
+            return None;
         }
         // The LIFO slots are compared with our previous look (the end of the previous
         // search, or before we slept) now, and again after a full spin: a task seen in
@@ -509,56 +498,24 @@ impl WorkerLocal {
     }
 
     fn stop_searching(&self) {
-        self.searching.set(false);
-        let was_last = self.shared.idle.stop_searching();
-        if was_last
-            && (!self.queue.is_empty()
-                || !self.ready.is_empty()
-                || !self.shared.injector.is_empty())
-        {
-            self.shared.notify_parked_local();
-        }
+        park::stop_searching(&*self.shared, &self.searching, || {
+            !self.queue.is_empty() || !self.ready.is_empty() || !self.shared.injector.is_empty()
+        });
     }
 
     fn park(&self) {
         let shared = &*self.shared;
         bump(&self.stats.parks, 1);
         self.publish();
-        self.flush_released();
-        self.flush_pending();
+        self.settle();
         // What other workers gave back while we ran: keep a cache's worth, free the rest.
         self.cells.trim(&self.remote().free);
-        let was_searching = self.searching.replace(false);
-        shared.idle.transition_to_parked(self.index, was_searching);
-        // Rule 3 of idle.rs: look once more now that we are registered as asleep.
-        if shared.work_visible() {
-            shared.notify_parked();
-        }
-        let parker = &self.remote().parker;
         let start = self.trace.on().then(Instant::now);
-        let in_driver = match shared.driver_lock.try_lock() {
-            Some(_driver) => {
-                shared.driver_owner.store(self.index, SeqCst);
-                // Watch the LIFO slots while anybody else is active.
-                let watch = shared.idle.num_unparked() > 0;
-                shared.watcher_armed.store(watch, SeqCst);
-                self.in_driver.set(true);
-                parker.park(Some(&*shared.driver), watch.then_some(WATCH_INTERVAL));
-                self.in_driver.set(false);
-                shared.watcher_armed.store(false, SeqCst);
-                shared.driver_owner.store(NO_OWNER, SeqCst);
-                true
-            }
-            None => {
-                parker.park(None, None);
-                false
-            }
-        };
+        // Register, look once more, sleep, unregister (see `park.rs`).
+        let in_driver = park::park_worker(shared, self.index, &self.searching, &self.in_driver);
         if let Some(start) = start {
             self.trace.record(start, TraceKind::Park { in_driver });
         }
-        let notified = shared.idle.transition_from_parked(self.index);
-        self.searching.set(notified);
         // Tasks woken by the driver landed in our ready queue; share them.
         if self.ready.len() + self.queue.len() > 1 {
             shared.notify_parked_local();
@@ -658,114 +615,36 @@ impl WorkerLocal {
         queue.push(task);
     }
 
+    /// What our batches work against (see `task/list.rs`).
+    #[inline]
+    fn batch_site(&self) -> BatchSite<'_> {
+        let stats = &self.remote().stats;
+        BatchSite {
+            list: &self.shared.owned,
+            pending: &stats.pending,
+            deferred: &stats.deferred,
+        }
+    }
+
     /// Takes the list's reference of a task just spawned here into the pending batch.
     pub(crate) fn add_pending(&self, task: NonNull<Header>) {
-        // SAFETY: the task was just allocated by our caller and is not scheduled yet.
-        unsafe { OwnedTasks::mark_pending(task) };
-        let full = {
-            let mut pending = self.pending.borrow_mut();
-            pending.push(task);
-            pending.len() >= PENDING_BATCH
-        };
-        let p = &self.remote().stats.pending;
-        p.store(p.load(Relaxed) + 1, Relaxed);
-        if full {
-            self.flush_pending();
-        }
+        // SAFETY: the task was just allocated by our caller for our shard and is not
+        // scheduled yet.
+        unsafe { self.batches.add_pending(self.batch_site(), task) }
     }
 
-    /// A task of our own shard finished here. Returns true if the caller drops the list's
-    /// reference: the task was linked and is unlinked now, or was pending among the last
-    /// few of the batch and leaves it; false if a flush of the batch will.
-    pub(crate) fn release_own(&self, task: NonNull<Header>) -> bool {
-        {
-            // A task spawned moments ago (a chain, each task spawning the next) is near
-            // the end of the batch: take it out, and the list's reference goes now, so
-            // its memory is reused at once instead of when the batch is flushed.
-            let mut pending = self.pending.borrow_mut();
-            let from = pending.len().saturating_sub(RECENT);
-            if let Some(i) = pending[from..].iter().rposition(|&p| p == task) {
-                pending.swap_remove(from + i);
-                // SAFETY: our shard, and we are finishing the task ourselves.
-                unsafe { OwnedTasks::forget_pending(task) };
-                let p = &self.remote().stats.pending;
-                p.store(p.load(Relaxed) - 1, Relaxed);
-                return true;
-            }
-        }
-        // SAFETY: our shard, and we are finishing the task ourselves.
-        if unsafe { OwnedTasks::finish_if_pending(task) } {
-            let p = &self.remote().stats.pending;
-            p.store(p.load(Relaxed) - 1, Relaxed);
-            return false;
-        }
-        self.shared.owned.remove(task)
+    /// A task finished here before shutdown began: unlinks it from the owned list, or
+    /// batches that (see `Batches::release`). True if the caller drops the list's
+    /// reference now.
+    pub(crate) fn release(&self, task: NonNull<Header>) -> bool {
+        // SAFETY: our caller, the task's `complete`, finishes it here and holds a
+        // reference.
+        unsafe { self.batches.release(self.batch_site(), task) }
     }
 
-    /// Links the pending batch into our shard under one lock, and gives up the list's
-    /// references of the tasks that finished meanwhile (or, after shutdown closed the
-    /// list, shuts every one of them down).
-    pub(crate) fn flush_pending(&self) {
-        if self.pending.borrow().is_empty() {
-            return;
-        }
-        let mut batch = std::mem::take(&mut *self.pending.borrow_mut());
-        let closed = self.shared.owned.link_pending(self.index, &mut batch);
-        self.remote().stats.pending.store(0, Relaxed);
-        // Outside any borrow: freeing a cell runs the output's destructor, shutting a task
-        // down drops its future; either may spawn.
-        for &task in &batch {
-            if closed {
-                crate::task::shutdown_task(task);
-            } else {
-                Header::ref_dec(task);
-            }
-        }
-        batch.clear();
-        let mut pending = self.pending.borrow_mut();
-        if pending.is_empty() {
-            *pending = batch; // keep the allocation
-        }
-    }
-
-    /// Keeps a finished task of another shard for batched unlinking.
-    pub(crate) fn defer_release(&self, task: NonNull<Header>, shard: usize) {
-        let full = {
-            let mut released = self.released.borrow_mut();
-            released[shard].push(task);
-            released[shard].len() >= RELEASE_BATCH
-        };
-        let d = &self.remote().stats.deferred;
-        d.store(d.load(Relaxed) + 1, Relaxed);
-        if full {
-            self.flush_shard(shard);
-        }
-    }
-
-    pub(crate) fn flush_released(&self) {
-        for shard in 0..self.shared.owned.num_shards() {
-            self.flush_shard(shard);
-        }
-    }
-
-    fn flush_shard(&self, shard: usize) {
-        if self.released.borrow()[shard].is_empty() {
-            return; // (taking it would throw its capacity away)
-        }
-        let mut batch = std::mem::take(&mut self.released.borrow_mut()[shard]);
-        let n = batch.len() as u64;
-        self.shared.owned.remove_many(shard, &mut batch);
-        let d = &self.remote().stats.deferred;
-        d.store(d.load(Relaxed) - n, Relaxed);
-        // Outside any borrow: freeing a cell runs the output's destructor.
-        for &task in &batch {
-            Header::ref_dec(task);
-        }
-        batch.clear();
-        let mut released = self.released.borrow_mut();
-        if released[shard].is_empty() {
-            released[shard] = batch; // keep the allocation
-        }
+    /// Empties our batches into the owned list (see `Batches::settle`).
+    pub(crate) fn settle(&self) {
+        self.batches.settle(self.batch_site());
     }
 
     fn next_rand(&self) -> u32 {
@@ -787,8 +666,7 @@ impl WorkerLocal {
             drop(t);
         }
         drop(self.remote().lifo.take());
-        self.flush_released();
-        self.flush_pending();
+        self.settle();
         self.publish();
     }
 }

@@ -12,32 +12,46 @@
 //! # Batches instead of a lock per task
 //!
 //! Taking a shard's lock once to link a task and once to unlink it costs four atomic
-//! read-modify-writes per task, a fifth of a short task's whole life. So workers batch:
+//! read-modify-writes per task, a fifth of a short task's whole life. So each worker keeps
+//! [`Batches`]:
 //!
 //! - A task spawned on a worker is first *pending*: it sits in that worker's batch, not
-//!   in the list, and the batch is linked under one lock when it is full, at maintenance,
-//!   before the worker parks and when it stops (`flush_pending` in `worker.rs`). A task
-//!   that finishes while pending is never linked at all: a chain of tasks each spawning
-//!   the next takes the lock once per batch, not twice per task.
-//! - A task finished on another worker is unlinked in batches by that worker
-//!   (`defer_release`).
+//!   in the list, and the batch is linked under one lock when it is full and whenever the
+//!   worker settles (`Batches::settle`: at maintenance, before it parks, when it stops). A
+//!   task that finishes while pending is never linked at all: a chain of tasks each
+//!   spawning the next takes the lock once per batch, not twice per task.
+//! - A task of another worker's shard finished here is *released*: kept in a batch per
+//!   shard and unlinked under one lock when that batch is full or the worker settles. A
+//!   released pointer holds no reference of its own: the list's reference (in the list,
+//!   or in the owner's pending batch) keeps the task alive until the unlinking.
 //!
-//! Shutdown joins the workers first, and each flushes its batch on the way out, so every
-//! task is in the list when the list is closed. A worker that drops the runtime from
-//! inside a task flushes its own batch before the list is closed (`Runtime::shutdown`);
-//! a task spawned into a closed shard is shut down by the flush.
+//! The owner's flush and another worker's release of the same pending task meet under the
+//! shard's lock, in either order: the release marks it `PENDING_DONE` and the flush drops
+//! its reference, or the flush links it and the release unlinks it.
+//!
+//! Shutdown joins the workers first, and each settles on the way out, so every task is in
+//! the list, and no released pointer is left, when the list is closed. A worker that drops
+//! the runtime from inside a task settles before the list is closed (`Runtime::shutdown`);
+//! once shutdown began no worker batches (spawns link at once, releases unlink at once).
+//! A pending task flushed into a closed shard is shut down by the flush.
+//!
+//! The loom models in `tests_loom/batches.rs` run these batches and this list against real
+//! task cells finishing on another thread, through both shutdown paths.
 //!
 //! A header's `membership` is one of the constants below. It is written under the shard's
 //! lock, with one exception: the worker that owns a pending task's batch may mark it
-//! done without the lock, when it is that worker that finished it (`finish_pending`).
+//! done without the lock, when it is that worker that finished it (`finish_if_pending`).
 //! Nobody else touches a pending task's membership then: another worker only does so
 //! when *it* finished the task, and a task finishes once.
 
 use super::cell::Header;
 use crate::sync::FutexMutex as Mutex;
 use crossbeam_utils::CachePadded;
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::ptr::NonNull;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 
 /// Not in the list, and not going to be: never linked, unlinked, or shut down.
 pub(crate) const UNLINKED: u8 = 0;
@@ -52,6 +66,25 @@ pub(crate) const PENDING_DONE: u8 = 3;
 
 /// A shard whose slab grew past this many slots frees it when it empties.
 const SHRINK_ABOVE: usize = 1024;
+
+/// Finished tasks of another worker's shard kept before unlinking them in one batch.
+/// (Small under loom, so the models reach the full-batch flush.)
+#[cfg(not(weft_loom))]
+const RELEASE_BATCH: usize = 64;
+#[cfg(weft_loom)]
+const RELEASE_BATCH: usize = 2;
+/// Tasks spawned here kept before linking them into the owned list in one batch.
+#[cfg(not(weft_loom))]
+const PENDING_BATCH: usize = 64;
+#[cfg(weft_loom)]
+const PENDING_BATCH: usize = 4;
+/// How far from the end of the pending batch a task finishing here is looked for: a
+/// chain of tasks each spawning the next finds its own task there. (One under loom, so
+/// the models reach both the take-out and `finish_if_pending`.)
+#[cfg(not(weft_loom))]
+const RECENT: usize = 4;
+#[cfg(weft_loom)]
+const RECENT: usize = 1;
 
 pub(crate) struct OwnedTasks {
     shards: Box<[CachePadded<Mutex<Shard>>]>,
@@ -275,6 +308,185 @@ impl Shard {
                 false
             }
             _ => false,
+        }
+    }
+}
+
+/// What a worker's [`Batches`] work against: the list, and the two gauges through which
+/// other threads read how many tasks the batches hold (`RuntimeMetrics::alive_tasks`
+/// adds the pending ones and subtracts the released ones). Only the owning worker writes
+/// the gauges, so each change is a relaxed load and store, no read-modify-write.
+#[derive(Clone, Copy)]
+pub(crate) struct BatchSite<'a> {
+    pub(crate) list: &'a OwnedTasks,
+    /// Tasks in the pending batch.
+    pub(crate) pending: &'a AtomicU64,
+    /// Tasks in the released batches.
+    pub(crate) deferred: &'a AtomicU64,
+}
+
+/// One worker's batches (see the module comment). Only that worker's thread touches them;
+/// each entry is a task pointer.
+pub(crate) struct Batches {
+    /// The worker's own shard of the list, which its spawns go into.
+    shard: usize,
+    /// Tasks spawned here and not linked yet; each entry holds the list's reference, and
+    /// its task's membership is `PENDING` or `PENDING_DONE`.
+    pending: RefCell<Vec<NonNull<Header>>>,
+    /// Per shard, tasks of that shard finished here and not unlinked yet; an entry holds
+    /// no reference (see the module comment).
+    released: RefCell<Box<[Vec<NonNull<Header>>]>>,
+}
+
+impl Batches {
+    /// The batches of the worker owning shard `shard` of a list of `shards` shards.
+    pub(crate) fn new(shard: usize, shards: usize) -> Batches {
+        Batches {
+            shard,
+            pending: RefCell::new(Vec::with_capacity(PENDING_BATCH)),
+            released: RefCell::new((0..shards).map(|_| Vec::new()).collect()),
+        }
+    }
+
+    /// Takes the list's reference of a task just spawned here, into our shard, into the
+    /// pending batch.
+    ///
+    /// # Safety
+    ///
+    /// As for [`OwnedTasks::mark_pending`], and the task belongs to our shard.
+    pub(crate) unsafe fn add_pending(&self, site: BatchSite<'_>, task: NonNull<Header>) {
+        debug_assert_eq!(Header::shard_of(task), self.shard);
+        // SAFETY: the caller's guarantee.
+        unsafe { OwnedTasks::mark_pending(task) };
+        let full = {
+            let mut pending = self.pending.borrow_mut();
+            pending.push(task);
+            pending.len() >= PENDING_BATCH
+        };
+        site.pending.store(site.pending.load(Relaxed) + 1, Relaxed);
+        if full {
+            self.flush_pending(site);
+        }
+    }
+
+    /// A task finished on this worker, before shutdown began. Returns true if the caller
+    /// drops the list's reference now, false if a flush (ours or its owner's) will.
+    ///
+    /// # Safety
+    ///
+    /// The caller finishes the task itself and holds a reference.
+    #[inline]
+    pub(crate) unsafe fn release(&self, site: BatchSite<'_>, task: NonNull<Header>) -> bool {
+        let shard = Header::shard_of(task);
+        if shard == self.shard {
+            self.release_own(site, task)
+        } else {
+            // Batch the unlinking, so workers do not fight over each other's list locks
+            // once per task.
+            self.defer_release(site, task, shard);
+            false
+        }
+    }
+
+    /// A task of our own shard finished here. True if the caller drops the list's
+    /// reference: the task was linked and is unlinked now, or was pending among the last
+    /// few of the batch and leaves it; false if our pending flush will.
+    fn release_own(&self, site: BatchSite<'_>, task: NonNull<Header>) -> bool {
+        {
+            // A task spawned moments ago (a chain, each task spawning the next) is near
+            // the end of the batch: take it out, and the list's reference goes now, so
+            // its memory is reused at once instead of when the batch is flushed.
+            let mut pending = self.pending.borrow_mut();
+            let from = pending.len().saturating_sub(RECENT);
+            if let Some(i) = pending[from..].iter().rposition(|&p| p == task) {
+                pending.swap_remove(from + i);
+                // SAFETY: our shard, and we are finishing the task ourselves.
+                unsafe { OwnedTasks::forget_pending(task) };
+                site.pending.store(site.pending.load(Relaxed) - 1, Relaxed);
+                return true;
+            }
+        }
+        // SAFETY: our shard, and we are finishing the task ourselves.
+        if unsafe { OwnedTasks::finish_if_pending(task) } {
+            site.pending.store(site.pending.load(Relaxed) - 1, Relaxed);
+            return false;
+        }
+        site.list.remove(task)
+    }
+
+    /// Keeps a finished task of another shard for batched unlinking.
+    fn defer_release(&self, site: BatchSite<'_>, task: NonNull<Header>, shard: usize) {
+        let full = {
+            let mut released = self.released.borrow_mut();
+            released[shard].push(task);
+            released[shard].len() >= RELEASE_BATCH
+        };
+        site.deferred
+            .store(site.deferred.load(Relaxed) + 1, Relaxed);
+        if full {
+            self.flush_shard(site, shard);
+        }
+    }
+
+    /// Empties every batch: unlinks the released tasks of every shard, then links the
+    /// pending ones. Every flush site calls this (maintenance, park, the worker's exit,
+    /// `Runtime::shutdown` on a worker). Released first: unlinking may free a cell, and
+    /// the output's destructor may spawn, into the pending batch flushed right after.
+    /// (Flushing pending tasks never adds a release: it drops references and, in a closed
+    /// list, cancels tasks, whose release then goes straight to the list.)
+    pub(crate) fn settle(&self, site: BatchSite<'_>) {
+        for shard in 0..site.list.num_shards() {
+            self.flush_shard(site, shard);
+        }
+        self.flush_pending(site);
+    }
+
+    /// Links the pending batch into our shard under one lock, and gives up the list's
+    /// references of the tasks that finished meanwhile (or, after shutdown closed the
+    /// list, shuts every one of them down).
+    fn flush_pending(&self, site: BatchSite<'_>) {
+        if self.pending.borrow().is_empty() {
+            return;
+        }
+        let mut batch = std::mem::take(&mut *self.pending.borrow_mut());
+        let closed = site.list.link_pending(self.shard, &mut batch);
+        site.pending.store(0, Relaxed);
+        // Outside any borrow: freeing a cell runs the output's destructor, shutting a task
+        // down drops its future; either may spawn.
+        for &task in &batch {
+            if closed {
+                super::shutdown_task(task);
+            } else {
+                Header::ref_dec(task);
+            }
+        }
+        batch.clear();
+        let mut pending = self.pending.borrow_mut();
+        if pending.is_empty() {
+            *pending = batch; // keep the allocation
+        }
+    }
+
+    /// Unlinks the released batch of `shard` under one lock, and drops the list's
+    /// references of those that were linked (the others were pending: their owner's
+    /// flush drops them).
+    fn flush_shard(&self, site: BatchSite<'_>, shard: usize) {
+        if self.released.borrow()[shard].is_empty() {
+            return; // (taking it would throw its capacity away)
+        }
+        let mut batch = std::mem::take(&mut self.released.borrow_mut()[shard]);
+        let n = batch.len() as u64;
+        site.list.remove_many(shard, &mut batch);
+        site.deferred
+            .store(site.deferred.load(Relaxed) - n, Relaxed);
+        // Outside any borrow: freeing a cell runs the output's destructor.
+        for &task in &batch {
+            Header::ref_dec(task);
+        }
+        batch.clear();
+        let mut released = self.released.borrow_mut();
+        if released[shard].is_empty() {
+            released[shard] = batch; // keep the allocation
         }
     }
 }

@@ -8,6 +8,8 @@
 //! so a cell never freed is reported), and catches unsynchronised access to the cells'
 //! `UnsafeCell`s (the future, the output, the join waker slot).
 
+mod batches;
+
 use super::cell::Header;
 use super::list::OwnedTasks;
 use super::{new_task, JoinHandle, Notified, Schedule};
