@@ -35,7 +35,7 @@ mod source;
 mod sync;
 
 #[cfg(not(weft_loom))]
-pub use async_fd::Async;
+pub use async_fd::{Async, Interest};
 #[cfg(not(weft_loom))]
 pub use net::tcp::{
     Incoming, OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpListener, TcpStream, WriteHalf,

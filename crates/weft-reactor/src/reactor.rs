@@ -13,7 +13,7 @@
 //! sources, and the woken tasks are collected and woken together after the locks are
 //! released: on the parked worker's own queue, as one batch.
 
-use crate::source::Source;
+use crate::source::{wake_each, Source};
 use crate::sync::Mutex;
 use polling::{Event, Events, PollMode, Poller};
 use std::fmt;
@@ -150,12 +150,33 @@ impl Reactor {
     }
 
     fn remove_from_slab(&self, key: usize) {
-        let mut slab = self.sources.lock();
-        if slab.entries[key].take().is_some() {
-            slab.free.push(key);
-            slab.len -= 1;
-            self.registered.store(slab.len, Relaxed);
-        }
+        let removed = {
+            let mut slab = self.sources.lock();
+            let removed = slab.entries.get_mut(key).and_then(Option::take);
+            if removed.is_some() {
+                slab.free.push(key);
+                slab.len -= 1;
+                self.registered.store(slab.len, Relaxed);
+            }
+            removed
+        };
+        // Dropped after the lock (were it the last reference, the source's wakers would
+        // go with it).
+        drop(removed);
+    }
+
+    /// Wakers held by all sources now (for tests).
+    #[doc(hidden)]
+    pub fn waiters(&self) -> usize {
+        let sources: Vec<Arc<Source>> = self
+            .sources
+            .lock()
+            .entries
+            .iter()
+            .flatten()
+            .cloned()
+            .collect();
+        sources.iter().map(|s| s.waiter_count()).sum()
     }
 
     /// Removes a source from the poller (before its descriptor closes) and the slab, and
@@ -216,12 +237,16 @@ impl Reactor {
                 }
             }
         }
-        // Outside the slab's lock (a wake may run arbitrary code; on a worker it queues
-        // the task locally). The buffers' lock stays held: it only keeps another thread
-        // from polling meanwhile (its `try_lock` fails and it returns), and keeping it lets
-        // the waker vector keep its capacity from one wait to the next.
-        for w in wakers.drain(..) {
-            w.wake();
+        // Woken after every lock is released, the buffers' too (a wake may run any code;
+        // on a worker it queues the task locally). The vector is lent out meanwhile and
+        // given back after, so it keeps its capacity from one wait to the next.
+        let mut woken = std::mem::take(wakers);
+        drop(buffers);
+        wake_each(woken.drain(..));
+        if let Some(mut buffers) = self.buffers.try_lock() {
+            if buffers.1.capacity() < woken.capacity() {
+                buffers.1 = woken;
+            }
         }
     }
 }
@@ -282,9 +307,11 @@ impl Driver for ReactorDriver {
     fn unpark(&self) {
         // Wakes the current wait, or makes the next one return at once. An error here
         // (the eventfd could not be written) would leave a worker asleep: nothing sane
-        // to do but report it.
+        // to do but report it, on a stderr that may itself fail (not `eprintln!`, which
+        // panics then).
         if let Err(e) = self.reactor.poller.notify() {
-            eprintln!("weft: could not wake the reactor: {e}");
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "weft: could not wake the reactor: {e}");
         }
     }
 
