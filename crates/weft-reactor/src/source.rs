@@ -550,4 +550,53 @@ mod tests_loom {
             assert_eq!(std::sync::Arc::strong_count(&flag), 1, "a waker was kept");
         });
     }
+
+    /// A waiter gives up while an event makes its slot stale and another waiter registers,
+    /// perhaps in the index the first one had: the first one's removal must never take
+    /// the second one's entry (the second is woken, told to retry, or still registered),
+    /// and the first one's waker is not kept.
+    #[test]
+    fn loom_a_stale_slot_never_removes_another_waiter() {
+        loom::model(|| {
+            let source = Arc::new(Source::new(0, 0));
+            let first = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+            let mut slot = WaitSlot::new();
+            {
+                let waker = Waker::from(first.clone());
+                let mut cx = Context::from_waker(&waker);
+                assert_eq!(
+                    source.wait(Direction::Read, Some(&mut slot), &mut cx),
+                    AfterBlock::Wait
+                );
+            }
+            let s2 = source.clone();
+            let reactor = thread::spawn(move || {
+                deliver_read_event(&s2);
+                // The task read everything: not ready any more.
+                assert!(s2.clear(READABLE, s2.snapshot()));
+            });
+            let s3 = source.clone();
+            let second = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+            let f2 = second.clone();
+            let other = thread::spawn(move || {
+                let waker = Waker::from(f2);
+                let mut cx = Context::from_waker(&waker);
+                let mut slot = WaitSlot::new();
+                let after = s3.wait(Direction::Read, Some(&mut slot), &mut cx);
+                // This waiter keeps waiting: its slot is forgotten, not removed.
+                std::mem::forget(slot);
+                after
+            });
+            source.unregister(Direction::Read, &mut slot);
+            reactor.join().unwrap();
+            let after = other.join().unwrap();
+            let registered = std::sync::Arc::strong_count(&second) == 2;
+            assert!(
+                after == AfterBlock::Retry || second.0.load(SeqCst) || registered,
+                "the second waiter was lost"
+            );
+            assert_eq!(source.waiter_count(), usize::from(registered));
+            assert_eq!(std::sync::Arc::strong_count(&first), 1, "a waker was kept");
+        });
+    }
 }
