@@ -22,8 +22,8 @@ them inside `weft::run` or `Runtime::block_on` (with `weft-executor` alone, inst
 ///
 /// Reads and writes are tried at once; only when the operating system says `WouldBlock`
 /// does the task wait for the reactor to report readiness, then tries again. Several tasks
-/// may wait on the same direction of the same object; a wait that is given up (its future
-/// dropped, under a `timeout` say) takes its waker out.
+/// may wait on the same direction of the same object through its async methods; a wait
+/// that is given up (its future dropped, under a `timeout` say) takes its waker out.
 ///
 /// Every operation that completes spends a unit of the task's cooperative budget
 /// (`weft_executor::coop`): a task that loops over an object that is always ready still
@@ -341,6 +341,7 @@ pub(crate) struct Waiter<'a> {
 }
 
 impl Drop for Waiter<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.source.unregister(self.dir, &mut self.slot);
     }

@@ -124,17 +124,29 @@ impl WaitList {
         self.live + usize::from(self.shared.is_some())
     }
 
-    /// An event: every waker goes to `wake`, every slot becomes stale.
-    fn take_all(&mut self, wake: &mut Vec<Waker>) {
-        if !self.slots.is_empty() {
-            wake.extend(self.slots.drain(..).flatten());
-            self.free.clear();
-            self.live = 0;
-            self.epoch = self.epoch.wrapping_add(1);
-        }
+    /// An event: every waker goes to `wake`, every slot becomes stale. True if the epoch
+    /// changed.
+    #[inline]
+    fn take_all(&mut self, wake: &mut Vec<Waker>) -> bool {
         if let Some(w) = self.shared.take() {
             wake.push(w);
         }
+        if self.slots.is_empty() {
+            return false;
+        }
+        if self.live > 0 {
+            for entry in &mut self.slots {
+                if let Some(w) = entry.take() {
+                    wake.push(w);
+                }
+            }
+        }
+        // Only `None`s left: nothing to drop.
+        self.slots.clear();
+        self.free.clear();
+        self.live = 0;
+        self.epoch = self.epoch.wrapping_add(1);
+        true
     }
 
     /// Stores `waker` (cloned by the caller, before the lock) for the slot's owner. Returns
@@ -212,11 +224,13 @@ impl Source {
         }
     }
 
+    #[inline]
     pub(crate) fn snapshot(&self) -> Snapshot {
         Snapshot(self.readiness.load(Acquire))
     }
 
     /// True if the readiness word has one of `bits` set.
+    #[inline]
     pub(crate) fn is_ready(&self, bits: usize) -> bool {
         self.readiness.load(Acquire) & bits != 0
     }
@@ -235,8 +249,9 @@ impl Source {
         for dir in [Direction::Read, Direction::Write] {
             if bits & dir.bit() != 0 {
                 let list = &mut waiters[dir as usize];
-                list.take_all(wake);
-                self.epochs[dir as usize].store(list.epoch, Release);
+                if list.take_all(wake) {
+                    self.epochs[dir as usize].store(list.epoch, Release);
+                }
             }
         }
     }
@@ -306,11 +321,15 @@ impl Source {
     }
 
     /// Removes the waiter's entry (it gives up waiting). Skips the lock if the entry was
-    /// already handed to the reactor by an event.
+    /// already handed to the reactor by an event; does nothing (inline) if it has none.
+    #[inline]
     pub(crate) fn unregister(&self, dir: Direction, slot: &mut WaitSlot) {
-        let Some((epoch, index)) = slot.0.take() else {
-            return;
-        };
+        if let Some((epoch, index)) = slot.0.take() {
+            self.unregister_entry(dir, epoch, index);
+        }
+    }
+
+    fn unregister_entry(&self, dir: Direction, epoch: usize, index: usize) {
         if self.epochs[dir as usize].load(Relaxed) != epoch {
             return;
         }
@@ -353,8 +372,9 @@ impl Source {
             let mut w = self.waiters.lock();
             for dir in [Direction::Read, Direction::Write] {
                 let list = &mut w[dir as usize];
-                list.take_all(&mut all);
-                self.epochs[dir as usize].store(list.epoch, Release);
+                if list.take_all(&mut all) {
+                    self.epochs[dir as usize].store(list.epoch, Release);
+                }
             }
         }
         wake_each(all);
