@@ -429,3 +429,19 @@ fn poll_ready_is_pending_on_a_quiet_socket() {
         assert_eq!(reactor().waiters(), 0);
     });
 }
+
+#[test]
+fn halves_print_like_the_stream() {
+    let rt = runtime(1);
+    rt.block_on(async {
+        let (x, _y) = UnixStream::pair().unwrap();
+        {
+            let (r, _w) = x.split();
+            let s = format!("{r:?}");
+            assert!(s.starts_with("UnixReadHalf(UnixStream"), "{s}");
+        }
+        let (r, _w) = x.into_split();
+        let s = format!("{r:?}");
+        assert!(s.starts_with("OwnedUnixReadHalf(UnixStream"), "{s}");
+    });
+}

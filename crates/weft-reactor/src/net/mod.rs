@@ -190,10 +190,10 @@ pub(crate) use stream_halves;
 
 /// `Debug` for the halves: the socket, like the stream's.
 macro_rules! impl_half_debug {
-    ($($ty:ty),*) => {$(
-        impl std::fmt::Debug for $ty {
+    ($($name:ident $(<$lt:lifetime>)?),*) => {$(
+        impl std::fmt::Debug for $name $(<$lt>)? {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_tuple(stringify!($ty)).field(self.0.get_ref()).finish()
+                f.debug_tuple(stringify!($name)).field(self.0.get_ref()).finish()
             }
         }
     )*};
