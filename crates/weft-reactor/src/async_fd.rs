@@ -1,14 +1,15 @@
 //! `Async<T>`: any non-blocking file descriptor, registered with the reactor.
 
 use crate::reactor::Reactor;
-use crate::source::{AfterBlock, Direction, Source};
+use crate::source::{AfterBlock, Direction, Source, WaitSlot, READABLE, WRITABLE};
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
+use std::ops::Deref;
 use std::os::fd::AsFd;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use weft_executor::Handle;
+use std::task::{ready, Context, Poll};
+use weft_executor::{coop, Handle};
 
 const SHUT_DOWN: &str = "the weft runtime that owns this I/O object has shut down";
 
@@ -21,7 +22,12 @@ them inside `weft::run` or `Runtime::block_on` (with `weft-executor` alone, inst
 ///
 /// Reads and writes are tried at once; only when the operating system says `WouldBlock`
 /// does the task wait for the reactor to report readiness, then tries again. Several tasks
-/// may wait on the same direction of the same object.
+/// may wait on the same direction of the same object through its async methods; a wait
+/// that is given up (its future dropped, under a `timeout` say) takes its waker out.
+///
+/// Every operation that completes spends a unit of the task's cooperative budget
+/// (`weft_executor::coop`): a task that loops over an object that is always ready still
+/// returns `Pending` now and then, so it does not hold its worker.
 ///
 /// Dropping it deregisters the descriptor, then closes it.
 ///
@@ -111,89 +117,354 @@ impl<T: AsFd> Async<T> {
         self.reactor.rearm(&self.source, self.get_ref().as_fd())
     }
 
-    fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.source.poll_ready(dir, cx) {
-            Poll::Ready(()) => Poll::Ready(Ok(())),
-            Poll::Pending => match self.before_wait() {
+    /// A waiter for `dir` that removes its waker from the source when dropped.
+    pub(crate) fn waiter(&self, dir: Direction) -> Waiter<'_> {
+        Waiter {
+            source: &self.source,
+            dir,
+            slot: WaitSlot::new(),
+        }
+    }
+
+    /// Removes the waker registered in `slot`, if any (its owner stops waiting).
+    pub(crate) fn unregister(&self, dir: Direction, slot: &mut WaitSlot) {
+        self.source.unregister(dir, slot);
+    }
+
+    /// Waits for readiness in `dir`, spending a unit of the task's budget when ready.
+    pub(crate) fn poll_ready(
+        &self,
+        dir: Direction,
+        slot: Option<&mut WaitSlot>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        let coop = ready!(coop::poll_proceed(cx));
+        if self.source.is_ready(dir.bit()) {
+            coop.made_progress();
+            return Poll::Ready(Ok(()));
+        }
+        match self.source.wait(dir, slot, cx) {
+            AfterBlock::Retry => {
+                coop.made_progress();
+                Poll::Ready(Ok(()))
+            }
+            AfterBlock::Wait => match self.before_wait() {
                 Ok(()) => Poll::Pending,
-                Err(e) => Poll::Ready(Err(e)),
+                Err(e) => {
+                    coop.made_progress();
+                    Poll::Ready(Err(e))
+                }
             },
         }
     }
 
-    /// Waits until the reactor reports the object readable. (It may then still return
-    /// `WouldBlock`, e.g. if another task read first.)
+    /// Polls until the object is readable, as far as the reactor knows: see
+    /// [`readable`](Async::readable).
+    ///
+    /// Callers of the `poll_*` methods through `&self` share one waker per direction (as
+    /// in tokio and async-io): the most recent caller's. A caller whose waker is replaced
+    /// by another task's is woken at once (so it is never forgotten: if it still waits, it
+    /// polls again). To wait on one direction from several tasks, use
+    /// [`readable`](Async::readable) and the other async methods: each of their futures
+    /// has its own entry, removed when the future is dropped.
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_ready(Direction::Read, cx)
+        self.poll_ready(Direction::Read, None, cx)
     }
 
-    /// Waits until the reactor reports the object writable.
+    /// Polls until the object is writable, as far as the reactor knows: see
+    /// [`writable`](Async::writable), and [`poll_readable`](Async::poll_readable) for the
+    /// waker.
     pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_ready(Direction::Write, cx)
+        self.poll_ready(Direction::Write, None, cx)
     }
 
-    /// Waits until the reactor reports the object readable.
+    /// Waits until the object is readable, as far as the reactor knows.
+    ///
+    /// The read readiness is set by the reactor's read events and cleared only when a read
+    /// through this object (`read_with`, `poll_read_with`, or [`try_io`](Async::try_io)
+    /// with [`Interest::READABLE`]) returns `WouldBlock`. So this completes at once after a
+    /// read that succeeded, even if nothing more can be read: the next read returns
+    /// `WouldBlock` (clearing the readiness), and the next `readable` waits. Code that does
+    /// its own non-blocking I/O on the descriptor must run it through `try_io`, or
+    /// `readable` never waits.
+    ///
+    /// Dropping the future removes its waker.
     pub async fn readable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.poll_readable(cx)).await
+        let mut w = self.waiter(Direction::Read);
+        poll_fn(|cx| self.poll_ready(Direction::Read, Some(&mut w.slot), cx)).await
     }
 
-    /// Waits until the reactor reports the object writable.
+    /// Waits until the object is writable, as far as the reactor knows. The same as
+    /// [`readable`](Async::readable), for writes.
     pub async fn writable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.poll_writable(cx)).await
+        let mut w = self.waiter(Direction::Write);
+        poll_fn(|cx| self.poll_ready(Direction::Write, Some(&mut w.slot), cx)).await
     }
 
-    fn poll_with<R>(
+    /// Runs `op`, a non-blocking operation of the caller's own on the object, and clears
+    /// the readiness of `interest` if it returns `WouldBlock` (unless an event came while
+    /// it ran): then [`readable`](Async::readable) (or `writable`) waits for the next
+    /// event, as it should. Any other result leaves the readiness as it is.
+    ///
+    /// Unlike tokio's `try_io`, `op` runs whether or not the object is known to be ready
+    /// (weft's I/O is optimistic); it never waits.
+    ///
+    /// # Examples
+    ///
+    /// A read of its own, through the raw descriptor, paired with `readable`:
+    ///
+    /// ```
+    /// use std::io::{self, Read, Write};
+    /// use std::os::unix::net::UnixStream;
+    /// use weft_reactor::{Async, Interest};
+    /// # let rt = weft_reactor::install(&mut weft_executor::Builder::new()).unwrap().build().unwrap();
+    /// rt.block_on(async {
+    ///     let (a, b) = UnixStream::pair().unwrap();
+    ///     let b = Async::new(b).unwrap();
+    ///     (&a).write_all(b"hi").unwrap();
+    ///     let mut buf = [0; 2];
+    ///     let n = loop {
+    ///         b.readable().await.unwrap();
+    ///         match b.try_io(Interest::READABLE, |s| (&*s).read(&mut buf)) {
+    ///             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+    ///             r => break r.unwrap(),
+    ///         }
+    ///     };
+    ///     assert_eq!(&buf[..n], b"hi");
+    /// });
+    /// ```
+    pub fn try_io<R>(
+        &self,
+        interest: Interest,
+        op: impl FnOnce(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let before = self.source.snapshot();
+        let res = op(self.get_ref());
+        if let Err(e) = &res {
+            if e.kind() == io::ErrorKind::WouldBlock {
+                self.source.clear(interest.bits(), before);
+            }
+        }
+        res
+    }
+
+    /// Runs `op` until it does not return `WouldBlock`, waiting for `dir` when it does;
+    /// spends a unit of the task's budget first, kept when the operation completed. Every
+    /// operation of every socket goes through here.
+    pub(crate) fn poll_with<R>(
         &self,
         dir: Direction,
+        mut slot: Option<&mut WaitSlot>,
         cx: &mut Context<'_>,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        let coop = ready!(coop::poll_proceed(cx));
         loop {
             let before = self.source.snapshot();
             match op(self.get_ref()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    match self.source.clear_and_wait(dir, before, cx) {
+                    match self
+                        .source
+                        .clear_and_wait(dir, before, slot.as_deref_mut(), cx)
+                    {
                         AfterBlock::Retry => continue,
                         AfterBlock::Wait => {
                             return match self.before_wait() {
+                                // The unit goes back (`coop` drops unspent).
                                 Ok(()) => Poll::Pending,
-                                Err(e) => Poll::Ready(Err(e)),
+                                Err(e) => {
+                                    coop.made_progress();
+                                    Poll::Ready(Err(e))
+                                }
                             };
                         }
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                res => return Poll::Ready(res),
+                res => {
+                    coop.made_progress();
+                    return Poll::Ready(res);
+                }
             }
         }
     }
 
     /// Runs a read-like operation, waiting for readability whenever it would block.
+    ///
+    /// Each call that finds the operation done spends a unit of the task's cooperative
+    /// budget; when the budget is spent it returns `Pending` (and wakes the task) without
+    /// running `op`. The waker is kept as by [`poll_readable`](Async::poll_readable).
     pub fn poll_read_with<R>(
         &self,
         cx: &mut Context<'_>,
         op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        self.poll_with(Direction::Read, cx, op)
+        self.poll_with(Direction::Read, None, cx, op)
     }
 
-    /// Runs a write-like operation, waiting for writability whenever it would block.
+    /// Runs a write-like operation, waiting for writability whenever it would block. See
+    /// [`poll_read_with`](Async::poll_read_with).
     pub fn poll_write_with<R>(
         &self,
         cx: &mut Context<'_>,
         op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        self.poll_with(Direction::Write, cx, op)
+        self.poll_with(Direction::Write, None, cx, op)
     }
 
-    /// Runs a read-like operation until it does not return `WouldBlock`.
+    /// Runs a read-like operation until it does not return `WouldBlock`. Dropping the
+    /// future removes its waker.
     pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
-        poll_fn(|cx| self.poll_read_with(cx, &mut op)).await
+        let mut w = self.waiter(Direction::Read);
+        poll_fn(|cx| self.poll_with(Direction::Read, Some(&mut w.slot), cx, &mut op)).await
     }
 
-    /// Runs a write-like operation until it does not return `WouldBlock`.
+    /// Runs a write-like operation until it does not return `WouldBlock`. Dropping the
+    /// future removes its waker.
     pub async fn write_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
-        poll_fn(|cx| self.poll_write_with(cx, &mut op)).await
+        let mut w = self.waiter(Direction::Write);
+        poll_fn(|cx| self.poll_with(Direction::Write, Some(&mut w.slot), cx, &mut op)).await
+    }
+
+    /// Wakers registered on this object now (for tests).
+    #[doc(hidden)]
+    pub fn waiter_count(&self) -> usize {
+        self.source.waiter_count()
+    }
+}
+
+/// A wait in one direction that removes its waker from the source when dropped.
+pub(crate) struct Waiter<'a> {
+    source: &'a Source,
+    dir: Direction,
+    pub(crate) slot: WaitSlot,
+}
+
+impl Drop for Waiter<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.source.unregister(self.dir, &mut self.slot);
+    }
+}
+
+/// A registered object polled through `&mut self` (a stream, a stream's half), with a
+/// slot per direction: its waker is stored once, and removed when it is dropped.
+pub(crate) struct Polled<P: Deref>
+where
+    P::Target: Registered,
+{
+    io: P,
+    slots: [WaitSlot; 2],
+}
+
+/// What `Polled` needs of the object it holds.
+pub(crate) trait Registered {
+    fn unregister_slot(&self, dir: Direction, slot: &mut WaitSlot);
+}
+
+impl<T: AsFd> Registered for Async<T> {
+    fn unregister_slot(&self, dir: Direction, slot: &mut WaitSlot) {
+        self.unregister(dir, slot);
+    }
+}
+
+impl<T: AsFd, P: Deref<Target = Async<T>>> Polled<P> {
+    pub(crate) fn new(io: P) -> Polled<P> {
+        Polled {
+            io,
+            slots: [WaitSlot::new(), WaitSlot::new()],
+        }
+    }
+
+    /// The object (a shared `Arc`, say).
+    pub(crate) fn get(&self) -> &P {
+        &self.io
+    }
+
+    pub(crate) fn poll_read_with<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        let slot = &mut self.slots[Direction::Read as usize];
+        self.io.poll_with(Direction::Read, Some(slot), cx, op)
+    }
+
+    pub(crate) fn poll_write_with<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        let slot = &mut self.slots[Direction::Write as usize];
+        self.io.poll_with(Direction::Write, Some(slot), cx, op)
+    }
+}
+
+impl<P: Deref> Deref for Polled<P>
+where
+    P::Target: Registered,
+{
+    type Target = P::Target;
+
+    fn deref(&self) -> &P::Target {
+        &self.io
+    }
+}
+
+impl<P: Deref> Drop for Polled<P>
+where
+    P::Target: Registered,
+{
+    fn drop(&mut self) {
+        let [r, w] = &mut self.slots;
+        self.io.unregister_slot(Direction::Read, r);
+        self.io.unregister_slot(Direction::Write, w);
+    }
+}
+
+/// Which readiness an operation of the caller's own depends on, for `try_io`: readable,
+/// writable, or both (`Interest::READABLE | Interest::WRITABLE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Interest(u8);
+
+impl Interest {
+    /// Reads, receives, accepts.
+    pub const READABLE: Interest = Interest(READABLE as u8);
+    /// Writes, sends.
+    pub const WRITABLE: Interest = Interest(WRITABLE as u8);
+
+    /// True if it includes reads.
+    pub const fn is_readable(self) -> bool {
+        self.0 & READABLE as u8 != 0
+    }
+
+    /// True if it includes writes.
+    pub const fn is_writable(self) -> bool {
+        self.0 & WRITABLE as u8 != 0
+    }
+
+    /// Both interests.
+    #[must_use]
+    pub const fn add(self, other: Interest) -> Interest {
+        Interest(self.0 | other.0)
+    }
+
+    fn bits(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+impl std::ops::BitOr for Interest {
+    type Output = Interest;
+
+    fn bitor(self, other: Interest) -> Interest {
+        self.add(other)
+    }
+}
+
+impl std::ops::BitOrAssign for Interest {
+    fn bitor_assign(&mut self, other: Interest) {
+        *self = self.add(other);
     }
 }
 

@@ -11,6 +11,32 @@
 //! Sockets must be created inside a runtime that has a reactor (every runtime of the
 //! `weft` crate has one); elsewhere creating one returns an error that says so.
 //!
+//! # Cooperation
+//!
+//! Every socket and `Async` operation that completes (a read, write, send, receive,
+//! accept, or a `readable`/`writable` that finds the direction ready) spends one unit of
+//! the task's cooperative budget (`weft_executor::coop`); when the budget is spent it
+//! returns `Pending` and wakes the task, so a task over a socket that always has data
+//! still lets the other tasks, timers and I/O of its worker run. An operation that has to
+//! wait costs nothing.
+//!
+//! # Readiness, and I/O of your own
+//!
+//! A direction's readiness is set by the reactor's events and cleared when an operation
+//! returns `WouldBlock`. `readable()` and `writable()` complete while it is set, so they
+//! may complete though the next operation would block (after one that succeeded, say);
+//! that operation then clears it. Non-blocking I/O of your own on the raw descriptor goes
+//! through `try_io(Interest::READABLE, ..)` (or `WRITABLE`), which clears the readiness
+//! when your operation says `WouldBlock`, so that the next `readable()` waits.
+//!
+//! # Waiters
+//!
+//! The futures of the async methods, and streams polled through `&mut self` (the
+//! `AsyncRead`/`AsyncWrite` of streams and their halves, `Incoming`), keep their waker
+//! once and take it out when dropped: a wait given up under a `timeout` leaves nothing
+//! behind. Callers of the `poll_*` methods through `&self` share one waker per direction
+//! (see [`Async::poll_readable`]).
+//!
 //! # Faults
 //!
 //! What a peer or the operating system does is returned as an `io::Error`, never a panic:
@@ -35,7 +61,7 @@ mod source;
 mod sync;
 
 #[cfg(not(weft_loom))]
-pub use async_fd::Async;
+pub use async_fd::{Async, Interest};
 #[cfg(not(weft_loom))]
 pub use net::tcp::{
     Incoming, OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpListener, TcpStream, WriteHalf,

@@ -12,10 +12,21 @@
 //! `unpark` is `Poller::notify`. The events of one wait are turned into readiness on their
 //! sources, and the woken tasks are collected and woken together after the locks are
 //! released: on the parked worker's own queue, as one batch.
+//!
+//! # Locks
+//!
+//! The reactor's locks (the slab of sources, the event buffer, each source's waiters) are
+//! never held while a waker is woken, cloned or dropped, nor while any other user value
+//! is dropped: wakers are moved out and woken or dropped after the lock is released, so a
+//! waker whose wake or drop comes back into the reactor (registers a socket, drops another
+//! wait on the same source) cannot deadlock. A waker whose wake panics is caught: the
+//! others of the same event are still woken, and the panic does not unwind into the
+//! worker that was parked in the reactor.
 
-use crate::source::Source;
+use crate::source::{wake_each, Source};
 use crate::sync::Mutex;
 use polling::{Event, Events, PollMode, Poller};
+use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::num::NonZeroUsize;
@@ -43,8 +54,8 @@ struct Slab {
 pub struct Reactor {
     poller: Poller,
     sources: Mutex<Slab>,
-    /// The event buffer and the wakers of one dispatch; held by whoever polls.
-    buffers: Mutex<(Events, Vec<Waker>)>,
+    /// The event buffer; held by whoever polls.
+    events_buf: Mutex<Events>,
     edge: bool,
     /// Sources registered now (the slab's length, readable without its lock).
     registered: AtomicUsize,
@@ -87,9 +98,8 @@ impl Reactor {
                 free: Vec::new(),
                 len: 0,
             }),
-            buffers: Mutex::new((
-                Events::with_capacity(NonZeroUsize::new(EVENTS_PER_WAIT).expect("non-zero")),
-                Vec::new(),
+            events_buf: Mutex::new(Events::with_capacity(
+                NonZeroUsize::new(EVENTS_PER_WAIT).expect("non-zero"),
             )),
             edge,
             registered: AtomicUsize::new(0),
@@ -150,12 +160,33 @@ impl Reactor {
     }
 
     fn remove_from_slab(&self, key: usize) {
-        let mut slab = self.sources.lock();
-        if slab.entries[key].take().is_some() {
-            slab.free.push(key);
-            slab.len -= 1;
-            self.registered.store(slab.len, Relaxed);
-        }
+        let removed = {
+            let mut slab = self.sources.lock();
+            let removed = slab.entries.get_mut(key).and_then(Option::take);
+            if removed.is_some() {
+                slab.free.push(key);
+                slab.len -= 1;
+                self.registered.store(slab.len, Relaxed);
+            }
+            removed
+        };
+        // Dropped after the lock (were it the last reference, the source's wakers would
+        // go with it).
+        drop(removed);
+    }
+
+    /// Wakers held by all sources now (for tests).
+    #[doc(hidden)]
+    pub fn waiters(&self) -> usize {
+        let sources: Vec<Arc<Source>> = self
+            .sources
+            .lock()
+            .entries
+            .iter()
+            .flatten()
+            .cloned()
+            .collect();
+        sources.iter().map(|s| s.waiter_count()).sum()
     }
 
     /// Removes a source from the poller (before its descriptor closes) and the slab, and
@@ -187,24 +218,26 @@ impl Reactor {
     /// Waits for events (at most `timeout`) and wakes the tasks they concern. If another
     /// thread is already polling, returns at once.
     fn poll_events(&self, timeout: Option<Duration>) {
-        let Some(mut buffers) = self.buffers.try_lock() else {
+        let Some(mut events) = self.events_buf.try_lock() else {
             return;
         };
-        let (events, wakers) = &mut *buffers;
         events.clear();
         self.waits.fetch_add(1, Relaxed);
         // Errors of the wait itself (EINTR is retried by polling) leave the events empty;
         // the executor simply calls again.
-        let _ = self.poller.wait(events, timeout);
+        let _ = self.poller.wait(&mut events, timeout);
         if events.is_empty() {
             return;
         }
         self.events.fetch_add(events.len(), Relaxed);
+        // This thread's vector of wakers, which keeps its capacity from one dispatch to
+        // the next. (A wake that came back here would find it taken, and use a new one.)
+        let mut wakers = WAKERS.try_with(Cell::take).unwrap_or_default();
         {
             let slab = self.sources.lock();
             for ev in events.iter() {
                 if let Some(Some(source)) = slab.entries.get(ev.key) {
-                    source.set_ready(ev.readable, ev.writable, wakers);
+                    source.set_ready(ev.readable, ev.writable, &mut wakers);
                     if !self.edge {
                         // The event disarmed the whole registration: arm it again for
                         // whoever still waits (in the other direction, say).
@@ -216,14 +249,18 @@ impl Reactor {
                 }
             }
         }
-        // Outside the slab's lock (a wake may run arbitrary code; on a worker it queues
-        // the task locally). The buffers' lock stays held: it only keeps another thread
-        // from polling meanwhile (its `try_lock` fails and it returns), and keeping it lets
-        // the waker vector keep its capacity from one wait to the next.
-        for w in wakers.drain(..) {
-            w.wake();
-        }
+        // Woken after every lock is released, the event buffer's too (a wake may run any
+        // code; on a worker it queues the task locally).
+        drop(events);
+        wake_each(wakers.drain(..));
+        // (During the thread's exit the vector is simply dropped.)
+        let _ = WAKERS.try_with(|w| w.set(wakers));
     }
+}
+
+std::thread_local! {
+    /// The wakers of one dispatch (see `poll_events`).
+    static WAKERS: Cell<Vec<Waker>> = const { Cell::new(Vec::new()) };
 }
 
 /// The reactor as the executor's [`Driver`].
@@ -282,9 +319,11 @@ impl Driver for ReactorDriver {
     fn unpark(&self) {
         // Wakes the current wait, or makes the next one return at once. An error here
         // (the eventfd could not be written) would leave a worker asleep: nothing sane
-        // to do but report it.
+        // to do but report it, on a stderr that may itself fail (not `eprintln!`, which
+        // panics then).
         if let Err(e) = self.reactor.poller.notify() {
-            eprintln!("weft: could not wake the reactor: {e}");
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "weft: could not wake the reactor: {e}");
         }
     }
 

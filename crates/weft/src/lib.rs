@@ -90,12 +90,12 @@ pub mod net {
     };
 }
 
-/// Async I/O traits and helpers (`futures-lite`'s `io`), and [`Async`](io::Async) for any
-/// non-blocking file descriptor.
+/// Async I/O traits and helpers (`futures-lite`'s `io`), [`Async`](io::Async) for any
+/// non-blocking file descriptor, and [`Interest`](io::Interest) for `try_io`.
 pub mod io {
     pub use futures_lite::io::*;
     #[cfg(feature = "net")]
-    pub use weft_reactor::Async;
+    pub use weft_reactor::{Async, Interest};
 }
 
 /// Streams: the `Stream` trait and its combinators (`futures-lite`'s `stream`).

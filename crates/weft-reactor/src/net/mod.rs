@@ -22,6 +22,7 @@ pub use addr::Lookup;
 pub use addr::ToSocketAddrs;
 
 use crate::async_fd::Async;
+use crate::source::{Direction, WaitSlot};
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::AsFd;
@@ -71,7 +72,8 @@ pub(crate) fn shutdown_write<T: AsFd>(io: &Async<T>) -> Poll<io::Result<()>> {
 }
 
 /// Implements `futures_io::AsyncRead` and `AsyncWrite` for a stream type (or one of its
-/// halves) given an expression that yields its `&Async<_>`.
+/// halves) given a place expression of its `Polled<_>` (which keeps its waker, once, and
+/// removes it when dropped).
 macro_rules! impl_stream_io {
     ($ty:ty, $this:ident => $io:expr, read) => {
         impl futures_io::AsyncRead for $ty {
@@ -80,7 +82,7 @@ macro_rules! impl_stream_io {
                 cx: &mut std::task::Context<'_>,
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                let $this = &*self;
+                let $this = self.get_mut();
                 $io.poll_read_with(cx, |mut s| std::io::Read::read(&mut s, buf))
             }
             fn poll_read_vectored(
@@ -88,7 +90,7 @@ macro_rules! impl_stream_io {
                 cx: &mut std::task::Context<'_>,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                let $this = &*self;
+                let $this = self.get_mut();
                 $io.poll_read_with(cx, |mut s| std::io::Read::read_vectored(&mut s, bufs))
             }
         }
@@ -100,7 +102,7 @@ macro_rules! impl_stream_io {
                 cx: &mut std::task::Context<'_>,
                 buf: &[u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                let $this = &*self;
+                let $this = self.get_mut();
                 $io.poll_write_with(cx, |mut s| std::io::Write::write(&mut s, buf))
             }
             fn poll_write_vectored(
@@ -108,7 +110,7 @@ macro_rules! impl_stream_io {
                 cx: &mut std::task::Context<'_>,
                 bufs: &[std::io::IoSlice<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                let $this = &*self;
+                let $this = self.get_mut();
                 $io.poll_write_with(cx, |mut s| std::io::Write::write_vectored(&mut s, bufs))
             }
             fn poll_flush(
@@ -123,7 +125,7 @@ macro_rules! impl_stream_io {
                 _cx: &mut std::task::Context<'_>,
             ) -> std::task::Poll<std::io::Result<()>> {
                 let $this = &*self;
-                crate::net::shutdown_write($io)
+                crate::net::shutdown_write(&*$io)
             }
         }
     };
@@ -140,41 +142,37 @@ macro_rules! stream_halves {
             /// example with a `join` of two futures); use `into_split` to move them into
             /// separate tasks.
             pub fn split(&self) -> ($rh<'_>, $wh<'_>) {
-                ($rh(self), $wh(self))
+                let io: &crate::async_fd::Async<$std> = self.inner.get();
+                (
+                    $rh(crate::async_fd::Polled::new(io)),
+                    $wh(crate::async_fd::Polled::new(io)),
+                )
             }
 
             /// Owned halves that can move into separate tasks. Dropping the write half
             /// shuts down the write side.
             pub fn into_split(self) -> ($orh, $owh) {
-                ($orh(self.inner.clone()), $owh(self.inner))
+                let io = self.inner.get();
+                (
+                    $orh(crate::async_fd::Polled::new(io.clone())),
+                    $owh(crate::async_fd::Polled::new(io.clone())),
+                )
             }
         }
 
-        crate::net::impl_stream_io!($stream, this => &this.inner, read);
-        crate::net::impl_stream_io!($stream, this => &this.inner, write);
+        crate::net::impl_stream_io!($stream, this => this.inner, read);
+        crate::net::impl_stream_io!($stream, this => this.inner, write);
 
         #[doc = concat!("The read half of a borrowed [`", stringify!($stream), "`].")]
-        #[derive(Debug)]
-        pub struct $rh<'a>(&'a $stream);
+        pub struct $rh<'a>(crate::async_fd::Polled<&'a crate::async_fd::Async<$std>>);
         #[doc = concat!("The write half of a borrowed [`", stringify!($stream), "`].")]
-        #[derive(Debug)]
-        pub struct $wh<'a>(&'a $stream);
+        pub struct $wh<'a>(crate::async_fd::Polled<&'a crate::async_fd::Async<$std>>);
         #[doc = concat!("The read half of a [`", stringify!($stream), "`], owned.")]
-        pub struct $orh(std::sync::Arc<crate::async_fd::Async<$std>>);
+        pub struct $orh(crate::async_fd::Polled<std::sync::Arc<crate::async_fd::Async<$std>>>);
         #[doc = concat!("The write half of a [`", stringify!($stream), "`], owned. Dropping it shuts down the write side.")]
-        pub struct $owh(std::sync::Arc<crate::async_fd::Async<$std>>);
+        pub struct $owh(crate::async_fd::Polled<std::sync::Arc<crate::async_fd::Async<$std>>>);
 
-        impl std::fmt::Debug for $orh {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_tuple(stringify!($orh)).field(self.0.get_ref()).finish()
-            }
-        }
-
-        impl std::fmt::Debug for $owh {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_tuple(stringify!($owh)).field(self.0.get_ref()).finish()
-            }
-        }
+        crate::net::impl_half_debug!($rh<'_>, $wh<'_>, $orh, $owh);
 
         impl Drop for $owh {
             fn drop(&mut self) {
@@ -182,13 +180,25 @@ macro_rules! stream_halves {
             }
         }
 
-        crate::net::impl_stream_io!($rh<'_>, this => &this.0.inner, read);
-        crate::net::impl_stream_io!($wh<'_>, this => &this.0.inner, write);
-        crate::net::impl_stream_io!($orh, this => &this.0, read);
-        crate::net::impl_stream_io!($owh, this => &this.0, write);
+        crate::net::impl_stream_io!($rh<'_>, this => this.0, read);
+        crate::net::impl_stream_io!($wh<'_>, this => this.0, write);
+        crate::net::impl_stream_io!($orh, this => this.0, read);
+        crate::net::impl_stream_io!($owh, this => this.0, write);
     };
 }
 pub(crate) use stream_halves;
+
+/// `Debug` for the halves: the socket, like the stream's.
+macro_rules! impl_half_debug {
+    ($($name:ident $(<$lt:lifetime>)?),*) => {$(
+        impl std::fmt::Debug for $name $(<$lt>)? {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_tuple(stringify!($name)).field(self.0.get_ref()).finish()
+            }
+        }
+    )*};
+}
+pub(crate) use impl_half_debug;
 
 /// Implements `AsFd` and `AsRawFd` (to set options through `socket2::SockRef`, say).
 macro_rules! impl_as_fd {
@@ -211,6 +221,7 @@ pub(crate) use impl_as_fd;
 /// new stream with the listener's reactor: no lookup of the current runtime.
 pub(crate) fn poll_accept_registered<L, S, A>(
     listener: &Async<L>,
+    slot: Option<&mut WaitSlot>,
     cx: &mut Context<'_>,
     accept: impl FnMut(&L) -> io::Result<(S, A)>,
 ) -> Poll<io::Result<(Arc<Async<S>>, A)>>
@@ -218,7 +229,7 @@ where
     L: AsFd,
     S: AsFd,
 {
-    let (stream, addr) = match listener.poll_read_with(cx, accept) {
+    let (stream, addr) = match listener.poll_with(Direction::Read, slot, cx, accept) {
         Poll::Ready(Ok(x)) => x,
         Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
         Poll::Pending => return Poll::Pending,
@@ -231,11 +242,21 @@ where
 /// yielding `$stream`s.
 macro_rules! incoming {
     ($incoming:ident, $listener:ty, $stream:ty) => {
-        #[doc = concat!("The stream of connections of a [`", stringify!($listener), "`].")]
+        #[doc = concat!("The stream of connections of a [`", stringify!($listener), "`]. Dropping it removes its waker.")]
         #[derive(Debug)]
         #[must_use = "streams do nothing unless polled"]
         pub struct $incoming<'a> {
             listener: &'a $listener,
+            slot: crate::source::WaitSlot,
+        }
+
+        impl<'a> $incoming<'a> {
+            fn new(listener: &'a $listener) -> Self {
+                $incoming {
+                    listener,
+                    slot: crate::source::WaitSlot::new(),
+                }
+            }
         }
 
         impl futures_core::Stream for $incoming<'_> {
@@ -245,9 +266,18 @@ macro_rules! incoming {
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
             ) -> std::task::Poll<Option<Self::Item>> {
-                self.listener
-                    .poll_accept(cx)
+                let this = self.get_mut();
+                this.listener
+                    .poll_accept_in(Some(&mut this.slot), cx)
                     .map(|r| Some(r.map(|(s, _)| s)))
+            }
+        }
+
+        impl Drop for $incoming<'_> {
+            fn drop(&mut self) {
+                self.listener
+                    .inner
+                    .unregister(crate::source::Direction::Read, &mut self.slot);
             }
         }
     };
@@ -275,3 +305,47 @@ macro_rules! datagram_io {
     };
 }
 pub(crate) use datagram_io;
+
+/// `readable`, `writable` and `try_io` for a socket type whose `inner` derefs to its
+/// `Async<_>`.
+macro_rules! readiness {
+    () => {
+        /// Waits until the socket is readable, as far as the reactor knows.
+        ///
+        /// The read readiness is set by the reactor's events and cleared only when a read
+        /// or receive on this socket (its own methods, or [`try_io`](Self::try_io) with
+        /// [`Interest::READABLE`](crate::Interest::READABLE)) returns `WouldBlock`. So
+        /// this completes at once after a read that succeeded, even when nothing more can
+        /// be read: the next read then returns `WouldBlock`, and the next `readable`
+        /// waits. I/O of your own on the raw descriptor must go through `try_io`, or
+        /// `readable` never waits.
+        ///
+        /// Cancel-safe; dropping the future removes its waker.
+        pub async fn readable(&self) -> std::io::Result<()> {
+            self.inner.readable().await
+        }
+
+        /// Waits until the socket is writable, as far as the reactor knows. The same as
+        /// [`readable`](Self::readable), for writes.
+        pub async fn writable(&self) -> std::io::Result<()> {
+            self.inner.writable().await
+        }
+
+        /// Runs `f`, a non-blocking operation of your own on the socket (through its raw
+        /// descriptor, or `socket2::SockRef`), and clears the readiness of `interest` if it
+        /// returns `WouldBlock`, so that the next [`readable`](Self::readable) or
+        /// [`writable`](Self::writable) waits for an event, as it should. Other results
+        /// leave the readiness as it is.
+        ///
+        /// `f` runs whether or not the socket is known to be ready; `try_io` never waits
+        /// (and spends no cooperative budget).
+        pub fn try_io<R>(
+            &self,
+            interest: crate::Interest,
+            f: impl FnOnce() -> std::io::Result<R>,
+        ) -> std::io::Result<R> {
+            self.inner.try_io(interest, |_| f())
+        }
+    };
+}
+pub(crate) use readiness;

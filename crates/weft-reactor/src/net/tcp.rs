@@ -2,7 +2,8 @@
 
 use super::addr::{try_each, ToSocketAddrs};
 use super::connect_socket;
-use crate::async_fd::Async;
+use crate::async_fd::{Async, Polled};
+use crate::source::{Direction, WaitSlot};
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
@@ -65,19 +66,43 @@ impl TcpListener {
     /// Cancel-safe: a connection is only taken from the queue by the poll that returns it.
     /// Errors (for example `EMFILE`, out of file descriptors) are returned as they come;
     /// the listener keeps working.
+    ///
+    /// Dropping the future removes its waker.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        poll_fn(|cx| self.poll_accept(cx)).await
+        let mut w = self.inner.waiter(Direction::Read);
+        poll_fn(|cx| self.poll_accept_in(Some(&mut w.slot), cx)).await
     }
 
-    /// Polls for a connection.
+    /// Polls for a connection. Spends a unit of the task's cooperative budget when one
+    /// is accepted (or an error returned).
+    ///
+    /// Callers through `&self` share one waker (see
+    /// [`Async::poll_readable`](crate::Async::poll_readable)); to accept from several
+    /// tasks use [`accept`](TcpListener::accept) or [`incoming`](TcpListener::incoming).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        super::poll_accept_registered(&self.inner, cx, |l| l.accept())
-            .map_ok(|(inner, addr)| (TcpStream { inner }, addr))
+        self.poll_accept_in(None, cx)
+    }
+
+    fn poll_accept_in(
+        &self,
+        slot: Option<&mut WaitSlot>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        super::poll_accept_registered(&self.inner, slot, cx, |l| l.accept()).map_ok(
+            |(inner, addr)| {
+                (
+                    TcpStream {
+                        inner: Polled::new(inner),
+                    },
+                    addr,
+                )
+            },
+        )
     }
 
     /// The stream of incoming connections.
     pub fn incoming(&self) -> Incoming<'_> {
-        Incoming { listener: self }
+        Incoming::new(self)
     }
 }
 
@@ -87,7 +112,7 @@ super::incoming!(Incoming, TcpListener, TcpStream);
 ///
 /// See [`TcpListener`] for an example.
 pub struct TcpStream {
-    inner: Arc<Async<net::TcpStream>>,
+    inner: Polled<Arc<Async<net::TcpStream>>>,
 }
 
 impl fmt::Debug for TcpStream {
@@ -113,14 +138,14 @@ impl TcpStream {
         )?;
         let io = connect_socket(socket, &addr.into(), net::TcpStream::from).await?;
         Ok(TcpStream {
-            inner: Arc::new(io),
+            inner: Polled::new(Arc::new(io)),
         })
     }
 
     /// Registers a connected stream made with the standard library.
     pub fn from_std(stream: net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream {
-            inner: Arc::new(Async::new(stream)?),
+            inner: Polled::new(Arc::new(Async::new(stream)?)),
         })
     }
 
@@ -163,15 +188,7 @@ impl TcpStream {
             .await
     }
 
-    /// Waits until readable.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.inner.readable().await
-    }
-
-    /// Waits until writable.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.inner.writable().await
-    }
+    super::readiness!();
 }
 
 super::stream_halves!(

@@ -3,7 +3,6 @@
 use super::addr::{resolve_first, try_each, ToSocketAddrs};
 use crate::async_fd::Async;
 use std::fmt;
-use std::future::poll_fn;
 use std::io;
 use std::net::{self, SocketAddr};
 
@@ -77,7 +76,13 @@ impl UdpSocket {
 
     super::datagram_io!(SocketAddr);
 
-    /// Polls to receive a datagram and its sender.
+    /// Polls to receive a datagram and its sender. Spends a unit of the task's
+    /// cooperative budget when one is received (or an error returned).
+    ///
+    /// Callers through `&self` share one waker per direction (see
+    /// [`Async::poll_readable`](crate::Async::poll_readable)); to receive from several
+    /// tasks use [`recv_from`](UdpSocket::recv_from), whose future removes its waker when
+    /// dropped.
     pub fn poll_recv_from(
         &self,
         cx: &mut std::task::Context<'_>,
@@ -86,7 +91,8 @@ impl UdpSocket {
         self.inner.poll_read_with(cx, |s| s.recv_from(buf))
     }
 
-    /// Polls to send a datagram to `target`.
+    /// Polls to send a datagram to `target`. See
+    /// [`poll_recv_from`](UdpSocket::poll_recv_from).
     pub fn poll_send_to(
         &self,
         cx: &mut std::task::Context<'_>,
@@ -96,10 +102,7 @@ impl UdpSocket {
         self.inner.poll_write_with(cx, |s| s.send_to(buf, target))
     }
 
-    /// Waits until a datagram can be received.
-    pub async fn readable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.inner.poll_readable(cx)).await
-    }
+    super::readiness!();
 }
 
 super::impl_as_fd!(UdpSocket);

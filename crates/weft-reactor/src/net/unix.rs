@@ -1,7 +1,8 @@
 //! Unix-domain sockets: `UnixListener`, `UnixStream`, `UnixDatagram`.
 
 use super::connect_socket;
-use crate::async_fd::Async;
+use crate::async_fd::{Async, Polled};
+use crate::source::{Direction, WaitSlot};
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
@@ -66,20 +67,38 @@ impl UnixListener {
         self.inner.get_ref().local_addr()
     }
 
-    /// Accepts a connection. Cancel-safe.
+    /// Accepts a connection. Cancel-safe; dropping the future removes its waker.
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        poll_fn(|cx| self.poll_accept(cx)).await
+        let mut w = self.inner.waiter(Direction::Read);
+        poll_fn(|cx| self.poll_accept_in(Some(&mut w.slot), cx)).await
     }
 
-    /// Polls for a connection.
+    /// Polls for a connection. See [`TcpListener::poll_accept`](crate::TcpListener::poll_accept)
+    /// for the budget and the waker.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        super::poll_accept_registered(&self.inner, cx, |l| l.accept())
-            .map_ok(|(inner, addr)| (UnixStream { inner }, addr))
+        self.poll_accept_in(None, cx)
+    }
+
+    fn poll_accept_in(
+        &self,
+        slot: Option<&mut WaitSlot>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
+        super::poll_accept_registered(&self.inner, slot, cx, |l| l.accept()).map_ok(
+            |(inner, addr)| {
+                (
+                    UnixStream {
+                        inner: Polled::new(inner),
+                    },
+                    addr,
+                )
+            },
+        )
     }
 
     /// The stream of incoming connections.
     pub fn incoming(&self) -> UnixIncoming<'_> {
-        UnixIncoming { listener: self }
+        UnixIncoming::new(self)
     }
 }
 
@@ -87,7 +106,7 @@ super::incoming!(UnixIncoming, UnixListener, UnixStream);
 
 /// A Unix-domain stream. Implements `futures_io::AsyncRead` and `AsyncWrite`.
 pub struct UnixStream {
-    inner: Arc<Async<net::UnixStream>>,
+    inner: Polled<Arc<Async<net::UnixStream>>>,
 }
 
 impl fmt::Debug for UnixStream {
@@ -103,7 +122,7 @@ impl UnixStream {
         let addr = socket2::SockAddr::unix(path)?;
         let io = connect_socket(socket, &addr, net::UnixStream::from).await?;
         Ok(UnixStream {
-            inner: Arc::new(io),
+            inner: Polled::new(Arc::new(io)),
         })
     }
 
@@ -116,7 +135,7 @@ impl UnixStream {
     /// Registers a stream made with the standard library.
     pub fn from_std(stream: net::UnixStream) -> io::Result<UnixStream> {
         Ok(UnixStream {
-            inner: Arc::new(Async::new(stream)?),
+            inner: Polled::new(Arc::new(Async::new(stream)?)),
         })
     }
 
@@ -134,6 +153,8 @@ impl UnixStream {
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.inner.get_ref().shutdown(how)
     }
+
+    super::readiness!();
 }
 
 super::stream_halves!(
@@ -216,6 +237,8 @@ impl UnixDatagram {
     }
 
     super::datagram_io!(SocketAddr);
+
+    super::readiness!();
 }
 
 super::impl_as_fd!(UnixListener, UnixStream, UnixDatagram);
