@@ -8,7 +8,6 @@
 //! `cargo bench --bench budget [-- ROUNDS]`. To try another budget size, change
 //! `weft_executor::coop::BUDGET` and run it again (docs/measuring.md has the figures).
 
-use futures_lite::AsyncReadExt;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -37,7 +36,7 @@ fn round(budgeted: bool) -> Round {
                 while !stop.load(Relaxed) && s.write_all(&chunk).is_ok() {}
             }
         });
-        let (mut conn, _) = listener.accept().await.unwrap();
+        let (conn, _) = listener.accept().await.unwrap();
         let bytes = Arc::new(AtomicU64::new(0));
         let read_loop = {
             let (bytes, stop) = (bytes.clone(), stop.clone());

@@ -382,21 +382,11 @@ impl Source {
 }
 
 /// Wakes each waker; a waker whose wake panics does not keep the others from being woken
-/// (nor unwind into the reactor's caller: a worker parked in the driver, say). The panic
-/// was already reported by the panic hook.
+/// (nor unwind into the reactor's caller: a worker parked in the driver, say): the
+/// executor's `wake_contained` reports it and goes on.
 pub(crate) fn wake_each(wakers: impl IntoIterator<Item = Waker>) {
-    let mut wakers = wakers.into_iter();
-    loop {
-        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            for w in wakers.by_ref() {
-                w.wake();
-            }
-        }));
-        match res {
-            Ok(()) => return,
-            // The payload's own drop may panic too: forget it instead.
-            Err(payload) => std::mem::forget(payload),
-        }
+    for w in wakers {
+        weft_executor::wake_contained(w);
     }
 }
 
