@@ -31,6 +31,8 @@ mod async_fd;
 pub mod net;
 #[cfg(not(weft_loom))]
 mod reactor;
+#[cfg(all(unix, not(weft_loom)))]
+pub mod signal;
 mod source;
 mod sync;
 
