@@ -29,6 +29,8 @@
 mod async_fd;
 #[cfg(not(weft_loom))]
 pub mod net;
+#[cfg(all(unix, not(weft_loom)))]
+pub mod process;
 #[cfg(not(weft_loom))]
 mod reactor;
 #[cfg(all(unix, not(weft_loom)))]
