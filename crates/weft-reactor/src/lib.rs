@@ -55,8 +55,12 @@
 mod async_fd;
 #[cfg(not(weft_loom))]
 pub mod net;
+#[cfg(all(unix, not(weft_loom)))]
+pub mod process;
 #[cfg(not(weft_loom))]
 mod reactor;
+#[cfg(all(unix, not(weft_loom)))]
+pub mod signal;
 mod source;
 mod sync;
 

@@ -31,6 +31,8 @@
 //! | async generators | [`stream::Stream`] |
 //! | streams, `start_server` | [`net`] |
 //! | `asyncio.Lock`, `Queue` | [`sync`], [`channel`] |
+//! | `loop.add_signal_handler` | [`signal`] (Unix) |
+//! | `create_subprocess_exec`, `communicate` | [`process::Command`] (Unix) |
 //!
 //! The crates behind it: `weft-executor` (tasks, scheduler), `weft-timer`, `weft-reactor`,
 //! `weft-macros`. See `docs/scheduling.md` in the repository for how the scheduler works.
@@ -87,6 +89,66 @@ pub mod net {
     pub use weft_reactor::{
         OwnedUnixReadHalf, OwnedUnixWriteHalf, UnixDatagram, UnixIncoming, UnixListener,
         UnixReadHalf, UnixStream, UnixWriteHalf,
+    };
+}
+
+/// Unix signals, delivered through the runtime's reactor (no thread per signal).
+///
+/// Names as tokio's: [`ctrl_c`](signal::ctrl_c), and
+/// [`signal`](signal::signal)`(`[`SignalKind`](signal::SignalKind)`::terminate())` (also
+/// under `signal::unix`, where tokio has them). Listening to a signal replaces its default
+/// disposition for the rest of the process, even after every listener is dropped.
+///
+/// ```
+/// use weft::signal::{signal, SignalKind};
+///
+/// weft::run(async {
+///     let mut terms = signal(SignalKind::terminate()).unwrap();
+///     // SAFETY: raise(3) has no preconditions; SIGTERM now has weft's handler.
+///     unsafe { libc::raise(libc::SIGTERM) };
+///     terms.recv().await.unwrap(); // a server would begin its graceful shutdown here
+/// });
+/// ```
+#[cfg(all(unix, feature = "net"))]
+pub mod signal {
+    pub use weft_reactor::signal::{ctrl_c, signal, Signal, SignalKind};
+
+    /// Where tokio has them: `tokio::signal::unix::{signal, Signal, SignalKind}`.
+    pub mod unix {
+        pub use weft_reactor::signal::{signal, Signal, SignalKind};
+    }
+}
+
+/// Child processes: [`Command`](process::Command), [`Child`](process::Child), and its
+/// pipes as async streams, on the runtime's reactor (names as tokio's).
+///
+/// A child's exit is heard through a pidfd on Linux, through `SIGCHLD` where pidfds are
+/// missing; no thread per child, and no zombie left behind, even for a `Child` dropped
+/// without `wait`.
+///
+/// ```
+/// use weft::io::AsyncWriteExt;
+/// use weft::process::{Command, Stdio};
+///
+/// weft::run(async {
+///     // asyncio's `create_subprocess_exec(...)` then `communicate(input)`:
+///     let mut child = Command::new("tr")
+///         .args(["a-z", "A-Z"])
+///         .stdin(Stdio::piped())
+///         .stdout(Stdio::piped())
+///         .spawn()
+///         .unwrap();
+///     let mut stdin = child.stdin.take().unwrap();
+///     stdin.write_all(b"shout").await.unwrap();
+///     drop(stdin); // end of file for tr
+///     let out = child.wait_with_output().await.unwrap();
+///     assert_eq!(out.stdout, b"SHOUT");
+/// });
+/// ```
+#[cfg(all(unix, feature = "net"))]
+pub mod process {
+    pub use weft_reactor::process::{
+        Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Output, Stdio,
     };
 }
 
