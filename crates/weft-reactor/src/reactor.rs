@@ -178,15 +178,19 @@ impl Reactor {
     /// Wakers held by all sources now (for tests).
     #[doc(hidden)]
     pub fn waiters(&self) -> usize {
-        let sources: Vec<Arc<Source>> = self
-            .sources
+        self.live_sources().iter().map(|s| s.waiter_count()).sum()
+    }
+
+    /// The sources registered now, taken out from under the slab's lock (what is done
+    /// with them, a wake or a drop, happens after it is released).
+    fn live_sources(&self) -> Vec<Arc<Source>> {
+        self.sources
             .lock()
             .entries
             .iter()
             .flatten()
             .cloned()
-            .collect();
-        sources.iter().map(|s| s.waiter_count()).sum()
+            .collect()
     }
 
     /// Removes a source from the poller (before its descriptor closes) and the slab, and
@@ -333,16 +337,7 @@ impl Driver for ReactorDriver {
         self.reactor
             .shut_down
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        let sources: Vec<Arc<Source>> = self
-            .reactor
-            .sources
-            .lock()
-            .entries
-            .iter()
-            .flatten()
-            .cloned()
-            .collect();
-        for s in sources {
+        for s in self.reactor.live_sources() {
             s.wake_all();
         }
     }
