@@ -394,7 +394,6 @@ impl<T: Raw> Blocking<T> {
     }
 
     /// Gives back the std object once idle, with unwritten data dropped (callers flush).
-    #[allow(dead_code)]
     pub(crate) fn poll_into_raw(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
         if let Some(op) = ready!(self.poll_complete(cx))? {
             finished(op)?;

@@ -407,3 +407,72 @@ async fn stdin_reads_to_its_end() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("stdin-len=100000"), "{text}");
 }
+
+#[weft::test]
+async fn into_std_gives_the_file_back_at_the_callers_position() {
+    let dir = TempDir::new("into-std");
+    let path = dir.join("f");
+    fs::write(&path, b"0123456789").await.unwrap();
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .await
+        .unwrap();
+    let mut three = [0; 3];
+    f.read_exact(&mut three).await.unwrap(); // reads ahead past 3
+    f.write_all(b"ab").await.unwrap(); // unflushed
+    let mut std_file = f.into_std().await.unwrap();
+    use std::io::{Read, Seek};
+    assert_eq!(std_file.stream_position().unwrap(), 5);
+    let mut rest = String::new();
+    std_file.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "56789");
+    assert_eq!(fs::read(&path).await.unwrap(), b"012ab56789");
+}
+
+/// Counts how often the wrapped future is polled: each time it waits on a blocking call
+/// it returns `Pending` and is polled again. The runtime counts no blocking tasks
+/// (`RuntimeMetrics::spawned_tasks` leaves them out), so this is the outside view; the
+/// crate's unit test checks the File's own count of blocking calls.
+async fn polls_of<F: std::future::Future>(fut: F) -> (F::Output, usize) {
+    let mut fut = Box::pin(fut);
+    let mut polls = 0;
+    let out = weft::future::poll_fn(|cx| {
+        polls += 1;
+        fut.as_mut().poll(cx)
+    })
+    .await;
+    (out, polls)
+}
+
+#[weft::test]
+async fn ten_thousand_small_writes_wait_on_few_blocking_calls() {
+    let dir = TempDir::new("hops");
+    let path = dir.join("f");
+    let mut f = File::create(&path).await.unwrap();
+    let ((), polls) = polls_of(async {
+        for i in 0..10_000u32 {
+            f.write_all(&i.to_le_bytes()).await.unwrap();
+        }
+        f.flush().await.unwrap();
+    })
+    .await;
+    // One blocking call per write would mean about 10,000 polls.
+    assert!(polls < 100, "{polls} polls");
+    assert_eq!(fs::metadata(&path).await.unwrap().len(), 40_000);
+
+    let mut f = File::open(&path).await.unwrap();
+    let (sum, polls) = polls_of(async {
+        let mut word = [0; 4];
+        let mut sum = 0u64;
+        for _ in 0..10_000 {
+            f.read_exact(&mut word).await.unwrap();
+            sum += u64::from(u32::from_le_bytes(word));
+        }
+        sum
+    })
+    .await;
+    assert_eq!(sum, (0..10_000u64).sum::<u64>());
+    assert!(polls < 100, "{polls} polls");
+}

@@ -166,9 +166,38 @@ impl File {
         asyncify(move || std.try_clone()).await.map(File::from_std)
     }
 
+    /// Flushes, then gives back the std file, at the caller's position (read-ahead is
+    /// given back to the OS by a seek). An error if the flush or that seek fails.
+    pub async fn into_std(self) -> io::Result<std::fs::File> {
+        let File { std, mut io } = self;
+        std::future::poll_fn(|cx| io.poll_flush(cx)).await?;
+        let raw = std::future::poll_fn(|cx| io.poll_into_raw(cx)).await?;
+        drop(raw);
+        // A `metadata` call whose future was dropped may still hold the file a moment:
+        // then hand out a duplicate descriptor (same open file, same position).
+        match Arc::try_unwrap(std) {
+            Ok(f) => Ok(f),
+            Err(shared) => shared.try_clone(),
+        }
+    }
+
     #[cfg(test)]
     pub(crate) fn hops(&self) -> u64 {
         self.io.hops()
+    }
+}
+
+#[cfg(unix)]
+impl std::os::fd::AsFd for File {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.std.as_fd()
+    }
+}
+
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for File {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.std.as_raw_fd()
     }
 }
 

@@ -257,19 +257,19 @@ impl ReadDir {
     pub fn poll_next_entry(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<DirEntry>>> {
         loop {
             match &mut self.state {
-                DirState::Idle(None) => return Poll::Ready(Ok(None)),
-                DirState::Idle(Some(b)) => {
+                DirState::Idle(slot) => {
+                    let Some(b) = slot.as_mut() else {
+                        return Poll::Ready(Ok(None));
+                    };
                     if let Some(e) = b.ready.pop_front() {
                         return Poll::Ready(e.map(Some));
                     }
                     if b.done {
-                        self.state = DirState::Idle(None);
+                        *slot = None;
                         return Poll::Ready(Ok(None));
                     }
-                    let DirState::Idle(Some(mut b)) =
-                        std::mem::replace(&mut self.state, DirState::Idle(None))
-                    else {
-                        unreachable!("matched just above")
+                    let Some(mut b) = slot.take() else {
+                        return Poll::Ready(Ok(None));
                     };
                     self.state = DirState::Busy(weft_executor::spawn_blocking(move || {
                         for _ in 0..DIR_BATCH {
