@@ -476,3 +476,24 @@ async fn ten_thousand_small_writes_wait_on_few_blocking_calls() {
     assert_eq!(sum, (0..10_000u64).sum::<u64>());
     assert!(polls < 100, "{polls} polls");
 }
+
+#[weft::test]
+async fn a_dropped_flush_or_sync_still_happens() {
+    let dir = TempDir::new("cancel-flush");
+    let path = dir.join("f");
+    let mut f = File::create(&path).await.unwrap();
+    f.write_all(b"kept").await.unwrap();
+    {
+        // Starts the blocking write, then gives up on it.
+        let mut flush = f.flush();
+        let _ = weft::future::poll_once(&mut flush).await;
+    }
+    {
+        let mut sync = Box::pin(f.sync_all());
+        let _ = weft::future::poll_once(&mut sync).await;
+    }
+    // The next operation waits for what is in flight.
+    f.write_all(b" too").await.unwrap();
+    f.flush().await.unwrap();
+    assert_eq!(fs::read(&path).await.unwrap(), b"kept too");
+}
