@@ -497,3 +497,22 @@ async fn a_dropped_flush_or_sync_still_happens() {
     f.flush().await.unwrap();
     assert_eq!(fs::read(&path).await.unwrap(), b"kept too");
 }
+
+#[weft::test]
+async fn a_background_write_error_comes_back_from_the_next_call() {
+    let dir = TempDir::new("bg-error");
+    let path = dir.join("f");
+    fs::write(&path, b"").await.unwrap();
+    // Read-only: every write the OS is handed fails.
+    let mut f = File::open(&path).await.unwrap();
+    // 64 KiB fill the buffer, which then goes to the OS in the background.
+    let first = f.write(&vec![0; 64 * 1024]).await.unwrap();
+    assert_eq!(first, 64 * 1024);
+    let err = f.write(b"more").await.unwrap_err();
+    // The OS's own error, not one of weft's.
+    #[cfg(unix)]
+    assert_eq!(err.raw_os_error(), Some(libc::EBADF));
+    // Reported once; the file stays usable.
+    f.flush().await.unwrap();
+    assert_eq!(fs::metadata(&path).await.unwrap().len(), 0);
+}
