@@ -44,7 +44,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
+mod blocking_io;
+pub mod fs;
 mod runtime;
+mod stdio;
 
 pub use runtime::{run, Builder, Runtime};
 pub use weft_executor::{
@@ -155,6 +158,7 @@ pub mod process {
 /// Async I/O traits and helpers (`futures-lite`'s `io`), [`Async`](io::Async) for any
 /// non-blocking file descriptor, and [`Interest`](io::Interest) for `try_io`.
 pub mod io {
+    pub use crate::stdio::{stderr, stdin, stdout, Stderr, Stdin, Stdout};
     pub use futures_lite::io::*;
     #[cfg(feature = "net")]
     pub use weft_reactor::{Async, Interest};

@@ -1,0 +1,450 @@
+//! The buffered state machine behind [`File`](crate::fs::File) and the stdio handles.
+//!
+//! A handle is either idle (it holds the std object and its buffer) or busy (one blocking
+//! task on weft's pool owns both until it returns them). Small reads are served from a
+//! read-ahead buffer and small writes are collected in a write buffer, so only a full
+//! buffer, a flush, a seek or a read-ahead costs a hop to the blocking pool.
+
+use std::fmt;
+use std::future::Future;
+use std::io::{self, SeekFrom};
+use std::task::{ready, Context, Poll};
+use weft_executor::JoinHandle;
+
+/// The most one blocking call reads or writes.
+pub(crate) const MAX_BUF: usize = 64 * 1024;
+/// The least one blocking call reads, so that byte-sized reads still batch.
+const MIN_READ: usize = 16 * 1024;
+
+/// The std object behind a handle: the few blocking calls the state machine makes.
+pub(crate) trait Raw: Send + 'static {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Writes all of `buf` and pushes it past any buffer of std's own.
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()>;
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64>;
+}
+
+/// When collected writes go to the pool without an explicit flush.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Policy {
+    /// When the buffer is full (files).
+    Full,
+    /// Also after a write holding a newline (stdout, like std's).
+    Line,
+    /// After every write (stderr, unbuffered in std).
+    Eager,
+}
+
+/// The std object and its buffer: what a blocking call takes away and gives back.
+struct Inner<T> {
+    io: T,
+    /// Read mode: `data[pos..]` is read ahead and not yet returned. Write mode: `data` is
+    /// written by the caller and not yet handed to the OS.
+    data: Vec<u8>,
+    pos: usize,
+    writing: bool,
+    /// How far the OS position is ahead of the caller's (read-ahead that was dropped);
+    /// the next blocking call seeks back first.
+    seek_back: u64,
+}
+
+impl<T: Raw> Inner<T> {
+    fn unread(&self) -> usize {
+        if self.writing {
+            0
+        } else {
+            self.data.len() - self.pos
+        }
+    }
+
+    fn pending(&self) -> bool {
+        self.writing && !self.data.is_empty()
+    }
+
+    /// Forgets the read-ahead, so the OS position must move back by its length.
+    fn drop_read_ahead(&mut self) {
+        self.seek_back += self.unread() as u64;
+        self.data.clear();
+        self.pos = 0;
+    }
+
+    fn settle(&mut self) -> io::Result<()> {
+        if self.seek_back > 0 {
+            let back = i64::try_from(self.seek_back).map_err(|_| io::ErrorKind::InvalidInput)?;
+            self.io.seek(SeekFrom::Current(-back))?;
+            self.seek_back = 0;
+        }
+        Ok(())
+    }
+
+    /// Blocking: reads up to `want` bytes into the buffer.
+    fn fill(&mut self, want: usize) -> io::Result<usize> {
+        self.settle()?;
+        self.writing = false;
+        self.pos = 0;
+        self.data.clear();
+        self.data.resize(want, 0);
+        let r = loop {
+            match self.io.read(&mut self.data) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => break r,
+            }
+        };
+        // A reader claiming more than it was given would be a bug in it; clamp, never panic.
+        let n = *r.as_ref().unwrap_or(&0);
+        self.data.truncate(n.min(want));
+        r
+    }
+
+    /// Blocking: hands the write buffer to the OS. On error the buffered bytes are
+    /// dropped (as a failed `write_all` leaves it unknown how much of them landed).
+    fn drain(&mut self) -> io::Result<()> {
+        let r = self.settle().and_then(|()| self.io.write_all(&self.data));
+        self.data.clear();
+        r
+    }
+}
+
+/// What a finished blocking call did.
+enum Op {
+    Read(io::Result<usize>),
+    Write(io::Result<()>),
+    Seek(SeekFrom, io::Result<u64>),
+    Other(io::Result<()>),
+}
+
+/// A finished call that the current method did not start: its result is already in the
+/// state (read-ahead), or it is an error the caller must hear about.
+fn finished(op: Op) -> io::Result<()> {
+    match op {
+        Op::Read(r) => r.map(drop),
+        Op::Write(r) | Op::Other(r) => r,
+        Op::Seek(_, r) => r.map(drop),
+    }
+}
+
+enum State<T> {
+    /// `None` once a blocking call failed to return the object (it panicked or the
+    /// runtime shut down): the handle is then unusable.
+    Idle(Option<Inner<T>>),
+    Busy(JoinHandle<(Op, Inner<T>)>),
+}
+
+pub(crate) struct Blocking<T: Raw> {
+    state: State<T>,
+    policy: Policy,
+    /// Blocking calls made so far (a unit test counts them).
+    hops: u64,
+}
+
+fn lost() -> io::Error {
+    io::Error::other("weft: the handle's blocking call failed and the handle is lost")
+}
+
+impl<T: Raw> Blocking<T> {
+    pub(crate) fn new(io: T, policy: Policy) -> Self {
+        Blocking {
+            state: State::Idle(Some(Inner {
+                io,
+                data: Vec::new(),
+                pos: 0,
+                writing: false,
+                seek_back: 0,
+            })),
+            policy,
+            hops: 0,
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn hops(&self) -> u64 {
+        self.hops
+    }
+
+    fn spawn(&mut self, mut inner: Inner<T>, f: impl FnOnce(&mut Inner<T>) -> Op + Send + 'static) {
+        self.hops += 1;
+        self.state = State::Busy(weft_executor::spawn_blocking(move || {
+            let op = f(&mut inner);
+            (op, inner)
+        }));
+    }
+
+    fn spawn_drain(&mut self, inner: Inner<T>) {
+        self.spawn(inner, |i| Op::Write(i.drain()));
+    }
+
+    /// Waits for the call in flight, if any, and returns what it did.
+    fn poll_complete(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Op>>> {
+        let State::Busy(h) = &mut self.state else {
+            return Poll::Ready(Ok(None));
+        };
+        let done = ready!(std::pin::Pin::new(h).poll(cx));
+        Poll::Ready(match done {
+            Ok((op, inner)) => {
+                self.state = State::Idle(Some(inner));
+                Ok(Some(op))
+            }
+            Err(e) => {
+                self.state = State::Idle(None);
+                Err(e.into())
+            }
+        })
+    }
+
+    fn take(&mut self) -> io::Result<Inner<T>> {
+        match &mut self.state {
+            State::Idle(inner) => inner.take().ok_or_else(lost),
+            // Callers take only after `poll_complete` returned ready.
+            State::Busy(_) => Err(io::Error::other("weft: handle is busy")),
+        }
+    }
+
+    fn put(&mut self, inner: Inner<T>) {
+        self.state = State::Idle(Some(inner));
+    }
+
+    pub(crate) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        dst: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            match ready!(self.poll_complete(cx))? {
+                // End of file: read-ahead found nothing.
+                Some(Op::Read(Ok(0))) => return Poll::Ready(Ok(0)),
+                Some(op) => finished(op)?,
+                None => {}
+            }
+            if dst.is_empty() {
+                return Poll::Ready(Ok(0));
+            }
+            let mut inner = self.take()?;
+            if inner.unread() > 0 {
+                let n = dst.len().min(inner.unread());
+                dst[..n].copy_from_slice(&inner.data[inner.pos..inner.pos + n]);
+                inner.pos += n;
+                self.put(inner);
+                return Poll::Ready(Ok(n));
+            }
+            if inner.pending() {
+                self.spawn_drain(inner);
+                continue;
+            }
+            let want = dst.len().clamp(MIN_READ, MAX_BUF);
+            self.spawn(inner, move |i| Op::Read(i.fill(want)));
+        }
+    }
+
+    /// The read-ahead, filling it first if empty (for `AsyncBufRead`).
+    pub(crate) fn poll_fill_buf(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        loop {
+            match ready!(self.poll_complete(cx))? {
+                Some(Op::Read(Ok(0))) => return Poll::Ready(Ok(&[])),
+                Some(op) => finished(op)?,
+                None => {}
+            }
+            let inner = self.take()?;
+            if inner.unread() > 0 {
+                self.put(inner);
+                break;
+            }
+            if inner.pending() {
+                self.spawn_drain(inner);
+                continue;
+            }
+            self.spawn(inner, |i| Op::Read(i.fill(MAX_BUF)));
+        }
+        match &self.state {
+            State::Idle(Some(i)) => Poll::Ready(Ok(&i.data[i.pos..])),
+            _ => Poll::Ready(Err(lost())),
+        }
+    }
+
+    pub(crate) fn consume(&mut self, amt: usize) {
+        if let State::Idle(Some(i)) = &mut self.state {
+            i.pos = (i.pos + amt).min(i.data.len());
+        }
+    }
+
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        src: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            if let Some(op) = ready!(self.poll_complete(cx))? {
+                finished(op)?;
+            }
+            if src.is_empty() {
+                return Poll::Ready(Ok(0));
+            }
+            let mut inner = self.take()?;
+            if !inner.writing {
+                inner.drop_read_ahead();
+                inner.writing = true;
+            }
+            if inner.data.len() >= MAX_BUF {
+                self.spawn_drain(inner);
+                continue;
+            }
+            let n = src.len().min(MAX_BUF - inner.data.len());
+            inner.data.extend_from_slice(&src[..n]);
+            let now = match self.policy {
+                Policy::Full => inner.data.len() >= MAX_BUF,
+                Policy::Line => inner.data.len() >= MAX_BUF || src[..n].contains(&b'\n'),
+                Policy::Eager => true,
+            };
+            if now {
+                // Overlaps the write with the caller's next steps; its result comes back
+                // to whichever method next finds it finished.
+                self.spawn_drain(inner);
+            } else {
+                self.put(inner);
+            }
+            return Poll::Ready(Ok(n));
+        }
+    }
+
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            if let Some(op) = ready!(self.poll_complete(cx))? {
+                finished(op)?;
+            }
+            let inner = self.take()?;
+            if inner.pending() {
+                self.spawn_drain(inner);
+                continue;
+            }
+            self.put(inner);
+            return Poll::Ready(Ok(()));
+        }
+    }
+
+    pub(crate) fn poll_seek(
+        &mut self,
+        cx: &mut Context<'_>,
+        pos: SeekFrom,
+    ) -> Poll<io::Result<u64>> {
+        loop {
+            match ready!(self.poll_complete(cx))? {
+                // Ours, or one for the same target whose future was dropped: same answer.
+                Some(Op::Seek(p, r)) if p == pos => return Poll::Ready(r),
+                Some(op) => finished(op)?,
+                None => {}
+            }
+            let mut inner = self.take()?;
+            if inner.pending() {
+                self.spawn_drain(inner);
+                continue;
+            }
+            inner.drop_read_ahead();
+            self.spawn(inner, move |i| {
+                let back = std::mem::take(&mut i.seek_back);
+                let target = match pos {
+                    SeekFrom::Current(n) => i64::try_from(back)
+                        .ok()
+                        .and_then(|b| n.checked_sub(b))
+                        .map(SeekFrom::Current),
+                    other => Some(other),
+                };
+                let r = match target {
+                    Some(t) => i.io.seek(t),
+                    None => Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "seek offset overflows",
+                    )),
+                };
+                Op::Seek(pos, r)
+            });
+        }
+    }
+
+    /// Flushes, then runs `f` on the std object in one blocking call. `f` is taken when
+    /// the call starts, so polling again after that waits for it.
+    pub(crate) fn poll_other<F>(
+        &mut self,
+        cx: &mut Context<'_>,
+        f: &mut Option<F>,
+    ) -> Poll<io::Result<()>>
+    where
+        F: FnOnce(&mut T) -> io::Result<()> + Send + 'static,
+    {
+        loop {
+            match ready!(self.poll_complete(cx))? {
+                Some(Op::Other(r)) if f.is_none() => return Poll::Ready(r),
+                Some(op) => finished(op)?,
+                None => {}
+            }
+            let mut inner = self.take()?;
+            if inner.pending() {
+                self.spawn_drain(inner);
+                continue;
+            }
+            let Some(g) = f.take() else {
+                // Started, and its result went to another method: nothing left to report.
+                self.put(inner);
+                return Poll::Ready(Ok(()));
+            };
+            // The call may change the file (set_len): read-ahead could go stale.
+            inner.drop_read_ahead();
+            self.spawn(inner, move |i| {
+                Op::Other(i.settle().and_then(|()| g(&mut i.io)))
+            });
+        }
+    }
+
+    /// Gives back the std object once idle, with unwritten data dropped (callers flush).
+    pub(crate) fn poll_into_raw(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+        if let Some(op) = ready!(self.poll_complete(cx))? {
+            finished(op)?;
+        }
+        let mut inner = self.take()?;
+        // Leave the OS position where the caller's is.
+        inner.drop_read_ahead();
+        inner.data.clear();
+        Poll::Ready(inner.settle().map(|()| inner.io))
+    }
+}
+
+impl<T: Raw> Drop for Blocking<T> {
+    fn drop(&mut self) {
+        // Data written and not flushed is written in the background, best effort (its
+        // error has nobody to go to); a call in flight finishes on the pool by itself.
+        if let State::Idle(Some(inner)) = &mut self.state {
+            if inner.pending() {
+                let Some(mut inner) = self.state_take() else {
+                    return;
+                };
+                match weft_executor::Handle::try_current() {
+                    Ok(h) => drop(h.spawn_blocking(move || inner.drain())),
+                    // Outside a runtime a blocking write in place hurts no scheduler.
+                    Err(_) => drop(inner.drain()),
+                }
+            }
+        }
+    }
+}
+
+impl<T: Raw> Blocking<T> {
+    fn state_take(&mut self) -> Option<Inner<T>> {
+        match &mut self.state {
+            State::Idle(i) => i.take(),
+            State::Busy(_) => None,
+        }
+    }
+}
+
+impl<T: Raw> fmt::Debug for Blocking<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Blocking");
+        match &self.state {
+            State::Idle(Some(i)) => d
+                .field("state", &"idle")
+                .field("read_ahead", &i.unread())
+                .field("unflushed", &if i.writing { i.data.len() } else { 0 }),
+            State::Idle(None) => d.field("state", &"lost"),
+            State::Busy(_) => d.field("state", &"busy"),
+        };
+        d.finish()
+    }
+}
