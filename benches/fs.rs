@@ -1,0 +1,223 @@
+//! File operations on weft (`weft::fs`, on weft's blocking pool), tokio (`tokio::fs`) and
+//! smol (`async-fs`, on the `blocking` crate's pool), side by side in one run:
+//!
+//! - `write_1000`: write 1,000 files of 4 KiB, one after another, from one task;
+//! - `read_1000`: read them back;
+//! - `stream_1GiB`: read one 1 GiB file through the runtime's `File` with 64 KiB reads.
+//!
+//! Every operation is a hop to a blocking thread and back; the 1 GiB file is read from the
+//! page cache (it is written, and read once, before the runs). `cargo bench --bench fs
+//! [-- ITERATIONS]` prints medians (minimum in brackets) and weft's ratio to the faster
+//! peer. The files live in a fresh directory under the system's temp dir, removed after.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const FILES: usize = 1_000;
+const FILE_SIZE: usize = 4 * 1024;
+const BIG: usize = 1 << 30;
+const CHUNK: usize = 64 * 1024;
+const WORKERS: usize = 2;
+
+fn small_path(dir: &Path, i: usize) -> PathBuf {
+    dir.join(format!("f{i}"))
+}
+
+/// The three workloads for one runtime, written against its own fs API.
+trait Fs {
+    fn name(&self) -> &'static str;
+    fn write_1000(&self, dir: &Path);
+    fn read_1000(&self, dir: &Path) -> usize;
+    fn stream(&self, big: &Path) -> usize;
+}
+
+struct Weft(weft::Runtime);
+struct Tokio(tokio::runtime::Runtime);
+struct Smol;
+
+impl Fs for Weft {
+    fn name(&self) -> &'static str {
+        "weft"
+    }
+    fn write_1000(&self, dir: &Path) {
+        self.0.block_on(async {
+            let data = vec![1u8; FILE_SIZE];
+            for i in 0..FILES {
+                weft::fs::write(small_path(dir, i), &data).await.unwrap();
+            }
+        })
+    }
+    fn read_1000(&self, dir: &Path) -> usize {
+        self.0.block_on(async {
+            let mut n = 0;
+            for i in 0..FILES {
+                n += weft::fs::read(small_path(dir, i)).await.unwrap().len();
+            }
+            n
+        })
+    }
+    fn stream(&self, big: &Path) -> usize {
+        use weft::io::AsyncReadExt;
+        self.0.block_on(async {
+            let mut f = weft::fs::File::open(big).await.unwrap();
+            let mut buf = vec![0u8; CHUNK];
+            let mut n = 0;
+            loop {
+                match f.read(&mut buf).await.unwrap() {
+                    0 => return n,
+                    k => n += k,
+                }
+            }
+        })
+    }
+}
+
+impl Fs for Tokio {
+    fn name(&self) -> &'static str {
+        "tokio"
+    }
+    fn write_1000(&self, dir: &Path) {
+        self.0.block_on(async {
+            let data = vec![1u8; FILE_SIZE];
+            for i in 0..FILES {
+                tokio::fs::write(small_path(dir, i), &data).await.unwrap();
+            }
+        })
+    }
+    fn read_1000(&self, dir: &Path) -> usize {
+        self.0.block_on(async {
+            let mut n = 0;
+            for i in 0..FILES {
+                n += tokio::fs::read(small_path(dir, i)).await.unwrap().len();
+            }
+            n
+        })
+    }
+    fn stream(&self, big: &Path) -> usize {
+        use tokio::io::AsyncReadExt;
+        self.0.block_on(async {
+            let mut f = tokio::fs::File::open(big).await.unwrap();
+            let mut buf = vec![0u8; CHUNK];
+            let mut n = 0;
+            loop {
+                match f.read(&mut buf).await.unwrap() {
+                    0 => return n,
+                    k => n += k,
+                }
+            }
+        })
+    }
+}
+
+impl Fs for Smol {
+    fn name(&self) -> &'static str {
+        "smol"
+    }
+    fn write_1000(&self, dir: &Path) {
+        async_io::block_on(async {
+            let data = vec![1u8; FILE_SIZE];
+            for i in 0..FILES {
+                async_fs::write(small_path(dir, i), &data).await.unwrap();
+            }
+        })
+    }
+    fn read_1000(&self, dir: &Path) -> usize {
+        async_io::block_on(async {
+            let mut n = 0;
+            for i in 0..FILES {
+                n += async_fs::read(small_path(dir, i)).await.unwrap().len();
+            }
+            n
+        })
+    }
+    fn stream(&self, big: &Path) -> usize {
+        use futures_lite::AsyncReadExt;
+        async_io::block_on(async {
+            let mut f = async_fs::File::open(big).await.unwrap();
+            let mut buf = vec![0u8; CHUNK];
+            let mut n = 0;
+            loop {
+                match f.read(&mut buf).await.unwrap() {
+                    0 => return n,
+                    k => n += k,
+                }
+            }
+        })
+    }
+}
+
+/// Median and minimum of `iters` timed runs of `f` (after one warm-up run).
+fn time(iters: usize, mut f: impl FnMut()) -> (Duration, Duration) {
+    f();
+    let mut t: Vec<Duration> = (0..iters)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed()
+        })
+        .collect();
+    t.sort();
+    (t[t.len() / 2], t[0])
+}
+
+fn main() {
+    let iters: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(9);
+    let dir = std::env::temp_dir().join(format!("weft-bench-fs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let big = dir.join("big");
+    std::fs::write(&big, vec![3u8; BIG]).unwrap();
+    let _ = std::fs::read(&big).unwrap().len(); // into the page cache
+    let runtimes: [Box<dyn Fs>; 3] = [
+        Box::new(Weft(
+            weft::Builder::new()
+                .worker_threads(WORKERS)
+                .build()
+                .unwrap(),
+        )),
+        Box::new(Tokio(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(WORKERS)
+                .enable_all()
+                .build()
+                .unwrap(),
+        )),
+        Box::new(Smol),
+    ];
+    println!("weft vs tokio::fs vs async-fs, {iters} iterations; medians (minimum) in ms\n");
+    let names: Vec<&str> = runtimes.iter().map(|r| r.name()).collect();
+    println!("| workload | {} | weft/best |", names.join(" | "));
+    println!("|---|---|---|---|---|");
+    type Workload = (&'static str, fn(&dyn Fs, &Path, &Path));
+    let workloads: [Workload; 3] = [
+        ("write_1000 x 4 KiB", |rt, dir, _| rt.write_1000(dir)),
+        ("read_1000 x 4 KiB", |rt, dir, _| {
+            assert_eq!(rt.read_1000(dir), FILES * FILE_SIZE)
+        }),
+        ("stream_1GiB, 64 KiB reads", |rt, _, big| {
+            assert_eq!(rt.stream(big), BIG)
+        }),
+    ];
+    for (name, work) in workloads {
+        let results: Vec<(Duration, Duration)> = runtimes
+            .iter()
+            .map(|rt| time(iters, || work(&**rt, &dir, &big)))
+            .collect();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let best_peer = results[1].0.min(results[2].0);
+        let cells: Vec<String> = results
+            .iter()
+            .map(|(med, min)| format!("{:.2} ({:.2})", ms(*med), ms(*min)))
+            .collect();
+        println!(
+            "| {name} | {} | {} | {} | **{:.2}** |",
+            cells[0],
+            cells[1],
+            cells[2],
+            ms(results[0].0) / ms(best_peer)
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
