@@ -44,7 +44,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
+mod cancel;
 mod runtime;
+mod tracker;
 
 pub use runtime::{run, Builder, Runtime};
 pub use weft_executor::{
@@ -171,8 +173,13 @@ pub mod future {
 }
 
 /// Async locks and primitives (`async-lock`): `Mutex`, `RwLock`, `Semaphore`, `Barrier`,
-/// `OnceCell`. They work on any executor.
+/// `OnceCell`. They work on any executor. And for shutdowns, as tokio-util's:
+/// [`CancellationToken`](sync::CancellationToken) and [`TaskTracker`](sync::TaskTracker).
 pub mod sync {
+    pub use crate::cancel::{
+        CancellationToken, DropGuard, WaitForCancellationFuture, WaitForCancellationFutureOwned,
+    };
+    pub use crate::tracker::{TaskTracker, TaskTrackerToken, TrackedFuture, TrackerWait};
     pub use async_lock::*;
 }
 
