@@ -167,7 +167,7 @@ pub mod stream {
     pub use futures_lite::stream::*;
 }
 
-/// Futures helpers (`futures-lite`'s `future`): `zip`, `or`, `race`, `poll_fn`...
+#[doc = include_str!("future.md")]
 pub mod future {
     pub use futures_lite::future::*;
 }
