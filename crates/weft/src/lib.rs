@@ -45,9 +45,11 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod blocking_io;
+mod cancel;
 pub mod fs;
 mod runtime;
 mod stdio;
+mod tracker;
 
 pub use runtime::{run, Builder, Runtime};
 pub use weft_executor::{
@@ -169,14 +171,19 @@ pub mod stream {
     pub use futures_lite::stream::*;
 }
 
-/// Futures helpers (`futures-lite`'s `future`): `zip`, `or`, `race`, `poll_fn`...
+#[doc = include_str!("future.md")]
 pub mod future {
     pub use futures_lite::future::*;
 }
 
 /// Async locks and primitives (`async-lock`): `Mutex`, `RwLock`, `Semaphore`, `Barrier`,
-/// `OnceCell`. They work on any executor.
+/// `OnceCell`. They work on any executor. And for shutdowns, as tokio-util's:
+/// [`CancellationToken`](sync::CancellationToken) and [`TaskTracker`](sync::TaskTracker).
 pub mod sync {
+    pub use crate::cancel::{
+        CancellationToken, DropGuard, WaitForCancellationFuture, WaitForCancellationFutureOwned,
+    };
+    pub use crate::tracker::{TaskTracker, TaskTrackerToken, TrackedFuture, TrackerWait};
     pub use async_lock::*;
 }
 
