@@ -48,6 +48,9 @@ mod tests {
     /// The child half: runs the client against the address in the environment, with the
     /// stdin the parent pipes in.
     #[test]
+    // Ignored: it is the client half of `typed_lines_go_out_and_answers_come_back`, which
+    // starts this binary again with `--ignored --exact`, the server's address and a piped
+    // stdin; run alone it has no server to talk to.
     #[ignore = "run by `typed_lines_go_out_and_answers_come_back` in a child process"]
     fn child_client() {
         let addr = std::env::var("WEFT_CHAT_ADDR").expect("started by the parent test");

@@ -167,6 +167,9 @@ mod tests {
 
     /// The server, as `main` runs it, in the child process started by `sigterm_mid_load`.
     #[test]
+    // Ignored: it is the server half of `sigterm_mid_load`, which starts this binary
+    // again with `--ignored --exact` and the environment it needs; run alone it would
+    // serve until killed.
     #[ignore = "the server process of sigterm_mid_load, which runs it"]
     fn child_server() {
         if std::env::var_os(CHILD_ENV).is_none() {

@@ -205,7 +205,7 @@ fn install(g: &'static Globals, signum: libc::c_int) -> io::Result<&'static Slot
             // the buffer is one valid byte. write(2) is async-signal-safe; its failure
             // (the socket is full: a wake-up is pending anyway) needs no handling, and
             // signal-hook-registry saves and restores errno around the handler.
-            let _ = unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+            unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
         };
         // SAFETY: the handler only stores to an atomic and calls write(2), both
         // async-signal-safe; it takes no lock and does not allocate. `signum` is not one
@@ -433,9 +433,10 @@ impl Signal {
                 _ => cell.replace(cx.waker().clone()),
             }
         };
-        drop(old); // Outside the lock.
-                   // Looked at again after registering: a dispatch bumps the generation before it
-                   // takes the wakers under the lock, so it found ours or we see its generation.
+        // Outside the lock.
+        drop(old);
+        // Looked at again after registering: a dispatch bumps the generation before it
+        // takes the wakers under the lock, so it found ours or we see its generation.
         if self.take_delivery() {
             coop.made_progress();
             return Poll::Ready(Some(()));
