@@ -5,7 +5,7 @@
 //! sleepers.
 //!
 //! The rules, which together make sure no work is left in a queue while every worker sleeps
-//! (the loom model `idle_no_lost_wakeup` checks them):
+//! (the loom models `loom_idle_no_lost_wakeup_*` check them):
 //!
 //! 1. Whoever makes work visible (push to a queue) then calls `worker_to_notify`, which,
 //!    after a `SeqCst` fence, wakes one sleeper unless somebody is searching (a searcher will

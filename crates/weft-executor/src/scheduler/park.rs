@@ -5,7 +5,7 @@
 //! that the next `park` consumes, not just a signal.
 //!
 //! Below it, the worker's side of the idle protocol of `idle.rs`, written once for the
-//! worker (`worker.rs`, against `Shared`) and for the loom model `idle_no_lost_wakeup`
+//! worker (`worker.rs`, against `Shared`) and for the loom models `loom_idle_no_lost_wakeup_*`
 //! (`tests_loom.rs`, against its own pool): becoming a searcher (`start_searching`),
 //! stopping (`stop_searching`, rule 2), and going to sleep (`park_worker`, rule 3).
 

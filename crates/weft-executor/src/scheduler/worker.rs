@@ -57,8 +57,9 @@
 //! A worker with nothing to do registers as a sleeper, looks at the queues once more (the
 //! other half of the no-lost-wake-up handshake in `idle.rs`), then sleeps: in the driver if
 //! no other worker is in it (exactly one idle worker at a time waits on I/O and timers),
-//! otherwise on its own condvar (`park::park_worker`, which the loom model
-//! `idle_no_lost_wakeup` runs, as it runs `park::{start_searching, stop_searching}`). Waking the worker in the driver goes through
+//! otherwise on its own condvar (`park::park_worker`, which the loom models
+//! `loom_idle_no_lost_wakeup_*` in `scheduler/tests_loom.rs` run, as they run
+//! `park::{start_searching, stop_searching}`). Waking the worker in the driver goes through
 //! `Driver::unpark`. Tasks woken by driver events land in that worker's ready queue;
 //! after the park it wakes one more worker if it has more than it can run at once.
 //!
