@@ -6,7 +6,7 @@
 //!
 //! - `tcp_echo`: 50 connections at once, each 200 round trips of 64 bytes to an echo
 //!   server on the same runtime.
-//! - `stream_1gib`: one connection carries 1 GiB from a writer task to a reader task
+//! - `tcp_stream_1GiB`: one connection carries 1 GiB from a writer task to a reader task
 //!   (256 KiB writes and reads); reported as throughput.
 //!
 //! Each workload is written once (`common/net.rs`), against a small socket trait each
