@@ -1,20 +1,30 @@
-//! Watching the scheduler work: a traced run, summed up per worker and written as JSON
-//! for Perfetto.
+//! Watching the scheduler work: a traced run of a chosen scenario, summed up per worker,
+//! drawn as an SVG picture (open it in any browser) and written as JSON for Perfetto.
 //!
-//! The workload touches every path of the scheduler: a task spawns children (they go to
-//! its worker's LIFO slot and queue, and idle workers steal them), tasks yield (back of
-//! the queue), sleep (the timer wakes them into a ready queue) and are spawned from the
-//! main thread (through the global injector).
+//! `cargo run --release --example trace -- [SCENARIO] [DIR]`, where SCENARIO is one of
+//! - `burst` (the default): a task spawns 500 children into its worker's LIFO slot and queue;
+//!   the idle worker steals half; tasks also yield, sleep, and come from the main thread
+//!   through the injector;
+//! - `blocked-worker`: a task spawns another, then blocks its thread for 20 ms; the other
+//!   worker sees the new task sitting unchanged in the blocked worker's LIFO slot and takes it;
+//! - `ping-pong`: 100 pairs of tasks bounce a message 50 times each over channels;
+//! - `timers`: 1,000 tasks sleep 1 to 4 ms; the timer wakes them into the ready queues;
+//! - `io`: 20 loopback TCP connections, 50 round trips each, woken by the reactor;
+//! - `all`: each of them in turn.
 //!
-//! `cargo run --release --example trace [FILE]` (default: `weft-trace.json` in the
-//! temporary directory), then open the file at <https://ui.perfetto.dev>: one row per
-//! worker, a bar per poll (its category says where the task was found) and per sleep.
+//! The files go to DIR (default: the temporary directory) as `weft-trace-SCENARIO.svg` and
+//! `.json`; their paths are printed. The pictures in `docs/` are made with
+//! `cargo run --release --example trace -- all docs/img`.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+use weft::io::{AsyncReadExt, AsyncWriteExt};
 use weft::trace::{TaskSource, Trace, TraceKind};
 
-fn workload(rt: &weft::Runtime) {
+const SCENARIOS: [&str; 5] = ["burst", "blocked-worker", "ping-pong", "timers", "io"];
+
+fn burst(rt: &weft::Runtime) {
     // From outside the workers: through the injector.
     let outside: Vec<_> = (0..200u64).map(|i| rt.spawn(async move { i })).collect();
     rt.block_on(async {
@@ -41,6 +51,101 @@ fn workload(rt: &weft::Runtime) {
         assert_eq!(parent.await.unwrap(), (0..500).sum::<u64>());
         for h in outside {
             h.await.unwrap();
+        }
+    });
+}
+
+fn blocked_worker(rt: &weft::Runtime) {
+    rt.block_on(async {
+        let blocker = weft::spawn(async {
+            let before = std::thread::current().id();
+            // Spawned from a worker: it goes into this worker's LIFO slot...
+            let stranded = weft::spawn(async { std::thread::current().id() });
+            // ...and this worker now blocks (a synchronous call, a long computation).
+            std::thread::sleep(Duration::from_millis(20));
+            (before, stranded)
+        });
+        let (blocked_thread, stranded) = blocker.await.unwrap();
+        let ran_on = stranded.await.unwrap();
+        assert_ne!(
+            ran_on, blocked_thread,
+            "the stranded task waited for the blocked worker"
+        );
+    });
+}
+
+fn ping_pong(rt: &weft::Runtime) {
+    rt.block_on(async {
+        let mut pairs = weft::task::JoinSet::new();
+        for _ in 0..100 {
+            let (to_b, from_a) = weft::channel::bounded::<u32>(1);
+            let (to_a, from_b) = weft::channel::bounded::<u32>(1);
+            pairs.spawn(async move {
+                while let Ok(n) = from_a.recv().await {
+                    if to_a.send(n + 1).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            pairs.spawn(async move {
+                let mut n = 0;
+                for _ in 0..50 {
+                    to_b.send(n).await.unwrap();
+                    n = from_b.recv().await.unwrap();
+                }
+                assert_eq!(n, 50);
+            });
+        }
+        while let Some(done) = pairs.join_next().await {
+            done.unwrap();
+        }
+    });
+}
+
+fn timers(rt: &weft::Runtime) {
+    rt.block_on(async {
+        let sleepers: Vec<_> = (0..1000u64)
+            .map(|i| weft::spawn(weft::time::sleep(Duration::from_micros(1000 + i * 3))))
+            .collect();
+        for s in sleepers {
+            s.await.unwrap();
+        }
+    });
+}
+
+fn io(rt: &weft::Runtime) {
+    rt.block_on(async {
+        let listener = weft::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        weft::spawn(async move {
+            loop {
+                let Ok((mut conn, _)) = listener.accept().await else {
+                    break;
+                };
+                weft::spawn(async move {
+                    let mut buf = [0u8; 64];
+                    while let Ok(n @ 1..) = conn.read(&mut buf).await {
+                        if conn.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let mut clients = weft::task::JoinSet::new();
+        for _ in 0..20 {
+            clients.spawn(async move {
+                let mut conn = weft::net::TcpStream::connect(addr).await.unwrap();
+                let mut buf = [0u8; 64];
+                for round in 0..50u8 {
+                    conn.write_all(&[round; 64]).await.unwrap();
+                    conn.read_exact(&mut buf).await.unwrap();
+                    assert_eq!(buf, [round; 64]);
+                }
+            });
+        }
+        while let Some(done) = clients.join_next().await {
+            done.unwrap();
         }
     });
 }
@@ -92,15 +197,22 @@ fn summary(trace: &Trace) -> String {
     out
 }
 
-/// Runs the workload on a traced runtime of 2 workers; returns the trace and the number
-/// of polls the runtime's metrics counted.
-fn traced_run() -> (Trace, u64) {
+/// Runs a scenario on a traced runtime of 2 workers; returns the trace and the number of polls
+/// the runtime's metrics counted.
+fn traced_run(scenario: &str) -> (Trace, u64) {
     let rt = weft::Builder::new()
         .worker_threads(2)
-        .trace(100_000)
+        .trace(200_000)
         .build()
         .unwrap();
-    workload(&rt);
+    match scenario {
+        "burst" => burst(&rt),
+        "blocked-worker" => blocked_worker(&rt),
+        "ping-pong" => ping_pong(&rt),
+        "timers" => timers(&rt),
+        "io" => io(&rt),
+        other => panic!("no scenario {other:?}: choose one of {SCENARIOS:?} or all"),
+    }
     let handle = rt.handle().clone();
     let metrics = rt.metrics();
     drop(rt); // the workers hand over their last events as they stop
@@ -108,12 +220,49 @@ fn traced_run() -> (Trace, u64) {
     (handle.take_trace(), polls)
 }
 
-fn main() {
-    let path = std::env::args()
-        .nth(1)
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("weft-trace.json"));
-    let (trace, _) = traced_run();
+/// The stretch of the run the picture shows in detail: for `blocked-worker`, around the steal
+/// from the blocked worker; for `burst`, from the start to a little after the last steal; else
+/// the start of the run, at most `Trace::SVG_DETAIL_SPAN` of it.
+fn window(scenario: &str, trace: &Trace) -> (Duration, Duration) {
+    let events = trace.events();
+    let first = events.first().map_or(Duration::ZERO, |e| e.start);
+    let end = events
+        .iter()
+        .map(|e| e.start + e.duration)
+        .max()
+        .unwrap_or(first);
+    let span = Trace::SVG_DETAIL_SPAN;
+    let mut steals = events.iter().filter(|e| {
+        matches!(
+            e.kind,
+            TraceKind::Steal {
+                victim: Some(_),
+                ..
+            }
+        )
+    });
+    match scenario {
+        "blocked-worker" => {
+            if let Some(steal) = steals.next() {
+                let from = steal.start.saturating_sub(span / 2).max(first);
+                return (from, from + span);
+            }
+        }
+        "burst" => {
+            if let Some(last) = steals.next_back() {
+                let to = last.start + (last.start - first) / 4;
+                return (first, to.min(first + span));
+            }
+        }
+        _ => {}
+    }
+    (first, end.min(first + span))
+}
+
+/// Runs `scenario`, prints its summary and writes its SVG and JSON into `dir`.
+fn run(scenario: &str, dir: &Path) -> (PathBuf, PathBuf) {
+    let (trace, _) = traced_run(scenario);
+    println!("== {scenario}");
     print!("{}", summary(&trace));
     let sources = [
         TaskSource::LifoSlot,
@@ -133,16 +282,39 @@ fn main() {
         .map(|s| s.name())
         .collect();
     println!("tasks were found in: {}", seen.join(", "));
-    let file = std::fs::File::create(&path).unwrap();
+    let svg = dir.join(format!("weft-trace-{scenario}.svg"));
+    let json = dir.join(format!("weft-trace-{scenario}.json"));
+    let (from, to) = window(scenario, &trace);
+    let file = std::fs::File::create(&svg).unwrap();
+    trace
+        .write_svg_window(std::io::BufWriter::new(file), from, to)
+        .unwrap();
+    let file = std::fs::File::create(&json).unwrap();
     trace
         .write_chrome_json(std::io::BufWriter::new(file))
         .unwrap();
     println!(
-        "{} events ({} dropped) written to {}: open it at https://ui.perfetto.dev",
+        "{} events ({} dropped): the picture is {} (any browser); the JSON, {}, opens at https://ui.perfetto.dev",
         trace.events().len(),
         trace.dropped(),
-        path.display()
+        svg.display(),
+        json.display()
     );
+    (svg, json)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let scenario = args.next().unwrap_or_else(|| "burst".to_owned());
+    let dir = args.next().map_or_else(std::env::temp_dir, PathBuf::from);
+    std::fs::create_dir_all(&dir).unwrap();
+    if scenario == "all" {
+        for s in SCENARIOS {
+            run(s, &dir);
+        }
+    } else {
+        run(&scenario, &dir);
+    }
 }
 
 #[cfg(test)]
@@ -151,7 +323,7 @@ mod tests {
 
     #[test]
     fn every_poll_is_in_the_summary() {
-        let (trace, polls) = traced_run();
+        let (trace, polls) = traced_run("burst");
         let text = summary(&trace);
         let summed: u64 = text
             .lines()
@@ -167,5 +339,47 @@ mod tests {
                 ..
             }
         )));
+    }
+
+    #[test]
+    fn the_blocked_worker_picture_shows_the_steal() {
+        let dir = std::env::temp_dir().join(format!("weft-trace-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (svg, json) = run("blocked-worker", &dir);
+        let svg = std::fs::read_to_string(svg).unwrap();
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert_eq!(
+            svg.matches("class=\"lane\"").count(),
+            3,
+            "the injector and two workers"
+        );
+        // The arrow of a steal from a worker, and the stolen task's poll, are in the picture.
+        assert!(
+            svg.contains("class=\"steal\""),
+            "no steal arrow in the picture"
+        );
+        assert!(
+            svg.contains("tasks from worker"),
+            "no steal from a worker drawn"
+        );
+        assert!(
+            svg.contains("data-from=\"stolen\""),
+            "no poll of a stolen task drawn"
+        );
+        assert!(std::fs::read(json)
+            .unwrap()
+            .starts_with(b"{\"traceEvents\":["));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn every_scenario_runs() {
+        for s in ["ping-pong", "timers", "io"] {
+            let (trace, polls) = traced_run(s);
+            assert!(
+                polls > 0 && !trace.events().is_empty(),
+                "{s}: nothing traced"
+            );
+        }
     }
 }

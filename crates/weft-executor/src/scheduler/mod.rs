@@ -18,6 +18,8 @@ pub(crate) mod park;
 #[cfg(not(weft_loom))]
 pub(crate) mod trace;
 #[cfg(not(weft_loom))]
+mod trace_svg;
+#[cfg(not(weft_loom))]
 pub(crate) mod worker;
 
 #[cfg(all(test, weft_loom))]

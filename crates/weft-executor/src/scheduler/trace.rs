@@ -288,3 +288,12 @@ pub(crate) fn take<'a>(
     trace.events.sort_by_key(|e| e.start);
     trace
 }
+
+#[cfg(test)]
+impl Trace {
+    /// A trace made of given events, for tests of what reads traces.
+    pub(crate) fn from_events(mut events: Vec<TraceEvent>) -> Trace {
+        events.sort_by_key(|e| e.start);
+        Trace { events, dropped: 0 }
+    }
+}
