@@ -6,7 +6,11 @@
 //! - [`Async`]: any non-blocking file descriptor, registered.
 //! - Sockets: [`TcpListener`], [`TcpStream`], [`UdpSocket`], and on Unix [`UnixListener`],
 //!   [`UnixStream`], [`UnixDatagram`]. Streams implement `futures_io::AsyncRead` and
-//!   `AsyncWrite`.
+//!   `AsyncWrite`. [`TcpSocket`] sets a TCP socket up before it connects or listens.
+//! - tokio's socket methods under tokio's names: `ready(Interest)` returning [`Ready`],
+//!   `try_read`/`try_write` (and vectored), `peek`, `poll_read_ready`, `try_send`/
+//!   `try_recv`, `recv_buf` into a `Vec`'s spare capacity, the socket options, and
+//!   `into_std`/`from_std` on every socket type.
 //!
 //! Sockets must be created inside a runtime that has a reactor (every runtime of the
 //! `weft` crate has one); elsewhere creating one returns an error that says so.
@@ -65,7 +69,9 @@ mod source;
 mod sync;
 
 #[cfg(not(weft_loom))]
-pub use async_fd::{Async, Interest};
+pub use async_fd::{Async, Interest, Ready};
+#[cfg(not(weft_loom))]
+pub use net::socket::TcpSocket;
 #[cfg(not(weft_loom))]
 pub use net::tcp::{
     Incoming, OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpListener, TcpStream, WriteHalf,
