@@ -33,6 +33,11 @@
 //! through `try_io(Interest::READABLE, ..)` (or `WRITABLE`), which clears the readiness
 //! when your operation says `WouldBlock`, so that the next `readable()` waits.
 //!
+//! The `try_*` methods (`try_read`, `try_send`, ...) are such operations: each tries once,
+//! never waits, and spends no cooperative budget; its `WouldBlock` clears the readiness
+//! of its direction, so `readable()` (or `writable()`, `ready(interest)`) after it waits
+//! for the next event, as with tokio.
+//!
 //! # Waiters
 //!
 //! The futures of the async methods, and streams polled through `&mut self` (the

@@ -36,15 +36,27 @@ fn would_block<T: std::fmt::Debug>(r: io::Result<T>) {
     }
 }
 
+/// Runs `op` until it does not say `WouldBlock`, awaiting `wait()` (a `readable`, say)
+/// before each try; fails instead of hanging.
+async fn when_ready<T, F>(mut wait: impl FnMut() -> F, mut op: impl FnMut() -> io::Result<T>) -> T
+where
+    F: std::future::Future<Output = io::Result<()>>,
+{
+    bounded(async {
+        loop {
+            wait().await.unwrap();
+            match op() {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
+                r => return r.unwrap(),
+            }
+        }
+    })
+    .await
+}
+
 /// `try_read` until it gives something, waiting with `readable` after each `WouldBlock`.
 async fn read_some(s: &TcpStream, buf: &mut [u8]) -> usize {
-    loop {
-        s.readable().await.unwrap();
-        match s.try_read(buf) {
-            Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
-            r => return r.unwrap(),
-        }
-    }
+    when_ready(|| s.readable(), || s.try_read(buf)).await
 }
 
 #[test]
@@ -78,13 +90,11 @@ fn vectored_try_read_and_try_write() {
             .unwrap();
         assert_eq!(n, 5);
         let (mut x, mut y) = ([0; 2], [0; 8]);
-        b.readable().await.unwrap();
-        let n = loop {
-            match b.try_read_vectored(&mut [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)]) {
-                Err(e) if e.kind() == ErrorKind::WouldBlock => b.readable().await.unwrap(),
-                r => break r.unwrap(),
-            }
-        };
+        let n = when_ready(
+            || b.readable(),
+            || b.try_read_vectored(&mut [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)]),
+        )
+        .await;
         assert_eq!(n, 5);
         assert_eq!((&x, &y[..3]), (b"ab", &b"cde"[..]));
     });
@@ -111,16 +121,7 @@ fn try_write_until_full_then_writable_waits_for_room() {
             b
         });
         // Room comes back as the peer reads.
-        let more = bounded(async {
-            loop {
-                a.writable().await.unwrap();
-                match a.try_write(b"x") {
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
-                    r => return r.unwrap(),
-                }
-            }
-        })
-        .await;
+        let more = when_ready(|| a.writable(), || a.try_write(b"x")).await;
         assert_eq!(more, 1);
         let mut b = bounded(reader).await.unwrap();
         let mut last = [0; 1];
@@ -225,26 +226,14 @@ fn try_read_buf_fills_spare_capacity_and_keeps_what_was_there() {
         a.try_write(b"cdef").unwrap();
         let mut v = Vec::with_capacity(16);
         v.extend_from_slice(b"ab");
-        bounded(b.readable()).await.unwrap();
-        let n = loop {
-            match b.try_read_buf(&mut v) {
-                Err(e) if e.kind() == ErrorKind::WouldBlock => b.readable().await.unwrap(),
-                r => break r.unwrap(),
-            }
-        };
+        let n = when_ready(|| b.readable(), || b.try_read_buf(&mut v)).await;
         assert_eq!(n, 4);
         assert_eq!(v, b"abcdef");
         // A full vector gets room reserved: it still receives.
         a.try_write(b"g").unwrap();
         let mut full = vec![1u8; 3];
         full.shrink_to_fit();
-        bounded(b.readable()).await.unwrap();
-        let n = loop {
-            match b.try_read_buf(&mut full) {
-                Err(e) if e.kind() == ErrorKind::WouldBlock => b.readable().await.unwrap(),
-                r => break r.unwrap(),
-            }
-        };
+        let n = when_ready(|| b.readable(), || b.try_read_buf(&mut full)).await;
         assert_eq!((n, &full[..]), (1, &[1, 1, 1, b'g'][..]));
     });
 }
@@ -477,14 +466,8 @@ async fn udp_pair() -> (UdpSocket, UdpSocket) {
 }
 
 /// Retries `op` after `readable` until it does not say `WouldBlock`.
-async fn when_readable<T>(s: &UdpSocket, mut op: impl FnMut() -> io::Result<T>) -> T {
-    loop {
-        s.readable().await.unwrap();
-        match op() {
-            Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
-            r => return r.unwrap(),
-        }
-    }
+async fn when_readable<T>(s: &UdpSocket, op: impl FnMut() -> io::Result<T>) -> T {
+    when_ready(|| s.readable(), op).await
 }
 
 #[test]
@@ -789,16 +772,7 @@ fn unix_sockets_into_std_and_back() {
         let bound = UnixDatagram::bind(dir.join("dgram")).unwrap();
         let from = UnixDatagram::unbound().unwrap();
         from.try_send_to(b"f", dir.join("dgram")).unwrap();
-        let (n, _) = bounded(async {
-            loop {
-                bound.readable().await.unwrap();
-                match bound.try_recv_from(&mut one) {
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
-                    r => return r.unwrap(),
-                }
-            }
-        })
-        .await;
+        let (n, _) = when_ready(|| bound.readable(), || bound.try_recv_from(&mut one)).await;
         assert_eq!((n, &one), (1, b"f"));
         std::fs::remove_dir_all(&dir).unwrap();
     });
@@ -816,5 +790,45 @@ fn a_socket_address_to_connect_may_come_from_a_tcp_socket() {
         let c = spawn(async move { TcpStream::connect(addr).await.unwrap() });
         bounded(listener.accept()).await.unwrap();
         c.await.unwrap();
+    });
+}
+
+#[test]
+fn the_halves_have_the_try_methods_and_readiness() {
+    runtime(2).block_on(async {
+        let (a, b) = tcp_pair().await;
+        let (ar, aw) = a.into_split();
+        let (br, bw) = b.split();
+        would_block(br.try_read(&mut [0; 4]));
+        assert!(bounded(aw.ready(Interest::WRITABLE))
+            .await
+            .unwrap()
+            .is_writable());
+        bounded(aw.writable()).await.unwrap();
+        assert_eq!(aw.try_write(b"half").unwrap(), 4);
+        let mut buf = [0; 4];
+        let n = bounded(br.peek(&mut buf)).await.unwrap();
+        assert_eq!(&buf[..n], &b"half"[..n]);
+        let n = when_ready(|| br.readable(), || br.try_read(&mut buf)).await;
+        assert_eq!(&buf[..n], &b"half"[..n]);
+        assert_eq!(br.peer_addr().unwrap(), aw.local_addr().unwrap());
+        bw.try_write_vectored(&[IoSlice::new(b"ok")]).unwrap();
+        let mut v = Vec::new();
+        let n = when_ready(|| ar.readable(), || ar.try_read_buf(&mut v)).await;
+        assert_eq!((n, &v[..]), (2, &b"ok"[..]));
+        assert!(bounded(ar.ready(Interest::READABLE | Interest::WRITABLE))
+            .await
+            .unwrap()
+            .is_writable());
+
+        let (u, w) = UnixStream::pair().unwrap();
+        let (ur, _uw) = u.into_split();
+        w.try_write(b"u").unwrap();
+        let mut one = [0; 1];
+        assert_eq!(
+            when_ready(|| ur.readable(), || ur.try_read(&mut one)).await,
+            1
+        );
+        assert!(ur.peer_addr().is_ok());
     });
 }

@@ -138,7 +138,7 @@ pub(crate) use impl_stream_io;
 /// `into_split` into owned ones (the owned write half shuts the write side down when
 /// dropped), and their `AsyncRead`/`AsyncWrite`.
 macro_rules! stream_halves {
-    ($stream:ident, $std:ty, $rh:ident, $wh:ident, $orh:ident, $owh:ident) => {
+    ($stream:ident, $std:ty, $addr:ty, $rh:ident, $wh:ident, $orh:ident, $owh:ident) => {
         impl $stream {
             /// Borrowed halves, to read and write concurrently within one task (for
             /// example with a `join` of two futures); use `into_split` to move them into
@@ -181,6 +181,8 @@ macro_rules! stream_halves {
                 let _ = self.0.get_ref().shutdown(std::net::Shutdown::Write);
             }
         }
+
+        crate::net::half_api!($addr, read: $rh<'_>, $orh; write: $wh<'_>, $owh);
 
         crate::net::impl_stream_io!($rh<'_>, this => this.0, read);
         crate::net::impl_stream_io!($wh<'_>, this => this.0, write);
@@ -523,57 +525,8 @@ macro_rules! stream_api {
             self.inner.poll_writable(cx)
         }
 
-        /// Reads what has arrived into `buf`, without waiting: `Ok(0)` once the peer has
-        /// closed its write side, `WouldBlock` if nothing has arrived (which clears the
-        /// read readiness, so the next [`readable`](Self::readable) waits for data).
-        pub fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-            self.inner.try_io(crate::Interest::READABLE, |mut s| {
-                std::io::Read::read(&mut s, buf)
-            })
-        }
-
-        /// [`try_read`](Self::try_read) into several buffers, filled in order.
-        pub fn try_read_vectored(
-            &self,
-            bufs: &mut [std::io::IoSliceMut<'_>],
-        ) -> std::io::Result<usize> {
-            self.inner.try_io(crate::Interest::READABLE, |mut s| {
-                std::io::Read::read_vectored(&mut s, bufs)
-            })
-        }
-
-        /// [`try_read`](Self::try_read) into the spare capacity of `buf`, which grows by
-        /// what was read (a vector with no spare capacity gets 64 bytes reserved first).
-        pub fn try_read_buf(&self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
-            self.inner.try_io(crate::Interest::READABLE, |s| {
-                crate::net::buf::recv_spare(socket2::SockRef::from(s), buf)
-            })
-        }
-
-        /// Writes what fits of `buf` without waiting: `WouldBlock` if nothing does
-        /// (which clears the write readiness, so the next [`writable`](Self::writable)
-        /// waits for room).
-        pub fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
-            self.inner.try_io(crate::Interest::WRITABLE, |mut s| {
-                std::io::Write::write(&mut s, buf)
-            })
-        }
-
-        /// [`try_write`](Self::try_write) from several buffers, in order.
-        pub fn try_write_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-            self.inner.try_io(crate::Interest::WRITABLE, |mut s| {
-                std::io::Write::write_vectored(&mut s, bufs)
-            })
-        }
-
-        /// Reads what has arrived into `buf` without taking it from the stream: the next
-        /// read returns the same bytes. Waits until something has arrived; `Ok(0)` once
-        /// the peer has closed its write side. Cancel-safe.
-        pub async fn peek(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-            self.inner
-                .read_with(|s| crate::net::buf::peek(socket2::SockRef::from(s), buf))
-                .await
-        }
+        crate::net::read_api!(inner);
+        crate::net::write_api!(inner);
 
         /// Polls to [`peek`](Self::peek) (tokio's takes a `ReadBuf`; here, a slice, and
         /// the length peeked is returned). See [`poll_read_ready`](Self::poll_read_ready)
@@ -627,3 +580,117 @@ macro_rules! into_std {
     };
 }
 pub(crate) use into_std;
+
+/// The non-waiting reads and `peek` of a stream or read half whose field `$f` derefs to
+/// its `Async<_>`.
+macro_rules! read_api {
+    ($f:tt) => {
+        /// Reads what has arrived into `buf`, without waiting: `Ok(0)` once the peer has
+        /// closed its write side, `WouldBlock` if nothing has arrived (which clears the
+        /// read readiness, so the next [`readable`](Self::readable) waits for data).
+        pub fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.$f.try_io(crate::Interest::READABLE, |mut s| {
+                std::io::Read::read(&mut s, buf)
+            })
+        }
+
+        /// [`try_read`](Self::try_read) into several buffers, filled in order.
+        pub fn try_read_vectored(
+            &self,
+            bufs: &mut [std::io::IoSliceMut<'_>],
+        ) -> std::io::Result<usize> {
+            self.$f.try_io(crate::Interest::READABLE, |mut s| {
+                std::io::Read::read_vectored(&mut s, bufs)
+            })
+        }
+
+        /// [`try_read`](Self::try_read) into the spare capacity of `buf`, which grows by
+        /// what was read (a vector with no spare capacity gets 64 bytes reserved first).
+        pub fn try_read_buf(&self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+            self.$f.try_io(crate::Interest::READABLE, |s| {
+                crate::net::buf::recv_spare(socket2::SockRef::from(s), buf)
+            })
+        }
+
+        /// Reads what has arrived into `buf` without taking it from the stream: the next
+        /// read returns the same bytes. Waits until something has arrived; `Ok(0)` once
+        /// the peer has closed its write side. Cancel-safe.
+        pub async fn peek(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.$f
+                .read_with(|s| crate::net::buf::peek(socket2::SockRef::from(s), buf))
+                .await
+        }
+    };
+}
+pub(crate) use read_api;
+
+/// The non-waiting writes of a stream or write half whose field `$f` derefs to its
+/// `Async<_>`.
+macro_rules! write_api {
+    ($f:tt) => {
+        /// Writes what fits of `buf` without waiting: `WouldBlock` if nothing does
+        /// (which clears the write readiness, so the next [`writable`](Self::writable)
+        /// waits for room).
+        pub fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
+            self.$f.try_io(crate::Interest::WRITABLE, |mut s| {
+                std::io::Write::write(&mut s, buf)
+            })
+        }
+
+        /// [`try_write`](Self::try_write) from several buffers, in order.
+        pub fn try_write_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+            self.$f.try_io(crate::Interest::WRITABLE, |mut s| {
+                std::io::Write::write_vectored(&mut s, bufs)
+            })
+        }
+    };
+}
+pub(crate) use write_api;
+
+/// tokio's methods of the halves of a stream (`$addr`: its address type): the reads,
+/// `peek`, `readable` and `ready` on the read halves, the writes, `writable` and `ready`
+/// on the write halves, and both addresses on each.
+macro_rules! half_api {
+    ($addr:ty, read: $($rh:ty),*; write: $($wh:ty),*) => {
+        $(impl $rh {
+            crate::net::read_api!(0);
+
+            /// Waits until the stream is readable, as far as the reactor knows (see the
+            /// stream's `readable`). Cancel-safe; dropping the future removes its waker.
+            pub async fn readable(&self) -> std::io::Result<()> {
+                self.0.readable().await
+            }
+
+            crate::net::half_api!(@common $addr);
+        })*
+        $(impl $wh {
+            crate::net::write_api!(0);
+
+            /// Waits until the stream is writable, as far as the reactor knows (see the
+            /// stream's `writable`). Cancel-safe; dropping the future removes its waker.
+            pub async fn writable(&self) -> std::io::Result<()> {
+                self.0.writable().await
+            }
+
+            crate::net::half_api!(@common $addr);
+        })*
+    };
+    (@common $addr:ty) => {
+        /// Waits until the stream is ready in one of the directions of `interest`, and
+        /// returns those it is ready in (see the stream's `ready`).
+        pub async fn ready(&self, interest: crate::Interest) -> std::io::Result<crate::Ready> {
+            self.0.ready(interest).await
+        }
+
+        /// The remote address.
+        pub fn peer_addr(&self) -> std::io::Result<$addr> {
+            self.0.get_ref().peer_addr()
+        }
+
+        /// The local address.
+        pub fn local_addr(&self) -> std::io::Result<$addr> {
+            self.0.get_ref().local_addr()
+        }
+    };
+}
+pub(crate) use half_api;

@@ -253,6 +253,7 @@ impl TcpStream {
 super::stream_halves!(
     TcpStream,
     net::TcpStream,
+    SocketAddr,
     ReadHalf,
     WriteHalf,
     OwnedReadHalf,

@@ -164,6 +164,7 @@ impl UnixStream {
 super::stream_halves!(
     UnixStream,
     net::UnixStream,
+    SocketAddr,
     UnixReadHalf,
     UnixWriteHalf,
     OwnedUnixReadHalf,
