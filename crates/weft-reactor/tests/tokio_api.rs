@@ -519,6 +519,10 @@ fn udp_peek_from_does_not_consume() {
             .unwrap()
             .0;
         assert_eq!(&buf[..n], b"peeked");
+        let n = poll_fn(|cx| b.poll_peek(cx, &mut buf)).await.unwrap();
+        assert_eq!(&buf[..n], b"peeked");
+        let from = poll_fn(|cx| b.poll_peek_sender(cx)).await.unwrap();
+        assert_eq!(from, a.local_addr().unwrap());
         // Still there for the receive; then gone.
         let n = b.recv(&mut buf).await.unwrap();
         assert_eq!(&buf[..n], b"peeked");

@@ -408,6 +408,19 @@ macro_rules! datagram_io {
                 .await
         }
 
+        /// Polls to [`peek`](Self::peek) (tokio's takes a `ReadBuf`; here, a slice, and the
+        /// length peeked is returned). See [`poll_recv_from`](Self::poll_recv_from) for the
+        /// budget and the waker.
+        pub fn poll_peek(
+            &self,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut [u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.inner.poll_read_with(cx, |s| {
+                crate::net::buf::peek(socket2::SockRef::from(s), buf)
+            })
+        }
+
         /// [`peek`](Self::peek) without waiting: `WouldBlock` if no datagram is queued.
         pub fn try_peek(&self, buf: &mut [u8]) -> std::io::Result<usize> {
             self.inner.try_io(crate::Interest::READABLE, |s| {

@@ -123,6 +123,12 @@ impl UdpSocket {
         self.inner.read_with(peek_sender).await
     }
 
+    /// Polls to [`peek_sender`](UdpSocket::peek_sender). See
+    /// [`poll_recv_from`](UdpSocket::poll_recv_from) for the budget and the waker.
+    pub fn poll_peek_sender(&self, cx: &mut Context<'_>) -> Poll<io::Result<SocketAddr>> {
+        self.inner.poll_read_with(cx, peek_sender)
+    }
+
     /// [`peek_sender`](UdpSocket::peek_sender) without waiting: `WouldBlock` if no
     /// datagram is queued.
     pub fn try_peek_sender(&self) -> io::Result<SocketAddr> {
