@@ -250,3 +250,105 @@ impl<T: Send + 'static> futures_core::Stream for JoinSet<T> {
         (self.len, Some(self.len))
     }
 }
+
+/// tokio's non-waiting join and collecting a set from futures. (Kept apart from the set's
+/// storage above: `take_notified` is the one place here that knows it.)
+impl<T: Send + 'static> JoinSet<T> {
+    /// Returns the result of a task that has finished, if one has, without waiting; `None`
+    /// if none has (or the set is empty). Leaves the waker of a pending
+    /// [`join_next`](JoinSet::join_next) as it is, and spends no cooperative budget.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft_executor::{JoinSet, Runtime};
+    /// let rt = Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let mut set = JoinSet::new();
+    ///     assert!(set.try_join_next().is_none()); // empty
+    ///     set.spawn(async { 7 });
+    ///     let out = loop {
+    ///         match set.try_join_next() {
+    ///             Some(r) => break r.unwrap(),
+    ///             None => weft_executor::yield_now().await, // not finished yet
+    ///         }
+    ///     };
+    ///     assert_eq!(out, 7);
+    /// });
+    /// ```
+    pub fn try_join_next(&mut self) -> Option<Result<T, JoinError>> {
+        loop {
+            let index = self.shared.state.lock().0.pop_front()?;
+            if let Some(res) = self.take_notified(index) {
+                return Some(res);
+            }
+        }
+    }
+
+    /// Polls the handle of the entry at `index` (woken) with the entry's waker, and
+    /// takes it out of the set if its task has finished. `None` if it has not, or the
+    /// index is stale.
+    fn take_notified(&mut self, index: usize) -> Option<Result<T, JoinError>> {
+        let entry = self.entries.get_mut(index)?.as_mut()?;
+        let mut ecx = Context::from_waker(&entry.waker);
+        let polled = crate::coop::with_unlimited(|| Pin::new(&mut entry.handle).poll(&mut ecx));
+        let Poll::Ready(res) = polled else {
+            return None;
+        };
+        self.entries[index] = None;
+        self.free.push(index);
+        self.len -= 1;
+        Some(res)
+    }
+}
+
+/// Spawns each future on the current runtime into the set, as [`JoinSet::spawn`] does.
+///
+/// # Panics
+///
+/// Outside a runtime, like [`spawn`](crate::spawn).
+///
+/// # Examples
+///
+/// ```
+/// use weft_executor::{JoinSet, Runtime};
+/// let rt = Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let mut set: JoinSet<u32> = (1..=3).map(|i| async move { i * 10 }).collect();
+///     set.extend([async { 40 }]);
+///     let mut all = set.join_all().await;
+///     all.sort();
+///     assert_eq!(all, [10, 20, 30, 40]);
+/// });
+/// ```
+impl<T, F> Extend<F> for JoinSet<T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    #[track_caller]
+    fn extend<I: IntoIterator<Item = F>>(&mut self, iter: I) {
+        for future in iter {
+            self.spawn(future);
+        }
+    }
+}
+
+/// Spawns each future on the current runtime into a new set; see the
+/// `Extend` implementation.
+///
+/// # Panics
+///
+/// Outside a runtime, like [`spawn`](crate::spawn).
+impl<T, F> FromIterator<F> for JoinSet<T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    #[track_caller]
+    fn from_iter<I: IntoIterator<Item = F>>(iter: I) -> Self {
+        let mut set = JoinSet::new();
+        set.extend(iter);
+        set
+    }
+}

@@ -121,6 +121,29 @@ impl<T: 'static> LocalKey<T> {
     }
 }
 
+impl<T: Clone + 'static> LocalKey<T> {
+    /// A copy of the value, or an error outside a scope of the key (the [`get`] that does
+    /// not panic).
+    ///
+    /// [`get`]: LocalKey::get
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// weft_executor::task_local! {
+    ///     static USER: String;
+    /// }
+    ///
+    /// assert!(USER.try_get().is_err()); // outside any scope
+    /// let rt = weft_executor::Runtime::new().unwrap();
+    /// let name = rt.block_on(USER.scope("ada".to_string(), async { USER.try_get() }));
+    /// assert_eq!(name.unwrap(), "ada");
+    /// ```
+    pub fn try_get(&'static self) -> Result<T, AccessError> {
+        self.try_with(T::clone)
+    }
+}
+
 impl<T: 'static> fmt::Debug for LocalKey<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("LocalKey { .. }")
@@ -204,6 +227,37 @@ impl<T: 'static, F: Future> Future for TaskLocalFuture<T, F> {
             Some(future) => future.poll(cx),
             None => unreachable!("a TaskLocalFuture polled after it was dropped"),
         }
+    }
+}
+
+impl<T: 'static, F> TaskLocalFuture<T, F> {
+    /// Takes the value out of the future: `Some` the first time, `None` once taken.
+    ///
+    /// Usually called once the future has completed, to get back a value the future
+    /// changed. Taken before, the value is gone for the rest of the future: inside it, the
+    /// key then reads as not set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// weft_executor::task_local! {
+    ///     static HITS: Cell<u32>;
+    /// }
+    ///
+    /// let rt = weft_executor::Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let mut fut = Box::pin(HITS.scope(Cell::new(0), async {
+    ///         HITS.with(|h| h.set(h.get() + 2));
+    ///     }));
+    ///     fut.as_mut().await;
+    ///     assert_eq!(fut.as_mut().take_value().map(Cell::into_inner), Some(2));
+    ///     assert!(fut.as_mut().take_value().is_none());
+    /// });
+    /// ```
+    pub fn take_value(self: Pin<&mut Self>) -> Option<T> {
+        // Outside a poll, the value is here (not in the thread's slot).
+        self.project().value.take()
     }
 }
 

@@ -201,6 +201,79 @@ impl<T: AsFd> Async<T> {
         poll_fn(|cx| self.poll_ready(Direction::Write, Some(&mut w.slot), cx)).await
     }
 
+    /// Waits until the object is ready in one of the directions of `interest`, as far as
+    /// the reactor knows, and returns the directions it is ready in (those of `interest`
+    /// only). See [`readable`](Async::readable) for when readiness is set and cleared.
+    ///
+    /// Dropping the future removes its wakers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// use weft_reactor::{Async, Interest};
+    /// # let rt = weft_reactor::install(&mut weft_executor::Builder::new()).unwrap().build().unwrap();
+    /// rt.block_on(async {
+    ///     let (a, _b) = UnixStream::pair().unwrap();
+    ///     let a = Async::new(a).unwrap();
+    ///     let ready = a.ready(Interest::READABLE | Interest::WRITABLE).await.unwrap();
+    ///     assert!(ready.is_writable()); // nothing was sent to `a`, but it can send
+    /// });
+    /// ```
+    pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+        let mut r = self.waiter(Direction::Read);
+        let mut w = self.waiter(Direction::Write);
+        poll_fn(|cx| self.poll_ready_any(interest, [Some(&mut r.slot), Some(&mut w.slot)], cx))
+            .await
+    }
+
+    /// The directions of `interest` the object is ready in now, as far as the reactor knows.
+    fn ready_now(&self, interest: Interest) -> Ready {
+        let mut ready = Ready::EMPTY;
+        for dir in interest.directions() {
+            if self.source.is_ready(dir.bit()) {
+                ready.0 |= dir.bit() as u8;
+            }
+        }
+        ready
+    }
+
+    /// Waits for readiness in any direction of `interest` (with a slot per direction, or
+    /// the shared entries), spending a unit of the task's budget when ready.
+    pub(crate) fn poll_ready_any(
+        &self,
+        interest: Interest,
+        mut slots: [Option<&mut WaitSlot>; 2],
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<Ready>> {
+        let coop = ready!(coop::poll_proceed(cx));
+        let mut ready = self.ready_now(interest);
+        if ready.is_empty() {
+            // Registered in each direction in turn: one that turned ready meanwhile ends
+            // the wait (the wakers left behind go with the future's waiters).
+            for dir in interest.directions() {
+                let slot = slots[dir as usize].as_deref_mut();
+                if self.source.wait(dir, slot, cx) == AfterBlock::Retry {
+                    ready = self.ready_now(interest);
+                    if !ready.is_empty() {
+                        break;
+                    }
+                }
+            }
+        }
+        if !ready.is_empty() {
+            coop.made_progress();
+            return Poll::Ready(Ok(ready));
+        }
+        match self.before_wait() {
+            Ok(()) => Poll::Pending,
+            Err(e) => {
+                coop.made_progress();
+                Poll::Ready(Err(e))
+            }
+        }
+    }
+
     /// Runs `op`, a non-blocking operation of the caller's own on the object, and clears
     /// the readiness of `interest` if it returns `WouldBlock` (unless an event came while
     /// it ran): then [`readable`](Async::readable) (or `writable`) waits for the next
@@ -381,6 +454,16 @@ impl<T: AsFd, P: Deref<Target = Async<T>>> Polled<P> {
         &self.io
     }
 
+    /// The object, with this holder's wakers removed (to take a stream apart).
+    pub(crate) fn into_inner(self) -> P
+    where
+        P: Clone,
+    {
+        // A clone, then `self` dropped (which removes its wakers): no move out of a type
+        // with a destructor.
+        self.io.clone()
+    }
+
     pub(crate) fn poll_read_with<R>(
         &mut self,
         cx: &mut Context<'_>,
@@ -451,6 +534,99 @@ impl Interest {
 
     fn bits(self) -> usize {
         usize::from(self.0)
+    }
+
+    /// `interest` without the directions of `other` (tokio's `remove`); `None` if nothing
+    /// is left.
+    #[must_use]
+    pub const fn remove(self, other: Interest) -> Option<Interest> {
+        match self.0 & !other.0 {
+            0 => None,
+            bits => Some(Interest(bits)),
+        }
+    }
+
+    /// The directions it includes.
+    fn directions(self) -> impl Iterator<Item = Direction> {
+        [Direction::Read, Direction::Write]
+            .into_iter()
+            .filter(move |d| self.bits() & d.bit() != 0)
+    }
+}
+
+/// The readiness an I/O object was found in by `ready(interest)`: readable, writable,
+/// both, or (combined by hand) neither.
+///
+/// A peer that closed the connection, and a socket with a pending error, show as readable
+/// (the next read returns `Ok(0)`, or the error); weft keeps no separate "closed" or
+/// "error" flags.
+///
+/// # Examples
+///
+/// ```
+/// use weft_reactor::Ready;
+/// let both = Ready::READABLE | Ready::WRITABLE;
+/// assert!(both.is_readable() && both.is_writable());
+/// assert_eq!(both, Ready::ALL);
+/// assert!(Ready::EMPTY.is_empty());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Ready(u8);
+
+impl Ready {
+    /// Ready in no direction.
+    pub const EMPTY: Ready = Ready(0);
+    /// May be read (or received from, accepted on) without blocking.
+    pub const READABLE: Ready = Ready(READABLE as u8);
+    /// May be written (or sent on) without blocking.
+    pub const WRITABLE: Ready = Ready(WRITABLE as u8);
+    /// Both directions.
+    pub const ALL: Ready = Ready((READABLE | WRITABLE) as u8);
+
+    /// True if ready in no direction.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// True if it includes reads.
+    pub const fn is_readable(self) -> bool {
+        self.0 & READABLE as u8 != 0
+    }
+
+    /// True if it includes writes.
+    pub const fn is_writable(self) -> bool {
+        self.0 & WRITABLE as u8 != 0
+    }
+}
+
+impl fmt::Debug for Ready {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ready")
+            .field("is_readable", &self.is_readable())
+            .field("is_writable", &self.is_writable())
+            .finish()
+    }
+}
+
+impl std::ops::BitOr for Ready {
+    type Output = Ready;
+
+    fn bitor(self, other: Ready) -> Ready {
+        Ready(self.0 | other.0)
+    }
+}
+
+impl std::ops::BitOrAssign for Ready {
+    fn bitor_assign(&mut self, other: Ready) {
+        self.0 |= other.0;
+    }
+}
+
+impl std::ops::BitAnd for Ready {
+    type Output = Ready;
+
+    fn bitand(self, other: Ready) -> Ready {
+        Ready(self.0 & other.0)
     }
 }
 

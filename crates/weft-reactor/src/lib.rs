@@ -6,7 +6,11 @@
 //! - [`Async`]: any non-blocking file descriptor, registered.
 //! - Sockets: [`TcpListener`], [`TcpStream`], [`UdpSocket`], and on Unix [`UnixListener`],
 //!   [`UnixStream`], [`UnixDatagram`]. Streams implement `futures_io::AsyncRead` and
-//!   `AsyncWrite`.
+//!   `AsyncWrite`. [`TcpSocket`] sets a TCP socket up before it connects or listens.
+//! - tokio's socket methods under tokio's names: `ready(Interest)` returning [`Ready`],
+//!   `try_read`/`try_write` (and vectored), `peek`, `poll_read_ready`, `try_send`/
+//!   `try_recv`, `recv_buf` into a `Vec`'s spare capacity, the socket options, and
+//!   `into_std`/`from_std` on every socket type.
 //!
 //! Sockets must be created inside a runtime that has a reactor (every runtime of the
 //! `weft` crate has one); elsewhere creating one returns an error that says so.
@@ -28,6 +32,11 @@
 //! that operation then clears it. Non-blocking I/O of your own on the raw descriptor goes
 //! through `try_io(Interest::READABLE, ..)` (or `WRITABLE`), which clears the readiness
 //! when your operation says `WouldBlock`, so that the next `readable()` waits.
+//!
+//! The `try_*` methods (`try_read`, `try_send`, ...) are such operations: each tries once,
+//! never waits, and spends no cooperative budget; its `WouldBlock` clears the readiness
+//! of its direction, so `readable()` (or `writable()`, `ready(interest)`) after it waits
+//! for the next event, as with tokio.
 //!
 //! # Waiters
 //!
@@ -65,7 +74,9 @@ mod source;
 mod sync;
 
 #[cfg(not(weft_loom))]
-pub use async_fd::{Async, Interest};
+pub use async_fd::{Async, Interest, Ready};
+#[cfg(not(weft_loom))]
+pub use net::socket::TcpSocket;
 #[cfg(not(weft_loom))]
 pub use net::tcp::{
     Incoming, OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpListener, TcpStream, WriteHalf,

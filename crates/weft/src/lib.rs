@@ -87,8 +87,8 @@ pub mod time {
 #[cfg(feature = "net")]
 pub mod net {
     pub use weft_reactor::{
-        Incoming, OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpListener, TcpStream, ToSocketAddrs,
-        UdpSocket, WriteHalf,
+        Incoming, OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpListener, TcpSocket, TcpStream,
+        ToSocketAddrs, UdpSocket, WriteHalf,
     };
     #[cfg(unix)]
     pub use weft_reactor::{
@@ -158,12 +158,13 @@ pub mod process {
 }
 
 /// Async I/O traits and helpers (`futures-lite`'s `io`), [`Async`](io::Async) for any
-/// non-blocking file descriptor, and [`Interest`](io::Interest) for `try_io`.
+/// non-blocking file descriptor, [`Interest`](io::Interest) for `try_io` and `ready`, and
+/// the [`Ready`](io::Ready) set that `ready` returns.
 pub mod io {
     pub use crate::stdio::{stderr, stdin, stdout, Stderr, Stdin, Stdout};
     pub use futures_lite::io::*;
     #[cfg(feature = "net")]
-    pub use weft_reactor::{Async, Interest};
+    pub use weft_reactor::{Async, Interest, Ready};
 }
 
 /// Streams: the `Stream` trait and its combinators (`futures-lite`'s `stream`).

@@ -12,6 +12,8 @@
 //! closes the half-open socket.
 
 mod addr;
+mod buf;
+pub(crate) mod socket;
 pub(crate) mod tcp;
 pub(crate) mod udp;
 #[cfg(unix)]
@@ -136,7 +138,7 @@ pub(crate) use impl_stream_io;
 /// `into_split` into owned ones (the owned write half shuts the write side down when
 /// dropped), and their `AsyncRead`/`AsyncWrite`.
 macro_rules! stream_halves {
-    ($stream:ident, $std:ty, $rh:ident, $wh:ident, $orh:ident, $owh:ident) => {
+    ($stream:ident, $std:ty, $addr:ty, $rh:ident, $wh:ident, $orh:ident, $owh:ident) => {
         impl $stream {
             /// Borrowed halves, to read and write concurrently within one task (for
             /// example with a `join` of two futures); use `into_split` to move them into
@@ -179,6 +181,8 @@ macro_rules! stream_halves {
                 let _ = self.0.get_ref().shutdown(std::net::Shutdown::Write);
             }
         }
+
+        crate::net::half_api!($addr, read: $rh<'_>, $orh; write: $wh<'_>, $owh);
 
         crate::net::impl_stream_io!($rh<'_>, this => this.0, read);
         crate::net::impl_stream_io!($wh<'_>, this => this.0, write);
@@ -302,6 +306,132 @@ macro_rules! datagram_io {
         pub async fn recv(&self, buf: &mut [u8]) -> std::io::Result<usize> {
             self.inner.read_with(|s| s.recv(buf)).await
         }
+
+        /// Receives a datagram from the connected address into the spare capacity of
+        /// `buf`, which grows by its length (a datagram longer than the spare capacity is
+        /// cut, as by [`recv`](Self::recv); a vector with no spare capacity gets 64 bytes
+        /// reserved first). Returns the length received. Cancel-safe.
+        pub async fn recv_buf(&self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+            self.inner
+                .read_with(|s| crate::net::buf::recv_spare(socket2::SockRef::from(s), buf))
+                .await
+        }
+
+        /// Sends a datagram to the connected address if the socket can send now;
+        /// `WouldBlock` otherwise (and [`writable`](Self::writable) then waits).
+        pub fn try_send(&self, buf: &[u8]) -> std::io::Result<usize> {
+            self.inner
+                .try_io(crate::Interest::WRITABLE, |s| s.send(buf))
+        }
+
+        /// Receives a datagram from the connected address if one is queued;
+        /// `WouldBlock` otherwise (and [`readable`](Self::readable) then waits).
+        pub fn try_recv(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.inner
+                .try_io(crate::Interest::READABLE, |s| s.recv(buf))
+        }
+
+        /// Receives a queued datagram and its sender; `WouldBlock` if none is queued.
+        pub fn try_recv_from(&self, buf: &mut [u8]) -> std::io::Result<(usize, $addr)> {
+            self.inner
+                .try_io(crate::Interest::READABLE, |s| s.recv_from(buf))
+        }
+
+        /// [`recv_buf`](Self::recv_buf) without waiting: `WouldBlock` if no datagram is
+        /// queued.
+        pub fn try_recv_buf(&self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+            self.inner.try_io(crate::Interest::READABLE, |s| {
+                crate::net::buf::recv_spare(socket2::SockRef::from(s), buf)
+            })
+        }
+
+        /// Polls to receive a datagram and its sender. Spends a unit of the task's
+        /// cooperative budget when one is received (or an error returned).
+        ///
+        /// Callers through `&self` share one waker per direction (see
+        /// [`Async::poll_readable`](crate::Async::poll_readable)); to receive from several
+        /// tasks use [`recv_from`](Self::recv_from), whose future removes its waker when
+        /// dropped.
+        pub fn poll_recv_from(
+            &self,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut [u8],
+        ) -> std::task::Poll<std::io::Result<(usize, $addr)>> {
+            self.inner.poll_read_with(cx, |s| s.recv_from(buf))
+        }
+
+        /// Polls to receive a datagram from the connected address into `buf`, returning
+        /// its length (tokio's takes a `ReadBuf`; here, a slice). See
+        /// [`poll_recv_from`](Self::poll_recv_from) for the budget and the waker.
+        pub fn poll_recv(
+            &self,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut [u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.inner.poll_read_with(cx, |s| s.recv(buf))
+        }
+
+        /// Polls to send a datagram to the connected address. See
+        /// [`poll_recv_from`](Self::poll_recv_from) for the budget and the waker.
+        pub fn poll_send(
+            &self,
+            cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.inner.poll_write_with(cx, |s| s.send(buf))
+        }
+
+        /// Polls until a datagram can be received, as far as the reactor knows (see
+        /// [`readable`](Self::readable)); the waker is shared as by
+        /// [`poll_recv_from`](Self::poll_recv_from).
+        pub fn poll_recv_ready(
+            &self,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            self.inner.poll_readable(cx)
+        }
+
+        /// Polls until a datagram can be sent, as far as the reactor knows; the waker is
+        /// shared as by [`poll_recv_from`](Self::poll_recv_from).
+        pub fn poll_send_ready(
+            &self,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            self.inner.poll_writable(cx)
+        }
+
+        /// Receives the next datagram from the connected address into `buf` without
+        /// taking it off the queue: the next receive gets it again. Cancel-safe.
+        pub async fn peek(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.inner
+                .read_with(|s| crate::net::buf::peek(socket2::SockRef::from(s), buf))
+                .await
+        }
+
+        /// Polls to [`peek`](Self::peek) (tokio's takes a `ReadBuf`; here, a slice, and the
+        /// length peeked is returned). See [`poll_recv_from`](Self::poll_recv_from) for the
+        /// budget and the waker.
+        pub fn poll_peek(
+            &self,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut [u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.inner.poll_read_with(cx, |s| {
+                crate::net::buf::peek(socket2::SockRef::from(s), buf)
+            })
+        }
+
+        /// [`peek`](Self::peek) without waiting: `WouldBlock` if no datagram is queued.
+        pub fn try_peek(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.inner.try_io(crate::Interest::READABLE, |s| {
+                crate::net::buf::peek(socket2::SockRef::from(s), buf)
+            })
+        }
+
+        /// The pending error of the socket (`SO_ERROR`), cleared by the call.
+        pub fn take_error(&self) -> std::io::Result<Option<std::io::Error>> {
+            socket2::SockRef::from(self.inner.get_ref()).take_error()
+        }
     };
 }
 pub(crate) use datagram_io;
@@ -331,6 +461,37 @@ macro_rules! readiness {
             self.inner.writable().await
         }
 
+        /// Waits until the socket is ready in one of the directions of `interest` (as far
+        /// as the reactor knows, as [`readable`](Self::readable) says) and returns the
+        /// directions it is ready in. Follow it with `try_*` operations; one that returns
+        /// `WouldBlock` clears its direction, so the next `ready` waits for an event.
+        ///
+        /// Cancel-safe; dropping the future removes its wakers.
+        pub async fn ready(&self, interest: crate::Interest) -> std::io::Result<crate::Ready> {
+            self.inner.ready(interest).await
+        }
+
+        /// Runs `f`, a non-blocking operation of your own on the socket, until it does not
+        /// return `WouldBlock`, waiting for readiness in `interest` (a single direction)
+        /// after each `WouldBlock` (which clears that readiness, as by
+        /// [`try_io`](Self::try_io)). `f` is tried at once first.
+        ///
+        /// Cancel-safe if `f` is: dropping the future between tries runs nothing more.
+        pub async fn async_io<R>(
+            &self,
+            interest: crate::Interest,
+            mut f: impl FnMut() -> std::io::Result<R>,
+        ) -> std::io::Result<R> {
+            loop {
+                match self.inner.try_io(interest, |_| f()) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    r => return r,
+                }
+                self.inner.ready(interest).await?;
+            }
+        }
+
         /// Runs `f`, a non-blocking operation of your own on the socket (through its raw
         /// descriptor, or `socket2::SockRef`), and clears the readiness of `interest` if it
         /// returns `WouldBlock`, so that the next [`readable`](Self::readable) or
@@ -349,3 +510,200 @@ macro_rules! readiness {
     };
 }
 pub(crate) use readiness;
+
+/// The non-waiting and polled operations of a stream type (`TcpStream`, `UnixStream`)
+/// whose `inner` is a `Polled<Arc<Async<$std>>>`, and its `into_std`.
+macro_rules! stream_api {
+    ($std:ty) => {
+        /// Polls until the stream is readable, as far as the reactor knows (see
+        /// [`readable`](Self::readable)); spends a unit of the task's cooperative budget
+        /// when it is.
+        ///
+        /// Callers through `&self` share one waker per direction (see
+        /// [`Async::poll_readable`](crate::Async::poll_readable)): only the most recent
+        /// caller's is kept (the replaced one is woken).
+        pub fn poll_read_ready(
+            &self,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            self.inner.poll_readable(cx)
+        }
+
+        /// Polls until the stream is writable, as far as the reactor knows. See
+        /// [`poll_read_ready`](Self::poll_read_ready).
+        pub fn poll_write_ready(
+            &self,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            self.inner.poll_writable(cx)
+        }
+
+        crate::net::read_api!(inner);
+        crate::net::write_api!(inner);
+
+        /// Polls to [`peek`](Self::peek) (tokio's takes a `ReadBuf`; here, a slice, and
+        /// the length peeked is returned). See [`poll_read_ready`](Self::poll_read_ready)
+        /// for the budget and the waker.
+        pub fn poll_peek(
+            &self,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut [u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            // The stream's own `Async` (the `Polled`'s `poll_read_with` needs `&mut self`),
+            // with the shared waker of `&self` callers.
+            self.inner
+                .get()
+                .poll_read_with(cx, |s| crate::net::buf::peek(socket2::SockRef::from(s), buf))
+        }
+
+        /// The pending error of the socket (`SO_ERROR`), cleared by the call.
+        pub fn take_error(&self) -> std::io::Result<Option<std::io::Error>> {
+            socket2::SockRef::from(self.inner.get_ref()).take_error()
+        }
+
+        #[doc = concat!("Deregisters the stream from the reactor and returns the standard library's [`", stringify!($std), "`], still in non-blocking mode (call `set_nonblocking(false)` to use it blocking).")]
+        ///
+        /// # Errors
+        ///
+        /// If the reactor fails to deregister the descriptor (the stream is then closed).
+        pub fn into_std(self) -> std::io::Result<$std> {
+            let shared = self.inner.into_inner();
+            match std::sync::Arc::try_unwrap(shared) {
+                Ok(io) => io.into_inner(),
+                // `split` borrows the stream and `into_split` consumes it: a stream holds
+                // the only reference to its socket.
+                Err(_) => unreachable!("a stream shares its socket with nobody"),
+            }
+        }
+    };
+}
+pub(crate) use stream_api;
+
+/// `into_std` for a socket type whose `inner` is an `Async<$std>`.
+macro_rules! into_std {
+    ($std:ty) => {
+        #[doc = concat!("Deregisters the socket from the reactor and returns the standard library's [`", stringify!($std), "`], still in non-blocking mode (call `set_nonblocking(false)` to use it blocking).")]
+        ///
+        /// # Errors
+        ///
+        /// If the reactor fails to deregister the descriptor (the socket is then closed).
+        pub fn into_std(self) -> std::io::Result<$std> {
+            self.inner.into_inner()
+        }
+    };
+}
+pub(crate) use into_std;
+
+/// The non-waiting reads and `peek` of a stream or read half whose field `$f` derefs to
+/// its `Async<_>`.
+macro_rules! read_api {
+    ($f:tt) => {
+        /// Reads what has arrived into `buf`, without waiting: `Ok(0)` once the peer has
+        /// closed its write side, `WouldBlock` if nothing has arrived (which clears the
+        /// read readiness, so the next [`readable`](Self::readable) waits for data).
+        pub fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.$f.try_io(crate::Interest::READABLE, |mut s| {
+                std::io::Read::read(&mut s, buf)
+            })
+        }
+
+        /// [`try_read`](Self::try_read) into several buffers, filled in order.
+        pub fn try_read_vectored(
+            &self,
+            bufs: &mut [std::io::IoSliceMut<'_>],
+        ) -> std::io::Result<usize> {
+            self.$f.try_io(crate::Interest::READABLE, |mut s| {
+                std::io::Read::read_vectored(&mut s, bufs)
+            })
+        }
+
+        /// [`try_read`](Self::try_read) into the spare capacity of `buf`, which grows by
+        /// what was read (a vector with no spare capacity gets 64 bytes reserved first).
+        pub fn try_read_buf(&self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+            self.$f.try_io(crate::Interest::READABLE, |s| {
+                crate::net::buf::recv_spare(socket2::SockRef::from(s), buf)
+            })
+        }
+
+        /// Reads what has arrived into `buf` without taking it from the stream: the next
+        /// read returns the same bytes. Waits until something has arrived; `Ok(0)` once
+        /// the peer has closed its write side. Cancel-safe.
+        pub async fn peek(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.$f
+                .read_with(|s| crate::net::buf::peek(socket2::SockRef::from(s), buf))
+                .await
+        }
+    };
+}
+pub(crate) use read_api;
+
+/// The non-waiting writes of a stream or write half whose field `$f` derefs to its
+/// `Async<_>`.
+macro_rules! write_api {
+    ($f:tt) => {
+        /// Writes what fits of `buf` without waiting: `WouldBlock` if nothing does
+        /// (which clears the write readiness, so the next [`writable`](Self::writable)
+        /// waits for room).
+        pub fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
+            self.$f.try_io(crate::Interest::WRITABLE, |mut s| {
+                std::io::Write::write(&mut s, buf)
+            })
+        }
+
+        /// [`try_write`](Self::try_write) from several buffers, in order.
+        pub fn try_write_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+            self.$f.try_io(crate::Interest::WRITABLE, |mut s| {
+                std::io::Write::write_vectored(&mut s, bufs)
+            })
+        }
+    };
+}
+pub(crate) use write_api;
+
+/// tokio's methods of the halves of a stream (`$addr`: its address type): the reads,
+/// `peek`, `readable` and `ready` on the read halves, the writes, `writable` and `ready`
+/// on the write halves, and both addresses on each.
+macro_rules! half_api {
+    ($addr:ty, read: $($rh:ty),*; write: $($wh:ty),*) => {
+        $(impl $rh {
+            crate::net::read_api!(0);
+
+            /// Waits until the stream is readable, as far as the reactor knows (see the
+            /// stream's `readable`). Cancel-safe; dropping the future removes its waker.
+            pub async fn readable(&self) -> std::io::Result<()> {
+                self.0.readable().await
+            }
+
+            crate::net::half_api!(@common $addr);
+        })*
+        $(impl $wh {
+            crate::net::write_api!(0);
+
+            /// Waits until the stream is writable, as far as the reactor knows (see the
+            /// stream's `writable`). Cancel-safe; dropping the future removes its waker.
+            pub async fn writable(&self) -> std::io::Result<()> {
+                self.0.writable().await
+            }
+
+            crate::net::half_api!(@common $addr);
+        })*
+    };
+    (@common $addr:ty) => {
+        /// Waits until the stream is ready in one of the directions of `interest`, and
+        /// returns those it is ready in (see the stream's `ready`).
+        pub async fn ready(&self, interest: crate::Interest) -> std::io::Result<crate::Ready> {
+            self.0.ready(interest).await
+        }
+
+        /// The remote address.
+        pub fn peer_addr(&self) -> std::io::Result<$addr> {
+            self.0.get_ref().peer_addr()
+        }
+
+        /// The local address.
+        pub fn local_addr(&self) -> std::io::Result<$addr> {
+            self.0.get_ref().local_addr()
+        }
+    };
+}
+pub(crate) use half_api;

@@ -10,6 +10,7 @@ use std::io;
 use std::net::{self, Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 /// A TCP socket listening for connections.
 ///
@@ -104,6 +105,18 @@ impl TcpListener {
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming::new(self)
     }
+
+    /// The time-to-live of the packets of accepted connections (`IP_TTL`).
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.inner.get_ref().ttl()
+    }
+
+    /// Sets `IP_TTL` (inherited by connections accepted afterwards).
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.inner.get_ref().set_ttl(ttl)
+    }
+
+    super::into_std!(net::TcpListener);
 }
 
 super::incoming!(Incoming, TcpListener, TcpStream);
@@ -136,6 +149,14 @@ impl TcpStream {
             socket2::Type::STREAM,
             Some(socket2::Protocol::TCP),
         )?;
+        TcpStream::connect_socket(socket, addr).await
+    }
+
+    /// Connects `socket` (a `TcpSocket`'s, or a new one) to `addr`.
+    pub(crate) async fn connect_socket(
+        socket: socket2::Socket,
+        addr: SocketAddr,
+    ) -> io::Result<TcpStream> {
         let io = connect_socket(socket, &addr.into(), net::TcpStream::from).await?;
         Ok(TcpStream {
             inner: Polled::new(Arc::new(io)),
@@ -188,12 +209,51 @@ impl TcpStream {
             .await
     }
 
+    /// `SO_LINGER`: `None` (the default) if closing the stream returns at once and the
+    /// system sends what is left in the background; `Some(Duration::ZERO)` if closing
+    /// resets the connection.
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        socket2::SockRef::from(self.inner.get_ref()).linger()
+    }
+
+    /// Sets `SO_LINGER` to `None` or `Some(Duration::ZERO)` (see
+    /// [`linger`](TcpStream::linger)).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for any other duration: a lingering close blocks the thread that
+    /// drops the stream (a worker of the runtime) until the data is sent or the time is
+    /// up. To make sure the peer got everything, `shutdown(Shutdown::Write)` and read until
+    /// it closes, then drop.
+    pub fn set_linger(&self, dur: Option<Duration>) -> io::Result<()> {
+        super::socket::set_linger(socket2::SockRef::from(self.inner.get_ref()), dur)
+    }
+
+    /// Makes closing the stream reset the connection (`SO_LINGER` of zero): the peer
+    /// gets `ConnectionReset` instead of an end of stream, and no `TIME_WAIT` is left.
+    pub fn set_zero_linger(&self) -> io::Result<()> {
+        self.set_linger(Some(Duration::ZERO))
+    }
+
+    /// The time-to-live of the packets sent (`IP_TTL`).
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.inner.get_ref().ttl()
+    }
+
+    /// Sets `IP_TTL`.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.inner.get_ref().set_ttl(ttl)
+    }
+
+    super::stream_api!(net::TcpStream);
+
     super::readiness!();
 }
 
 super::stream_halves!(
     TcpStream,
     net::TcpStream,
+    SocketAddr,
     ReadHalf,
     WriteHalf,
     OwnedReadHalf,

@@ -100,6 +100,8 @@ impl UnixListener {
     pub fn incoming(&self) -> UnixIncoming<'_> {
         UnixIncoming::new(self)
     }
+
+    super::into_std!(net::UnixListener);
 }
 
 super::incoming!(UnixIncoming, UnixListener, UnixStream);
@@ -154,12 +156,15 @@ impl UnixStream {
         self.inner.get_ref().shutdown(how)
     }
 
+    super::stream_api!(net::UnixStream);
+
     super::readiness!();
 }
 
 super::stream_halves!(
     UnixStream,
     net::UnixStream,
+    SocketAddr,
     UnixReadHalf,
     UnixWriteHalf,
     OwnedUnixReadHalf,
@@ -236,7 +241,16 @@ impl UnixDatagram {
         self.inner.write_with(|s| s.send_to(buf, path)).await
     }
 
+    /// Sends a datagram to `path` if the socket can send now; `WouldBlock` otherwise (and
+    /// [`writable`](UnixDatagram::writable) then waits).
+    pub fn try_send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
+        self.inner
+            .try_io(crate::Interest::WRITABLE, |s| s.send_to(buf, path.as_ref()))
+    }
+
     super::datagram_io!(SocketAddr);
+
+    super::into_std!(net::UnixDatagram);
 
     super::readiness!();
 }
