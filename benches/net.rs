@@ -9,15 +9,13 @@
 //! - `stream_1gib`: one connection carries 1 GiB from a writer task to a reader task
 //!   (256 KiB writes and reads); reported as throughput.
 //!
-//! Each workload is written once (`common/net.rs`), against a small socket trait each
-//! runtime implements with its own API.
+//! Each workload is written once (`common/src/workload/net.rs`), against a small socket
+//! trait each runtime implements with its own API.
 
-mod common;
-
-use common::net::{echo, stream, CONNS, MSG, ROUNDS, STREAM};
-use common::{bench_each, workers, Smol, Tokio, Weft};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::time::Duration;
+use weft_bench_common::workload::net::{echo, stream, CONNS, MSG, ROUNDS, STREAM};
+use weft_bench_common::{bench_each, workers, Smol, Tokio, Weft};
 
 fn bench(c: &mut Criterion) {
     let n = workers();
