@@ -1,6 +1,6 @@
 //! Every workload on weft, tokio and smol, in one process run, as medians and ratios.
 //!
-//! `cargo bench --bench compare -- [--quick] [--workers N] [--csv] [--scale]`
+//! `cargo bench -p weft-benches --bench compare -- [--quick] [--workers N] [--csv] [--scale]`
 //!
 //! - Same worker count for all three (default 2, or `--workers N`).
 //! - Each workload checks its own result. Each is run a few times to warm up, then

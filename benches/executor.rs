@@ -1,7 +1,8 @@
 //! Spawn-and-join and yield throughput of weft, tokio and smol, side by side in one run.
 //!
-//! Run with `cargo bench --bench executor`. All three runtimes use the same number of
-//! worker threads: `WEFT_BENCH_WORKERS`, default 2. Each workload checks its own result.
+//! Run with `cargo bench -p weft-benches --bench executor`. All three runtimes use the same
+//! number of worker threads: `WEFT_BENCH_WORKERS`, default 2. Each workload checks its own
+//! result.
 //!
 //! - `spawn_join`: from inside a task, spawn 10,000 tasks and await every handle.
 //! - `yield_many`: 200 tasks each yield 1,000 times.

@@ -6,7 +6,7 @@
 //! connection count and runtime the medians over the rounds of req/s, p50, p99 and p99.9
 //! with their ratios to tokio's.
 //!
-//! `cargo bench --bench http -- [--rounds 3] [--seconds 4] [--warmup 1]
+//! `cargo bench -p weft-benches --bench http -- [--rounds 3] [--seconds 4] [--warmup 1]
 //! [--connections 50,1000] [--workers 2] [--runtimes weft,tokio,smol]`
 //!
 //! Run it while nothing else runs (`flock /tmp/weft-build.lock` on the shared machine):

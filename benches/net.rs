@@ -1,7 +1,7 @@
 //! Loopback TCP with weft, tokio and smol, side by side in one run.
 //!
-//! Run with `cargo bench --bench net`. Same worker count for all (`WEFT_BENCH_WORKERS`,
-//! default 2). Peers: tokio's `TcpStream` on its multi-thread runtime; smol's async-io
+//! Run with `cargo bench -p weft-benches --bench net`. Same worker count for all
+//! (`WEFT_BENCH_WORKERS`, default 2). Peers: tokio's `TcpStream` on its multi-thread runtime; smol's async-io
 //! `Async<TcpStream>` on async-executor.
 //!
 //! - `tcp_echo`: 50 connections at once, each 200 round trips of 64 bytes to an echo

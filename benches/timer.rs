@@ -1,7 +1,7 @@
 //! Timers of weft, tokio and smol, side by side in one run.
 //!
-//! Run with `cargo bench --bench timer`. Same worker count for all (`WEFT_BENCH_WORKERS`,
-//! default 2).
+//! Run with `cargo bench -p weft-benches --bench timer`. Same worker count for all
+//! (`WEFT_BENCH_WORKERS`, default 2).
 //!
 //! - `insert_cancel`: inside a task, create 1,000,000 sleeps 1-50 s out, poll each once
 //!   (which registers it) and drop it (which cancels it).
