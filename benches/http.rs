@@ -181,6 +181,7 @@ fn main() {
                 }
                 let r = wrk::run(server.addr, conns, o.seconds).unwrap_or_else(|e| {
                     eprintln!("{name} at {conns} connections: {e}");
+                    wrk::remove_script();
                     std::process::exit(1)
                 });
                 drop(server);
@@ -205,6 +206,7 @@ fn main() {
         }
     }
     print_http(&rows);
+    wrk::remove_script();
 
     // ---------------------------------------------------------------- HTTP/2: not yet
     // HTTP/2 (h2load, Debian package nghttp2-client, 100 streams per connection) goes

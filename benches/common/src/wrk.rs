@@ -87,14 +87,22 @@ pub fn ensure_installed() -> io::Result<()> {
 }
 
 /// The script, written once per process into the temp dir.
+static SCRIPT_PATH: OnceLock<PathBuf> = OnceLock::new();
+
 fn script() -> io::Result<&'static PathBuf> {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    if let Some(p) = PATH.get() {
+    if let Some(p) = SCRIPT_PATH.get() {
         return Ok(p);
     }
     let p = std::env::temp_dir().join(format!("weft-bench-wrk-{}.lua", std::process::id()));
     std::fs::write(&p, SCRIPT)?;
-    Ok(PATH.get_or_init(|| p))
+    Ok(SCRIPT_PATH.get_or_init(|| p))
+}
+
+/// Removes the script [`run`] wrote, if it wrote one.
+pub fn remove_script() {
+    if let Some(p) = SCRIPT_PATH.get() {
+        let _ = std::fs::remove_file(p);
+    }
 }
 
 /// `wrk -t1 -c<connections> -d<seconds>s --latency` against `http://addr/`.
@@ -130,6 +138,15 @@ mod tests {
         assert_eq!(r.req_per_s(), 150_000.0);
         assert_eq!((r.p50_us, r.p99_us, r.p999_us), (230.0, 3800.5, 9100.0));
         assert_eq!(r.errors, 2);
+    }
+
+    #[test]
+    fn the_script_is_written_once_and_removed() {
+        let p = script().unwrap().clone();
+        assert!(std::fs::read_to_string(&p).unwrap().contains("wrk-result"));
+        assert_eq!(script().unwrap(), &p);
+        remove_script();
+        assert!(!p.exists());
     }
 
     #[test]
