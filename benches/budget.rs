@@ -5,8 +5,8 @@
 //! `weft::task::unconstrained` (no budget: the sleeps then wait until the reader's socket
 //! happens to run dry).
 //!
-//! `cargo bench --bench budget [-- ROUNDS]`. To try another budget size, change
-//! `weft_executor::coop::BUDGET` and run it again (docs/measuring.md has the figures).
+//! `cargo bench -p weft-benches --bench budget [-- ROUNDS]`. To try another budget size,
+//! change `weft_executor::coop::BUDGET` and run it again (docs/measuring.md has the figures).
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};

@@ -1,30 +1,16 @@
 //! Spawn-and-join and yield throughput of weft, tokio and smol, side by side in one run.
 //!
-//! Run with `cargo bench --bench executor`. All three runtimes use the same number of
-//! worker threads: `WEFT_BENCH_WORKERS`, default 2. Each workload checks its own result.
+//! Run with `cargo bench -p weft-benches --bench executor`. All three runtimes use the same
+//! number of worker threads: `WEFT_BENCH_WORKERS`, default 2. Each workload checks its own
+//! result.
 //!
 //! - `spawn_join`: from inside a task, spawn 10,000 tasks and await every handle.
 //! - `yield_many`: 200 tasks each yield 1,000 times.
 
-mod common;
-
-use common::{bench_each, workers, yield_many, Rt, Smol, Tokio, Weft, YIELDS, YIELD_TASKS};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::time::Duration;
-
-const SPAWN: usize = 10_000;
-
-fn spawn_join<R: Rt>(rt: &R) {
-    let n = rt.run(async {
-        let hs: Vec<_> = (0..SPAWN).map(|i| R::spawn(async move { i })).collect();
-        let mut n = 0;
-        for h in hs {
-            n += h.await;
-        }
-        n
-    });
-    assert_eq!(n, SPAWN * (SPAWN - 1) / 2);
-}
+use weft_bench_common::workload::tasks::{spawn_join, yield_many, SPAWN, YIELDS, YIELD_TASKS};
+use weft_bench_common::{bench_each, workers, Smol, Tokio, Weft};
 
 fn bench(c: &mut Criterion) {
     let n = workers();

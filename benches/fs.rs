@@ -6,8 +6,8 @@
 //! - `stream_1GiB`: read one 1 GiB file through the runtime's `File` with 64 KiB reads.
 //!
 //! Every operation is a hop to a blocking thread and back; the 1 GiB file is read from the
-//! page cache (it is written, and read once, before the runs). `cargo bench --bench fs
-//! [-- ITERATIONS]` prints medians (minimum in brackets) and weft's ratio to the faster
+//! page cache (it is written, and read once, before the runs).
+//! `cargo bench -p weft-benches --bench fs [-- ITERATIONS]` prints medians (minimum in brackets) and weft's ratio to the faster
 //! peer. The files live in a fresh directory under the system's temp dir, removed after.
 
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Loopback TCP with weft, tokio and smol, side by side in one run.
 //!
-//! Run with `cargo bench --bench net`. Same worker count for all (`WEFT_BENCH_WORKERS`,
-//! default 2). Peers: tokio's `TcpStream` on its multi-thread runtime; smol's async-io
+//! Run with `cargo bench -p weft-benches --bench net`. Same worker count for all
+//! (`WEFT_BENCH_WORKERS`, default 2). Peers: tokio's `TcpStream` on its multi-thread runtime; smol's async-io
 //! `Async<TcpStream>` on async-executor.
 //!
 //! - `tcp_echo`: 50 connections at once, each 200 round trips of 64 bytes to an echo
@@ -9,15 +9,13 @@
 //! - `tcp_stream_1GiB`: one connection carries 1 GiB from a writer task to a reader task
 //!   (256 KiB writes and reads); reported as throughput.
 //!
-//! Each workload is written once (`common/net.rs`), against a small socket trait each
-//! runtime implements with its own API.
+//! Each workload is written once (`common/src/workload/net.rs`), against a small socket
+//! trait each runtime implements with its own API.
 
-mod common;
-
-use common::net::{echo, stream, CONNS, MSG, ROUNDS, STREAM};
-use common::{bench_each, workers, Smol, Tokio, Weft};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::time::Duration;
+use weft_bench_common::workload::net::{echo, stream, CONNS, MSG, ROUNDS, STREAM};
+use weft_bench_common::{bench_each, workers, Smol, Tokio, Weft};
 
 fn bench(c: &mut Criterion) {
     let n = workers();

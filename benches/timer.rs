@@ -1,9 +1,9 @@
 //! Timers of weft, tokio and smol, side by side in one run.
 //!
-//! Run with `cargo bench --bench timer`. Same worker count for all (`WEFT_BENCH_WORKERS`,
-//! default 2).
+//! Run with `cargo bench -p weft-benches --bench timer`. Same worker count for all
+//! (`WEFT_BENCH_WORKERS`, default 2).
 //!
-//! - `insert_cancel`: inside a task, create 1,000,000 sleeps 1-50 ms out, poll each once
+//! - `insert_cancel`: inside a task, create 1,000,000 sleeps 1-50 s out, poll each once
 //!   (which registers it) and drop it (which cancels it).
 //! - `sleeps`: 100,000 tasks each sleep 1-50 ms (the same pseudo-random durations for
 //!   every runtime); the time until all have finished.
@@ -14,47 +14,17 @@
 //! 1-20 ms, a load light enough that lateness shows the timer's precision rather than the
 //! time to run 2,000 woken tasks per millisecond.
 
-mod common;
-
-use common::{bench_each, durations, median, workers, Rt, Smol, Tokio, Weft};
 use criterion::{criterion_group, criterion_main, Criterion};
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Waker};
-use std::time::{Duration, Instant};
-
-const INSERT_CANCEL: usize = 1_000_000;
-const SLEEPS: usize = 100_000;
-
-fn insert_cancel<R: Rt>(rt: &R) {
-    let n = rt.run(async {
-        let now = Instant::now();
-        // Seconds out: all still pending while the loop runs, whatever its speed.
-        let ds = durations(1000, 1000, 50_000, 7);
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut pending = 0;
-        for i in 0..INSERT_CANCEL {
-            let mut s = pin!(R::sleep_until(now + ds[i % ds.len()]));
-            if s.as_mut().poll(&mut cx).is_pending() {
-                pending += 1;
-            }
-        }
-        pending
-    });
-    assert_eq!(n, INSERT_CANCEL);
-}
-
-/// Runs `SLEEPS` sleeps of 1-50 ms; returns (total time, mean lateness in µs, early count).
-fn sleeps<R: Rt>(rt: &R) -> (Duration, f64, usize) {
-    common::sleeps(rt, SLEEPS, 50)
-}
+use weft_bench_common::report::median;
+use weft_bench_common::workload::timers::{insert_cancel, sleeps, INSERT_CANCEL, SLEEPS};
+use weft_bench_common::{bench_each, workers, Rt, Smol, Tokio, Weft};
 
 fn report<R: Rt>(rt: &R, n: usize, max_ms: u64) {
     let mut totals = Vec::new();
     let mut lates = Vec::new();
     let mut early = 0;
     for _ in 0..5 {
-        let (t, l, e) = common::sleeps(rt, n, max_ms);
+        let (t, l, e) = sleeps(rt, n, max_ms);
         totals.push(t.as_secs_f64() * 1e3);
         lates.push(l);
         early += e;
@@ -91,7 +61,7 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group(format!("timer_sleeps_{SLEEPS}/{n}w"));
     g.sample_size(10);
-    bench_each!(g, &weft, &tokio, &smol, |rt| sleeps(rt));
+    bench_each!(g, &weft, &tokio, &smol, |rt| sleeps(rt, SLEEPS, 50));
     g.finish();
 }
 

@@ -23,7 +23,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-/// Units a task may spend in one poll. Measured (`cargo bench --bench budget`, and the
+/// Units a task may spend in one poll. Measured (`cargo bench -p weft-benches --bench budget`, and the
 /// sizes in `docs/measuring.md`): a hot socket reader's throughput is the same as without a
 /// budget, while a timer beside it is late by a few hundred microseconds; at 255 the
 /// lateness grows several times.

@@ -18,7 +18,7 @@ const MIN_READ: usize = 16 * 1024;
 /// The most one read-ahead takes once reads have been sequential for a while: each hop to
 /// the pool costs a thread wake-up (about 30-40 us on this VM), so a file streamed in
 /// 64 KiB reads spent most of its time waking threads (1 GiB: 636 ms against async-fs's
-/// 175, `cargo bench --bench fs`). The read-ahead doubles with every fill in a row, from
+/// 175, `cargo bench -p weft-benches --bench fs`). The read-ahead doubles with every fill in a row, from
 /// the caller's read size up to this.
 const MAX_READ_AHEAD: usize = 2 * 1024 * 1024;
 
