@@ -425,7 +425,11 @@ mod tests {
         F: std::future::Future<Output = Result<(), BoxError>>,
     {
         if let Some(config) = config_from_env() {
-            weft::run(test(config)).unwrap();
+            // Seconds expected; a hang becomes a failure.
+            let limit = Duration::from_secs(300);
+            weft::run(weft::time::timeout(limit, test(config)))
+                .expect("the test did not finish in 5 minutes")
+                .unwrap();
         }
     }
 
