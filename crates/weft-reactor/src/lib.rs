@@ -55,6 +55,13 @@
 //! program that restores `SIGPIPE` would change that for vectored and Unix-socket writes,
 //! which do not pass `MSG_NOSIGNAL`); an
 //! `accept` that fails (`EMFILE`) returns the error and the listener keeps working.
+//!
+//! # tokio's I/O traits
+//!
+//! With the feature `tokio-io`, the streams and their halves, the child's pipes and
+//! `Async<T>` (for a `T` whose `&T` reads or writes) also implement `tokio::io::AsyncRead`
+//! and `AsyncWrite`, for crates written against tokio's traits. Only the traits come
+//! along: `tokio` without default features, so no tokio runtime exists.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, missing_debug_implementations)]
@@ -72,6 +79,8 @@ mod reactor;
 pub mod signal;
 mod source;
 mod sync;
+#[cfg(all(unix, feature = "tokio-io", not(weft_loom)))]
+mod tokio_io;
 
 #[cfg(not(weft_loom))]
 pub use async_fd::{Async, Interest, Ready};

@@ -40,6 +40,11 @@
 //! [`weft::io`](io) and [`weft::stream`](stream) re-export `futures-lite`: the `futures-io`
 //! and `futures-core` traits with their extension traits, from the smaller of the two crates
 //! that provide them (`futures-util` offers more combinators at a larger compile cost).
+//!
+//! With the feature `tokio-io`, weft's sockets and their halves, the child's pipes, `Async<T>`,
+//! [`fs::File`] and the standard streams also implement `tokio::io::AsyncRead` and
+//! `AsyncWrite`, so crates written against tokio's traits (tokio-postgres, say) run on weft's
+//! own reactor: only tokio's traits come along, no tokio runtime (`examples/postgres.rs`).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
@@ -49,6 +54,8 @@ mod cancel;
 pub mod fs;
 mod runtime;
 mod stdio;
+#[cfg(feature = "tokio-io")]
+mod tokio_io;
 mod tracker;
 
 pub use runtime::{run, Builder, Runtime};

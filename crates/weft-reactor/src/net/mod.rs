@@ -96,6 +96,20 @@ macro_rules! impl_stream_io {
                 $io.poll_read_with(cx, |mut s| std::io::Read::read_vectored(&mut s, bufs))
             }
         }
+
+        // For tokio's `AsyncRead` (crate::tokio_io): a receive into memory not yet
+        // initialized, with this type's own waker slot.
+        #[cfg(feature = "tokio-io")]
+        impl crate::tokio_io::PollRecvUninit for $ty {
+            fn poll_recv_uninit(
+                &mut self,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [std::mem::MaybeUninit<u8>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let $this = self;
+                $io.poll_read_with(cx, |s| socket2::SockRef::from(s).recv(buf))
+            }
+        }
     };
     ($ty:ty, $this:ident => $io:expr, write) => {
         impl futures_io::AsyncWrite for $ty {

@@ -172,6 +172,20 @@ macro_rules! read_end {
             }
         }
 
+        // For tokio's `AsyncRead` (crate::tokio_io): a read into memory not yet initialized.
+        #[cfg(feature = "tokio-io")]
+        impl crate::tokio_io::PollRecvUninit for $ty {
+            fn poll_recv_uninit(
+                &mut self,
+                cx: &mut Context<'_>,
+                buf: &mut [std::mem::MaybeUninit<u8>],
+            ) -> Poll<io::Result<usize>> {
+                self.pipe
+                    .0
+                    .poll_read_with(cx, |f| crate::tokio_io::read_uninit(f.as_fd(), buf))
+            }
+        }
+
         opaque_debug!($ty);
     };
 }
