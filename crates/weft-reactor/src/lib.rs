@@ -62,7 +62,6 @@ mod reactor;
 #[cfg(all(unix, not(weft_loom)))]
 pub mod signal;
 mod source;
-mod sync;
 
 #[cfg(not(weft_loom))]
 pub use async_fd::{Async, Interest};

@@ -34,17 +34,17 @@
 //! the new one in and drops the old one after unlocking, and `cancel`, the fires and
 //! `shutdown` take the wakers out and drop or wake them after unlocking.
 
-use crate::sync::{fence, AtomicU64, Mutex};
 use crate::wheel::{Key, Wheel};
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
 use std::fmt;
-use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 use weft_executor::Driver;
+use weft_sync::atomic::{fence, AtomicU64};
+use weft_sync::Mutex;
 
 /// `parked_until` when no worker is parked in the timer: nobody to wake.
 const NOT_PARKED: u64 = 0;
@@ -106,20 +106,6 @@ fn note_fired_at(now: Instant) {
 /// True if this thread fired timers at or after `deadline`, so `deadline` has passed.
 pub(crate) fn passed_by_last_fire(deadline: Instant) -> bool {
     FIRED_AT.with(|f| f.get().is_some_and(|t| t >= deadline))
-}
-
-/// This thread's shard: threads are dealt shards round-robin on first use.
-fn my_shard(n: usize) -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static MINE: Cell<usize> = const { Cell::new(usize::MAX) };
-    }
-    MINE.with(|m| {
-        if m.get() == usize::MAX {
-            m.set(NEXT.fetch_add(1, Relaxed));
-        }
-        m.get() % n
-    })
 }
 
 impl Timer {
@@ -186,7 +172,7 @@ impl Timer {
 
     /// Registers `waker` to be woken at `deadline`.
     pub(crate) fn register(&self, deadline: Instant, waker: Waker) -> TimerKey {
-        let n = my_shard(self.shards.len());
+        let n = weft_sync::thread_shard(self.shards.len());
         let shard = &self.shards[n];
         let (key, unpark) = {
             let mut wheel = shard.wheel.lock();

@@ -29,7 +29,6 @@ mod driver;
 mod interval;
 #[cfg(not(weft_loom))]
 mod sleep;
-mod sync;
 #[cfg(not(weft_loom))]
 mod timeout;
 pub mod wheel;
