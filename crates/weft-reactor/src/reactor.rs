@@ -79,9 +79,10 @@ impl Reactor {
     }
 
     /// A reactor that re-arms oneshot registrations instead of using edge-triggered mode,
-    /// as it does on platforms without edge triggering. For tests of that path.
-    #[doc(hidden)]
-    pub fn new_oneshot() -> io::Result<Reactor> {
+    /// as it does on platforms without edge triggering: for the tests of that path only
+    /// (`tests_oneshot.rs`).
+    #[cfg(test)]
+    pub(crate) fn new_oneshot() -> io::Result<Reactor> {
         Reactor::with_poller(Poller::new()?, false)
     }
 
