@@ -24,6 +24,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 #![cfg_attr(weft_loom, allow(dead_code, unused_imports))]
 
+mod clock;
 mod driver;
 #[cfg(not(weft_loom))]
 mod interval;
