@@ -3,7 +3,7 @@
 //! Run with `cargo bench -p weft-benches --bench timer`. Same worker count for all
 //! (`WEFT_BENCH_WORKERS`, default 2).
 //!
-//! - `insert_cancel`: inside a task, create 1,000,000 sleeps 1-50 s out, poll each once
+//! - `insert_cancel`: inside a task, create 1,000,000 sleeps 60-110 s out, poll each once
 //!   (which registers it) and drop it (which cancels it).
 //! - `sleeps`: 100,000 tasks each sleep 1-50 ms (the same pseudo-random durations for
 //!   every runtime); the time until all have finished.

@@ -3,6 +3,7 @@
 use crate::runtime::Handle;
 use crate::task::{JoinError, JoinHandle};
 use parking_lot::Mutex;
+use slab::Slab;
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -35,9 +36,8 @@ use std::task::{Context, Poll, Wake, Waker};
 /// });
 /// ```
 pub struct JoinSet<T> {
-    entries: Vec<Option<Entry<T>>>,
-    free: Vec<usize>,
-    len: usize,
+    /// The tasks, by the index their wakers report.
+    entries: Slab<Entry<T>>,
     shared: Arc<Shared>,
 }
 
@@ -83,9 +83,7 @@ impl<T> JoinSet<T> {
     /// An empty set.
     pub fn new() -> JoinSet<T> {
         JoinSet {
-            entries: Vec::new(),
-            free: Vec::new(),
-            len: 0,
+            entries: Slab::new(),
             shared: Arc::new(Shared {
                 state: Mutex::new((VecDeque::new(), None)),
             }),
@@ -94,18 +92,18 @@ impl<T> JoinSet<T> {
 
     /// Tasks in the set (running, or finished and not yet returned by `join_next`).
     pub fn len(&self) -> usize {
-        self.len
+        self.entries.len()
     }
 
     /// True if the set holds no task.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.entries.is_empty()
     }
 
     /// Aborts every task in the set. They stay in it until `join_next` returns their
     /// (cancelled, or already produced) results.
     pub fn abort_all(&self) {
-        for e in self.entries.iter().flatten() {
+        for (_, e) in self.entries.iter() {
             e.handle.abort();
         }
     }
@@ -141,18 +139,15 @@ impl<T: Send + 'static> JoinSet<T> {
 
     fn insert(&mut self, handle: JoinHandle<T>) -> crate::AbortHandle {
         let abort = handle.abort_handle();
-        let index = self.free.pop().unwrap_or_else(|| {
-            self.entries.push(None);
-            self.entries.len() - 1
-        });
+        let slot = self.entries.vacant_entry();
+        let index = slot.key();
         let waker = Waker::from(Arc::new(EntryWaker {
             index,
             shared: self.shared.clone(),
         }));
         // Queued as ready, so its first poll registers the entry's waker.
         waker.wake_by_ref();
-        self.entries[index] = Some(Entry { handle, waker });
-        self.len += 1;
+        slot.insert(Entry { handle, waker });
         abort
     }
 
@@ -164,7 +159,7 @@ impl<T: Send + 'static> JoinSet<T> {
 
     /// Polls for the next result; see [`join_next`](JoinSet::join_next).
     pub fn poll_join_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, JoinError>>> {
-        if self.len == 0 {
+        if self.entries.is_empty() {
             return Poll::Ready(None);
         }
         // One unit of the cooperative budget per result (see `coop.rs`); the handles are
@@ -191,16 +186,15 @@ impl<T: Send + 'static> JoinSet<T> {
                     }
                 }
             };
-            // A stale index (entry already returned) is skipped.
-            let Some(entry) = self.entries.get_mut(next).and_then(Option::as_mut) else {
+            // A stale index (entry already returned) is skipped. (If a new task took its
+            // slot, that task is polled once for nothing: it registers the same waker.)
+            let Some(entry) = self.entries.get_mut(next) else {
                 continue;
             };
             let mut ecx = Context::from_waker(&entry.waker);
             let polled = crate::coop::with_unlimited(|| Pin::new(&mut entry.handle).poll(&mut ecx));
             if let Poll::Ready(res) = polled {
-                self.entries[next] = None;
-                self.free.push(next);
-                self.len -= 1;
+                self.entries.remove(next);
                 coop.made_progress();
                 return Poll::Ready(Some(res));
             }
@@ -213,7 +207,7 @@ impl<T: Send + 'static> JoinSet<T> {
     ///
     /// If a task panicked (its panic is resumed here) or was cancelled.
     pub async fn join_all(mut self) -> Vec<T> {
-        let mut out = Vec::with_capacity(self.len);
+        let mut out = Vec::with_capacity(self.len());
         while let Some(r) = self.join_next().await {
             match r {
                 Ok(v) => out.push(v),
@@ -235,7 +229,7 @@ impl<T> Drop for JoinSet<T> {
 
 impl<T> fmt::Debug for JoinSet<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinSet").field("len", &self.len).finish()
+        f.debug_struct("JoinSet").field("len", &self.len()).finish()
     }
 }
 
@@ -247,7 +241,7 @@ impl<T: Send + 'static> futures_core::Stream for JoinSet<T> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.len, Some(self.len))
+        (self.len(), Some(self.len()))
     }
 }
 
@@ -289,15 +283,13 @@ impl<T: Send + 'static> JoinSet<T> {
     /// takes it out of the set if its task has finished. `None` if it has not, or the
     /// index is stale.
     fn take_notified(&mut self, index: usize) -> Option<Result<T, JoinError>> {
-        let entry = self.entries.get_mut(index)?.as_mut()?;
+        let entry = self.entries.get_mut(index)?;
         let mut ecx = Context::from_waker(&entry.waker);
         let polled = crate::coop::with_unlimited(|| Pin::new(&mut entry.handle).poll(&mut ecx));
         let Poll::Ready(res) = polled else {
             return None;
         };
-        self.entries[index] = None;
-        self.free.push(index);
-        self.len -= 1;
+        self.entries.remove(index);
         Some(res)
     }
 }

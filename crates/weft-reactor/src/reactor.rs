@@ -24,8 +24,8 @@
 //! worker that was parked in the reactor.
 
 use crate::source::{wake_each, Source};
-use crate::sync::Mutex;
 use polling::{Event, Events, PollMode, Poller};
+use slab::Slab;
 use std::cell::Cell;
 use std::fmt;
 use std::io;
@@ -36,24 +36,19 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::Duration;
 use weft_executor::Driver;
+use weft_sync::Mutex;
 
 /// Events taken from the poller per wait.
 const EVENTS_PER_WAIT: usize = 1024;
-
-/// The registered sources. Keys are slab indices, reused after removal. (A stale event for
-/// a reused key can only mark the new source ready, which costs it one `WouldBlock`: I/O
-/// is tried optimistically anyway.)
-struct Slab {
-    entries: Vec<Option<Arc<Source>>>,
-    free: Vec<usize>,
-    len: usize,
-}
 
 /// The I/O reactor of a runtime. Found by the sockets through
 /// [`Handle::extension`](weft_executor::Handle::extension).
 pub struct Reactor {
     poller: Poller,
-    sources: Mutex<Slab>,
+    /// The registered sources. Keys are slab indices, reused after removal. (A stale event
+    /// for a reused key can only mark the new source ready, which costs it one
+    /// `WouldBlock`: I/O is tried optimistically anyway.)
+    sources: Mutex<Slab<Arc<Source>>>,
     /// The event buffer; held by whoever polls.
     events_buf: Mutex<Events>,
     edge: bool,
@@ -84,20 +79,17 @@ impl Reactor {
     }
 
     /// A reactor that re-arms oneshot registrations instead of using edge-triggered mode,
-    /// as it does on platforms without edge triggering. For tests of that path.
-    #[doc(hidden)]
-    pub fn new_oneshot() -> io::Result<Reactor> {
+    /// as it does on platforms without edge triggering: for the tests of that path only
+    /// (`tests_oneshot.rs`).
+    #[cfg(test)]
+    pub(crate) fn new_oneshot() -> io::Result<Reactor> {
         Reactor::with_poller(Poller::new()?, false)
     }
 
     fn with_poller(poller: Poller, edge: bool) -> io::Result<Reactor> {
         Ok(Reactor {
             poller,
-            sources: Mutex::new(Slab {
-                entries: Vec::new(),
-                free: Vec::new(),
-                len: 0,
-            }),
+            sources: Mutex::new(Slab::new()),
             events_buf: Mutex::new(Events::with_capacity(
                 NonZeroUsize::new(EVENTS_PER_WAIT).expect("non-zero"),
             )),
@@ -129,18 +121,12 @@ impl Reactor {
     pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<Arc<Source>> {
         let source = {
             let mut slab = self.sources.lock();
-            let key = match slab.free.pop() {
-                Some(k) => k,
-                None => {
-                    slab.entries.push(None);
-                    slab.entries.len() - 1
-                }
-            };
+            let entry = slab.vacant_entry();
+            let key = entry.key();
             debug_assert!(key != usize::MAX, "polling reserves usize::MAX");
             let source = Arc::new(Source::new(key, fd.as_raw_fd()));
-            slab.entries[key] = Some(source.clone());
-            slab.len += 1;
-            self.registered.store(slab.len, Relaxed);
+            entry.insert(source.clone());
+            self.registered.store(slab.len(), Relaxed);
             source
         };
         let (interest, mode) = if self.edge {
@@ -162,12 +148,8 @@ impl Reactor {
     fn remove_from_slab(&self, key: usize) {
         let removed = {
             let mut slab = self.sources.lock();
-            let removed = slab.entries.get_mut(key).and_then(Option::take);
-            if removed.is_some() {
-                slab.free.push(key);
-                slab.len -= 1;
-                self.registered.store(slab.len, Relaxed);
-            }
+            let removed = slab.try_remove(key);
+            self.registered.store(slab.len(), Relaxed);
             removed
         };
         // Dropped after the lock (were it the last reference, the source's wakers would
@@ -186,10 +168,8 @@ impl Reactor {
     fn live_sources(&self) -> Vec<Arc<Source>> {
         self.sources
             .lock()
-            .entries
             .iter()
-            .flatten()
-            .cloned()
+            .map(|(_, source)| source.clone())
             .collect()
     }
 
@@ -240,7 +220,7 @@ impl Reactor {
         {
             let slab = self.sources.lock();
             for ev in events.iter() {
-                if let Some(Some(source)) = slab.entries.get(ev.key) {
+                if let Some(source) = slab.get(ev.key) {
                     source.set_ready(ev.readable, ev.writable, &mut wakers);
                     if !self.edge {
                         // The event disarmed the whole registration: arm it again for

@@ -48,11 +48,12 @@
 //! cloned before the lock is taken, and every waker that leaves a list (replaced, removed,
 //! swept, handed out by an event) is woken or dropped after it is released.
 
-use crate::sync::{AtomicUsize, Mutex};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 #[cfg(test)]
 use std::task::Poll;
 use std::task::{Context, Waker};
+use weft_sync::atomic::AtomicUsize;
+use weft_sync::Mutex;
 
 /// A direction of I/O.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,14 +5,14 @@
 
 mod common;
 
-use common::{all_ok, bounded, reactor, runtime, with_reactor};
+use common::{all_ok, bounded, reactor, runtime};
 use futures_lite::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use std::io::ErrorKind;
 use std::net::Shutdown;
 use std::time::Duration;
 use weft_executor::spawn;
 use weft_reactor::{
-    Async, ReactorDriver, TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream,
+    Async, TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream,
 };
 
 async fn echo_server(listener: TcpListener) {
@@ -54,35 +54,6 @@ fn echo_with_a_thousand_concurrent_connections() {
                         let mut back = vec![0; msg.len()];
                         s.read_exact(&mut back).await.unwrap();
                         assert_eq!(back, msg.as_bytes());
-                    }
-                })
-            })
-            .collect();
-        all_ok(clients).await;
-    });
-}
-
-#[test]
-fn echo_on_the_oneshot_rearming_path() {
-    // The path used where edge-triggered polling does not exist.
-    let driver = ReactorDriver::from_reactor(std::sync::Arc::new(
-        weft_reactor::Reactor::new_oneshot().unwrap(),
-    ));
-    let rt = with_reactor(2, driver);
-    rt.block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        spawn(echo_server(listener));
-        let clients: Vec<_> = (0..50u32)
-            .map(|i| {
-                spawn(async move {
-                    let mut s = TcpStream::connect(addr).await.unwrap();
-                    for _ in 0..20 {
-                        let msg = i.to_le_bytes();
-                        s.write_all(&msg).await.unwrap();
-                        let mut back = [0; 4];
-                        s.read_exact(&mut back).await.unwrap();
-                        assert_eq!(back, msg);
                     }
                 })
             })
@@ -448,37 +419,6 @@ fn the_slab_is_empty_after_ten_thousand_connections() {
         })
         .await;
         assert_eq!(reactor().registrations(), base + 1);
-    });
-}
-
-#[test]
-fn oneshot_mode_keeps_the_other_direction_armed() {
-    // One socket, a writer blocked on a full buffer and a reader waiting for data. An
-    // event for the reader disarms a oneshot registration; the writer must still be woken
-    // when the peer drains the buffer.
-    let driver = ReactorDriver::from_reactor(std::sync::Arc::new(
-        weft_reactor::Reactor::new_oneshot().unwrap(),
-    ));
-    let rt = with_reactor(2, driver);
-    rt.block_on(async {
-        let (x, y) = UnixStream::pair().unwrap();
-        let (mut xr, mut xw) = x.into_split();
-        let (mut yr, mut yw) = y.into_split();
-        const BIG: usize = 8 << 20;
-        let writer = spawn(async move {
-            xw.write_all(&vec![1u8; BIG]).await.unwrap();
-        });
-        let reader = spawn(async move {
-            let mut b = [0u8; 1];
-            xr.read_exact(&mut b).await.unwrap();
-            b[0]
-        });
-        weft_timer::sleep(Duration::from_millis(20)).await; // both are waiting now
-        yw.write_all(&[9]).await.unwrap(); // wakes the reader, disarms x
-        assert_eq!(bounded(reader).await.unwrap(), 9);
-        let mut sink = vec![0u8; BIG];
-        bounded(yr.read_exact(&mut sink)).await.unwrap(); // drains: the writer must finish
-        bounded(writer).await.unwrap();
     });
 }
 

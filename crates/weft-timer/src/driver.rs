@@ -22,6 +22,14 @@
 //! (the inner driver latches an unpark that comes before the wait). The loom model
 //! `loom_register_racing_park` checks this.
 //!
+//! A registration whose deadline is not earlier than its shard's `next_wake` (read under
+//! the shard's lock) skips all of it: no store, no fence, no read of `parked_until`, whose
+//! cache line the parker writes at every park. `next_wake` is never above the earliest
+//! deadline of the shard, and whoever stored its value made sure of a wake-up by then: a
+//! registrant that lowered it went through the handshake above; a worker that advanced
+//! the shard is awake and scans again before it parks. Any parker wakes by that value,
+//! rescans, and then sees the new entry (`loom_register_behind_an_earlier_deadline`).
+//!
 //! Expired timers are fired in batches: their wakers are collected under the lock and woken
 //! after it is released.
 //!
@@ -34,17 +42,18 @@
 //! the new one in and drops the old one after unlocking, and `cancel`, the fires and
 //! `shutdown` take the wakers out and drop or wake them after unlocking.
 
-use crate::sync::{fence, AtomicU64, Mutex};
 use crate::wheel::{Key, Wheel};
 use crossbeam_utils::CachePadded;
-use std::cell::Cell;
 use std::fmt;
-use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 use weft_executor::Driver;
+use weft_sync::atomic::{fence, AtomicU64};
+use weft_sync::Mutex;
+
+use crate::clock;
 
 /// `parked_until` when no worker is parked in the timer: nobody to wake.
 const NOT_PARKED: u64 = 0;
@@ -90,36 +99,6 @@ impl fmt::Debug for Timer {
             .field("shards", &self.shards.len())
             .finish_non_exhaustive()
     }
-}
-
-thread_local! {
-    /// The latest instant this thread fired timers at. A sleep polled on this thread checks
-    /// its deadline against it before reading the clock: the timers it fired run here
-    /// (the firing worker's ready queue), and the instant is never later than now.
-    static FIRED_AT: Cell<Option<Instant>> = const { Cell::new(None) };
-}
-
-fn note_fired_at(now: Instant) {
-    FIRED_AT.with(|f| f.set(Some(now)));
-}
-
-/// True if this thread fired timers at or after `deadline`, so `deadline` has passed.
-pub(crate) fn passed_by_last_fire(deadline: Instant) -> bool {
-    FIRED_AT.with(|f| f.get().is_some_and(|t| t >= deadline))
-}
-
-/// This thread's shard: threads are dealt shards round-robin on first use.
-fn my_shard(n: usize) -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static MINE: Cell<usize> = const { Cell::new(usize::MAX) };
-    }
-    MINE.with(|m| {
-        if m.get() == usize::MAX {
-            m.set(NEXT.fetch_add(1, Relaxed));
-        }
-        m.get() % n
-    })
 }
 
 impl Timer {
@@ -171,13 +150,15 @@ impl Timer {
         self.shut_down.load(Relaxed)
     }
 
-    /// Notes a new deadline in a shard (under its lock); returns whether the parked worker
-    /// must be woken for it.
-    fn noted(&self, shard: &Shard, deadline: Instant) -> bool {
-        let d = self.nanos(deadline);
-        if d < shard.next_wake.load(Relaxed) {
-            shard.next_wake.store(d, SeqCst);
+    /// Notes a new deadline `d` (`nanos` of it) in a shard, under its lock; returns whether
+    /// the parked worker must be woken for it.
+    fn noted(&self, shard: &Shard, d: u64) -> bool {
+        if d >= shard.next_wake.load(Relaxed) {
+            // The shard already asks to be woken by then: nothing to publish, no fence,
+            // no look at `parked_until` (see the module comment).
+            return false;
         }
+        shard.next_wake.store(d, SeqCst);
         // Pairs with the fence in `prepare_park`: of our store above and the parker's
         // store of `parked_until`, at least one is seen by the other side's load.
         fence(SeqCst);
@@ -186,12 +167,13 @@ impl Timer {
 
     /// Registers `waker` to be woken at `deadline`.
     pub(crate) fn register(&self, deadline: Instant, waker: Waker) -> TimerKey {
-        let n = my_shard(self.shards.len());
+        let n = weft_sync::thread_shard(self.shards.len());
         let shard = &self.shards[n];
+        let d = self.nanos(deadline);
         let (key, unpark) = {
             let mut wheel = shard.wheel.lock();
             let key = wheel.insert(deadline, waker);
-            (key, self.noted(shard, deadline))
+            (key, self.noted(shard, d))
         };
         if unpark {
             self.inner.unpark();
@@ -205,10 +187,11 @@ impl Timer {
     /// Moves a registration; if it already fired, registers `waker` anew.
     pub(crate) fn reset(&self, key: TimerKey, deadline: Instant, waker: &Waker) -> TimerKey {
         let shard = &self.shards[key.shard as usize];
+        let d = self.nanos(deadline);
         let (moved, unpark) = {
             let mut wheel = shard.wheel.lock();
             let moved = wheel.reset(key.key, deadline);
-            (moved, moved && self.noted(shard, deadline))
+            (moved, moved && self.noted(shard, d))
         };
         if !moved {
             return self.register(deadline, waker.clone());
@@ -308,7 +291,6 @@ impl Timer {
                 self.advance_locked(shard, &mut wheel, now, &mut fired);
             }
         }
-        note_fired_at(now);
         for (_, waker) in fired {
             weft_executor::wake_contained(waker);
         }
@@ -318,7 +300,6 @@ impl Timer {
     fn fire(&self, now: Instant) {
         let mut fired = Vec::new();
         self.advance_due(now, &mut fired);
-        note_fired_at(now);
         for (_, waker) in fired {
             weft_executor::wake_contained(waker);
         }
@@ -333,10 +314,9 @@ impl Timer {
         // and unparks us if its deadline is earlier.
         self.parked_until.store(PARKED_FOREVER, SeqCst);
         fence(SeqCst);
-        let now = Instant::now();
+        let now = clock::now();
         let mut fired = Vec::new();
         let next = self.advance_due(now, &mut fired);
-        note_fired_at(now);
         if !fired.is_empty() {
             self.parked_until.store(NOT_PARKED, SeqCst);
             for (_, waker) in fired {
@@ -415,7 +395,7 @@ impl Driver for TimerDriver {
             Some(wait) => {
                 t.inner.park(wait);
                 t.parked_until.store(NOT_PARKED, SeqCst);
-                t.fire(Instant::now());
+                t.fire(clock::now());
             }
             // Timers fired: no sleeping, but let the inner driver (the reactor) deliver
             // what is ready, so steady timer load does not leave I/O to the 61-tick poll.
@@ -430,7 +410,7 @@ impl Driver for TimerDriver {
     fn poll(&self) {
         let t = &*self.timer;
         t.inner.poll();
-        t.fire(Instant::now());
+        t.fire(clock::now());
     }
 
     fn poll_due(&self) {
@@ -444,7 +424,7 @@ impl Driver for TimerDriver {
         {
             return;
         }
-        t.fire_uncontended(Instant::now());
+        t.fire_uncontended(clock::now());
     }
 
     fn shutdown(&self) {
@@ -504,6 +484,38 @@ mod tests_loom {
             assert!(
                 saw_new_timer || latch.0.load(SeqCst),
                 "the parker would sleep past the earlier timer, unwoken"
+            );
+        });
+    }
+
+    #[test]
+    fn loom_register_behind_an_earlier_deadline() {
+        // A registration that does not lower `next_wake` skips the handshake: it relies on
+        // whoever published the earlier value. Here that value outlives its timer (a
+        // cancel does not raise it), and the parker races both registrants.
+        loom::model(|| {
+            let latch = Arc::new(Latch::default());
+            // One shard: both registrations meet in it.
+            let t = Arc::new(Timer::new(latch.clone(), 1));
+            let base = t.base;
+            let t1 = t.clone();
+            let first = thread::spawn(move || {
+                let key = t1.register(base + Duration::from_millis(10), futures_noop_waker());
+                t1.cancel(key);
+            });
+            let t2 = t.clone();
+            let second = thread::spawn(move || {
+                t2.register(base + Duration::from_millis(50), futures_noop_waker());
+            });
+            let wait = t.prepare_park(None).expect("nothing was due");
+            first.join().unwrap();
+            second.join().unwrap();
+            // Woken by 50 ms at the latest (10 ms when it saw the cancelled timer's mark),
+            // or unparked.
+            let in_time = wait.is_some_and(|w| w <= Duration::from_millis(50));
+            assert!(
+                in_time || latch.0.load(SeqCst),
+                "the parker would sleep past the 50 ms timer, unwoken"
             );
         });
     }

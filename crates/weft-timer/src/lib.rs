@@ -24,12 +24,12 @@
 #![warn(missing_docs, missing_debug_implementations)]
 #![cfg_attr(weft_loom, allow(dead_code, unused_imports))]
 
+mod clock;
 mod driver;
 #[cfg(not(weft_loom))]
 mod interval;
 #[cfg(not(weft_loom))]
 mod sleep;
-mod sync;
 #[cfg(not(weft_loom))]
 mod timeout;
 pub mod wheel;

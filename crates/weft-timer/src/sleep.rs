@@ -1,5 +1,6 @@
 //! `sleep` and `sleep_until`: the `await asyncio.sleep(...)` of weft.
 
+use crate::clock;
 use crate::driver::Timer;
 use crate::driver::TimerKey;
 use std::future::Future;
@@ -43,11 +44,17 @@ const SHUT_DOWN: &str = "a weft timer was polled after its runtime shut down";
 /// });
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    sleep_until(deadline_after(Instant::now(), duration))
+    sleep_until(deadline_after(crate::clock::now(), duration))
 }
 
 /// Waits until `deadline`. A deadline in the past completes on the first poll, without
 /// registering a timer.
+///
+/// (Reading the clock costs about as much as registering the timer, so a first poll
+/// takes a deadline more than a millisecond after this thread's latest timer reading
+/// for ahead without reading it. Should such a deadline have passed already, because
+/// this thread read no timer clock for that long, the sleep completes at the timer's
+/// next turn, a moment later: never early.)
 ///
 /// # Examples
 ///
@@ -143,6 +150,18 @@ impl Sleep {
         }
     }
 
+    /// The deadline has passed: completes, spending a unit of the task's budget.
+    fn complete(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        // A due timer spends a unit of the task's budget, so a loop over due timers takes
+        // turns with the other tasks (when the budget is spent, this wakes the task and
+        // returns `Pending`; the entry stays as it is).
+        std::task::ready!(weft_executor::coop::poll_proceed(cx)).made_progress();
+        // Usually the wheel fired the entry (that is what woke us). If not, it is due and
+        // goes at the wheel's next advance: either way, no need to take its lock here.
+        self.registration = None;
+        Poll::Ready(())
+    }
+
     fn deregister(&mut self) {
         if let Some(r) = self.registration.take() {
             r.timer.cancel(r.key);
@@ -154,30 +173,28 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // The clock decides, not the wheel: a sleep is never early, whoever woke it. Once
-        // registered, the instant this thread last fired timers at (a clock reading from
-        // the past) is tried first: it saves a clock read when the wheel woke us.
-        let passed = (self.registration.is_some()
-            && crate::driver::passed_by_last_fire(self.deadline))
-            || Instant::now() >= self.deadline;
+        // The clock decides, not the wheel: a sleep is never early, whoever woke it. This
+        // thread's latest clock reading is asked first (see `clock.rs`): once registered,
+        // it saves a reading when the wheel woke us; before, when the deadline is far.
+        let passed = if self.registration.is_some() {
+            clock::passed(self.deadline) || clock::now() >= self.deadline
+        } else {
+            clock::passed_at_first_poll(self.deadline)
+        };
         if passed {
-            // A due timer spends a unit of the task's budget, so a loop over due timers
-            // takes turns with the other tasks (when the budget is spent, this wakes the
-            // task and returns `Pending`; the entry stays as it is).
-            std::task::ready!(weft_executor::coop::poll_proceed(cx)).made_progress();
-            // Usually the wheel fired the entry (that is what woke us). If not, it is due and
-            // goes at the wheel's next advance: either way, no need to take its lock here.
-            self.registration = None;
-            return Poll::Ready(());
+            return self.complete(cx);
         }
         let deadline = self.deadline;
         match &mut self.registration {
             None => {
-                let timer =
-                    Handle::current_extension::<Timer>().unwrap_or_else(|| panic!("{NO_TIMER}"));
-                if timer.is_shut_down() {
-                    panic!("{SHUT_DOWN}");
-                }
+                let timer = match Handle::current_extension::<Timer>() {
+                    Some(t) if !t.is_shut_down() => t,
+                    // Without a working timer only a deadline that has passed can complete
+                    // (the latest reading may have been too old to tell).
+                    _ if clock::now() >= deadline => return self.complete(cx),
+                    None => panic!("{NO_TIMER}"),
+                    Some(_) => panic!("{SHUT_DOWN}"),
+                };
                 let key = timer.register(deadline, cx.waker().clone());
                 self.registration = Some(Registration {
                     timer,

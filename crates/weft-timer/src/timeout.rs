@@ -47,7 +47,7 @@ impl From<Elapsed> for std::io::Error {
 /// });
 /// ```
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
-    timeout_at(deadline_after(Instant::now(), duration), future)
+    timeout_at(deadline_after(crate::clock::now(), duration), future)
 }
 
 /// Runs `future`, giving up at `deadline`. See [`timeout`].

@@ -109,6 +109,22 @@ fn zero_and_past_deadlines_complete_without_a_timer_or_a_runtime() {
 }
 
 #[test]
+fn a_past_deadline_beyond_the_threads_latest_reading_completes_without_a_runtime() {
+    // The first poll takes a deadline more than 1 ms after this thread's latest timer
+    // reading for ahead without reading the clock; with no timer to register in, it must
+    // read it and complete rather than panic.
+    std::thread::spawn(|| {
+        weft_executor::block_on(async {
+            sleep(Duration::ZERO).await; // this thread's latest reading: now
+            std::thread::sleep(Duration::from_millis(20));
+            sleep_until(Instant::now() - Duration::from_millis(1)).await;
+        })
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
 fn sleeping_outside_a_runtime_panics_with_the_fix() {
     let err = std::panic::catch_unwind(|| {
         weft_executor::block_on(sleep(Duration::from_millis(10)));

@@ -49,11 +49,10 @@ mod shared {
     use parking_lot::Mutex;
     use std::alloc::Layout;
     use std::any::Any;
-    use std::cell::Cell;
     use std::future::Future;
     use std::ptr::{self, NonNull};
     use std::sync::atomic::Ordering::{Relaxed, SeqCst};
-    use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -281,17 +280,9 @@ mod shared {
         }
     }
 
+    /// The owned-list shard of a thread outside the workers (one of `REMOTE_SHARDS`).
     fn remote_shard() -> usize {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        thread_local! {
-            static SHARD: Cell<u32> = const { Cell::new(u32::MAX) };
-        }
-        SHARD.with(|s| {
-            if s.get() == u32::MAX {
-                s.set(NEXT.fetch_add(1, Relaxed));
-            }
-            s.get() as usize % REMOTE_SHARDS
-        })
+        weft_sync::thread_shard(REMOTE_SHARDS)
     }
 
     impl Schedule for Arc<Shared> {
