@@ -183,6 +183,8 @@ impl Builder {
     /// (see [`driver`](Builder::driver)) lets its futures reach it. A second value of the
     /// same type replaces the first.
     ///
+    /// [`Handle::extension`]: crate::Handle::extension
+    ///
     /// # Examples
     ///
     /// ```
@@ -209,9 +211,10 @@ impl Builder {
     /// Records what each worker does (every poll, with the task and where the worker
     /// found it; every sleep; every steal), up to `events_per_worker` events per worker
     /// (a poll is one event; 64 bytes each). Off by default (0); a poll then costs a
-    /// branch and a byte store more. Read the events with [`Handle::take_trace`]; see [`Trace`] for an
-    /// example and for the JSON that Perfetto displays.
+    /// branch and a byte store more. Read the events with [`Handle::take_trace`]; see
+    /// [`Trace`] for an example and for the JSON that Perfetto displays.
     ///
+    /// [`Handle::take_trace`]: crate::Handle::take_trace
     /// [`Trace`]: crate::Trace
     pub fn trace(&mut self, events_per_worker: usize) -> &mut Self {
         self.trace_limit = events_per_worker;

@@ -130,7 +130,7 @@ impl Handle {
         }
     }
 
-    /// The service of type `T` plugged in with [`Builder::extension`], if any.
+    /// The service of type `T` plugged in with [`Builder::extension`](crate::Builder::extension), if any.
     pub fn extension<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
         self.shared.config.extension::<T>()
     }
@@ -148,7 +148,7 @@ impl Handle {
 
     /// Takes the trace events the workers have handed over so far (they do every 61
     /// polls, before they sleep and when they stop: a busy worker's last few events come
-    /// later). Empty unless the runtime was built with [`Builder::trace`]; see
+    /// later). Empty unless the runtime was built with [`Builder::trace`](crate::Builder::trace); see
     /// [`Trace`](crate::Trace) for an example.
     pub fn take_trace(&self) -> crate::Trace {
         crate::scheduler::trace::take(self.shared.remotes.iter().map(|r| &r.trace))
