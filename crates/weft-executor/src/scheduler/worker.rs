@@ -133,8 +133,8 @@ const MAINTENANCE_INTERVAL: u32 = 61;
 /// before it parks: about what parking and being woken costs here (spin-then-block,
 /// never worse than twice the better choice; docs/measuring.md).
 const SEARCH_SPIN: Duration = Duration::from_micros(30);
-/// How long the watcher sleeps while other workers are active: the longest a task may wait
-/// in the LIFO slot of a worker whose thread is blocked.
+/// How long the watcher sleeps while other workers are active: a task stranded in the LIFO
+/// slot of a blocked worker is taken at the second look that sees it, within two of these.
 pub(crate) const WATCH_INTERVAL: Duration = Duration::from_millis(10);
 
 /// A worker's own state. Lives on the worker thread's stack; reached from task code (spawn,
