@@ -1,6 +1,6 @@
 //! Running a future to completion on the calling (non-worker) thread.
 
-use crate::context;
+use crate::scheduler::context;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;

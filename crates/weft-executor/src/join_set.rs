@@ -1,6 +1,6 @@
 //! `JoinSet`: a group of tasks whose outputs arrive in completion order.
 
-use crate::runtime::Handle;
+use crate::handle::Handle;
 use crate::task::{JoinError, JoinHandle};
 use parking_lot::Mutex;
 use slab::Slab;

@@ -19,55 +19,76 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! # The parts
+//! # The layers
 //!
-//! - Tasks (`task/`): one allocation each: a state word, the future (then its output), the
-//!   join waker. Wakers point at it and allocate nothing.
-//! - The scheduler (`scheduler/`): per-worker FIFO queues with a stealable LIFO slot, a
-//!   global injector, searching and parking workers. Its protocol is explained at the top
-//!   of `scheduler/worker.rs`.
-//! - The [`Driver`] hook, through which a reactor and a timer plug into the idle path.
-//! - The blocking pool ([`spawn_blocking`]) and [`block_on`].
+//! Each layer uses only the layers below it (every `use` points down this list):
+//!
+//! 1. Foundations: `sync` (std or loom primitives, crossbeam's deque or its loom
+//!    stand-in), `unwind` (nothing the runtime calls outside a poll unwinds into it),
+//!    `coop` (the cooperative budget) and `driver` (the [`Driver`] hook, through which a
+//!    reactor and a timer plug into the idle path).
+//! 2. Tasks (`task/`): one allocation each (a state word, the future then its output,
+//!    the join waker), wakers that point at it and allocate nothing, join and abort
+//!    handles, the owned-task list with its per-worker batches, the cell caches. It knows
+//!    a scheduler only as the `task::Schedule` trait.
+//! 3. The scheduler (`scheduler/`): the state the workers share, the workers (their
+//!    protocol is explained at the top of `scheduler/worker.rs`), stealing, the idle
+//!    protocol, parking, the LIFO slot, the thread-local context, the blocking pool, the
+//!    settings (`Config`), metrics and traces.
+//! 4. The public layer: [`Builder`] (`builder.rs`), [`Runtime`] (`runtime.rs`),
+//!    [`Handle`] with [`spawn`] and [`spawn_blocking`] (`handle.rs`), [`RuntimeMetrics`]
+//!    (`metrics.rs`), and on them [`block_on`], [`JoinSet`], [`yield_now`] and task-locals
+//!    ([`LocalKey`]).
 //!
 //! The weft facade crate re-exports all of this with the timer and the reactor wired in;
 //! depend on it unless you are building your own driver.
 
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs, missing_debug_implementations)]
 // Under the loom models only the modelled parts are built; the rest would be dead code.
 #![cfg_attr(weft_loom, allow(dead_code, unused_imports))]
 
+// Layer 1.
+pub mod coop;
+mod driver;
+mod sync;
+mod unwind;
+// Layer 2.
+mod task;
+// Layer 3.
+mod scheduler;
+// Layer 4.
 #[cfg(not(weft_loom))]
 mod block_on;
 #[cfg(not(weft_loom))]
-mod blocking;
+mod builder;
 #[cfg(not(weft_loom))]
-mod context;
-pub mod coop;
-mod driver;
+mod handle;
 #[cfg(not(weft_loom))]
 mod join_set;
 #[cfg(not(weft_loom))]
+mod metrics;
+#[cfg(not(weft_loom))]
 mod runtime;
-mod scheduler;
-mod sync;
-mod task;
 #[cfg(not(weft_loom))]
 mod task_local;
-mod unwind;
 #[cfg(not(weft_loom))]
 mod yield_now;
 
 #[cfg(not(weft_loom))]
 pub use block_on::block_on;
+#[cfg(not(weft_loom))]
+pub use builder::{Builder, MAX_WORKER_THREADS, WORKER_THREADS_ENV};
 pub use driver::{wake_contained, Driver, ParkDriver};
+#[cfg(not(weft_loom))]
+pub use handle::{spawn, spawn_blocking, EnterGuard, Handle, TryCurrentError};
 #[cfg(not(weft_loom))]
 pub use join_set::JoinSet;
 #[cfg(not(weft_loom))]
-pub use runtime::{
-    spawn, spawn_blocking, Builder, EnterGuard, Handle, Runtime, RuntimeMetrics, TryCurrentError,
-    MAX_WORKER_THREADS, WORKER_THREADS_ENV,
-};
+pub use metrics::RuntimeMetrics;
+#[cfg(not(weft_loom))]
+pub use runtime::Runtime;
 #[cfg(not(weft_loom))]
 pub use scheduler::trace::{TaskSource, Trace, TraceEvent, TraceKind};
 pub use task::{AbortHandle, JoinError, JoinHandle};

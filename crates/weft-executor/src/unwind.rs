@@ -30,7 +30,7 @@ pub(crate) fn contain(what: &str, f: impl FnOnce()) -> bool {
 /// Rust ignores SIGPIPE, so the write fails with EPIPE) is ignored: `eprintln!` would
 /// panic there.
 pub(crate) fn report(what: &str, payload: &(dyn Any + Send)) {
-    let msg = crate::task::panic_message(payload).unwrap_or("<non-string payload>");
+    let msg = panic_message(payload).unwrap_or("<non-string payload>");
     let _ = writeln!(
         std::io::stderr().lock(),
         "weft: {what} panicked: {msg} (the runtime goes on)"
@@ -43,4 +43,12 @@ pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
     if let Err(second) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
         std::mem::forget(second);
     }
+}
+
+/// The message of a panic payload, when it is a string.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
 }

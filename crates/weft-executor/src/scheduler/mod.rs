@@ -1,20 +1,37 @@
-//! The multi-threaded work-stealing scheduler.
+//! The multi-threaded work-stealing scheduler. It runs the tasks of `task/` and knows
+//! nothing of the public `Runtime`/`Handle` built on it.
 //!
+//! - `shared`: `Shared`, the state all workers and handles share; the paths by which a
+//!   task enters a queue (spawn, wake, yield); the teardown at shutdown.
+//! - `config`: the settings a running runtime keeps.
 //! - `worker`: the worker loop, with the protocol (ticks, stealing, parking, shutdown)
 //!   explained at its top.
+//! - `steal`: how a worker takes work from the injector and from other workers.
 //! - `lifo`: the stealable LIFO slot.
 //! - `idle`: counts of searching and sleeping workers, and whom to wake.
 //! - `park`: how one worker sleeps (in the driver or on its condvar).
+//! - `context`: the thread-local context (the runtime entered, the worker running here).
+//! - `blocking`: the blocking pool.
+//! - `thread`: starting a worker or blocking thread.
 //! - `metrics`: per-worker counters.
 //! - `trace`: per-worker event records (off unless asked for).
-//!
-//! This file holds `Shared`, the state all workers and handles share, and the paths by
-//! which a task enters a queue: spawn, wake, yield.
 
+#[cfg(not(weft_loom))]
+pub(crate) mod blocking;
+#[cfg(not(weft_loom))]
+pub(crate) mod config;
+#[cfg(not(weft_loom))]
+pub(crate) mod context;
 pub(crate) mod idle;
 pub(crate) mod lifo;
 pub(crate) mod metrics;
 pub(crate) mod park;
+#[cfg(not(weft_loom))]
+mod shared;
+#[cfg(not(weft_loom))]
+mod steal;
+#[cfg(not(weft_loom))]
+pub(crate) mod thread;
 #[cfg(not(weft_loom))]
 pub(crate) mod trace;
 #[cfg(not(weft_loom))]
@@ -27,316 +44,3 @@ mod tests_loom;
 
 #[cfg(not(weft_loom))]
 pub(crate) use shared::*;
-
-#[cfg(not(weft_loom))]
-mod shared {
-    use super::idle::Idle;
-    use super::lifo::LifoSlot;
-    use super::metrics::WorkerStats;
-    use super::park::{Parker, Sleep};
-    use super::trace::TraceBuffer;
-    use super::worker::WATCH_INTERVAL;
-    use crate::blocking::BlockingPool;
-    use crate::context;
-    use crate::driver::Driver;
-    use crate::runtime::Config;
-    use crate::sync::deque::{Injector, Steal, Stealer};
-    use crate::task::alloc::{self, Origin, RemoteFree};
-    use crate::task::cell::Header;
-    use crate::task::list::OwnedTasks;
-    use crate::task::{self, JoinHandle, Notified, Schedule};
-    use crossbeam_utils::CachePadded;
-    use parking_lot::Mutex;
-    use std::alloc::Layout;
-    use std::any::Any;
-    use std::future::Future;
-    use std::ptr::{self, NonNull};
-    use std::sync::atomic::Ordering::{Relaxed, SeqCst};
-    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    /// Shards of the owned-task list used by spawns from outside the workers.
-    const REMOTE_SHARDS: usize = 4;
-    /// The most workers: a task's header holds its list shard as `u16`, and there is a
-    /// shard per worker plus `REMOTE_SHARDS`.
-    pub(crate) const MAX_WORKERS: usize = u16::MAX as usize + 1 - REMOTE_SHARDS;
-    /// `driver_owner` when no worker is in the driver.
-    pub(crate) const NO_OWNER: usize = usize::MAX;
-
-    /// What other threads may touch of one worker.
-    pub(crate) struct Remote {
-        pub(crate) stealer: Stealer<Notified>,
-        /// The queue of tasks the driver woke on this worker (see `worker.rs`).
-        pub(crate) ready_stealer: Stealer<Notified>,
-        pub(crate) lifo: LifoSlot,
-        pub(crate) parker: Parker,
-        /// On a line of its own: thieves write the LIFO slot and unparkers the parker.
-        pub(crate) stats: CachePadded<WorkerStats>,
-        /// Cells other threads freed and give back to this worker (see `task/alloc.rs`).
-        pub(crate) free: CachePadded<RemoteFree>,
-        /// The events this worker handed over (see `trace.rs`).
-        pub(crate) trace: Mutex<TraceBuffer>,
-    }
-
-    /// The state shared by all workers and handles of one runtime.
-    pub(crate) struct Shared {
-        pub(crate) remotes: Box<[CachePadded<Remote>]>,
-        pub(crate) injector: Injector<Notified>,
-        pub(crate) idle: Idle,
-        pub(crate) owned: OwnedTasks,
-        pub(crate) driver: Arc<dyn Driver>,
-        /// Held by the one worker parked in (or polling) the driver.
-        pub(crate) driver_lock: Mutex<()>,
-        /// Index of the worker parked in the driver, or `NO_OWNER`.
-        pub(crate) driver_owner: AtomicUsize,
-        /// The worker in the driver parks with a short timeout to watch for stranded
-        /// LIFO tasks (see `worker.rs`).
-        pub(crate) watcher_armed: AtomicBool,
-        /// Read by every worker before every task, written once: alone on its cache
-        /// line, so it stays in every core's cache.
-        pub(crate) shutdown: CachePadded<AtomicBool>,
-        /// Bumped by every spawn from outside the workers: alone on its line too. (Beside
-        /// `shutdown` it made each remote spawn miss the cache: 40% of the spawning
-        /// thread's time in `spawn_many_remote`.)
-        pub(crate) remote_spawned: CachePadded<AtomicU64>,
-        pub(crate) blocking: BlockingPool,
-        pub(crate) config: Config,
-    }
-
-    impl Shared {
-        pub(crate) fn new(
-            stealers: Vec<(Stealer<Notified>, Stealer<Notified>)>,
-            driver: Arc<dyn Driver>,
-            blocking: BlockingPool,
-            config: Config,
-        ) -> Shared {
-            let n = stealers.len();
-            Shared {
-                remotes: stealers
-                    .into_iter()
-                    .map(|(stealer, ready_stealer)| {
-                        CachePadded::new(Remote {
-                            stealer,
-                            ready_stealer,
-                            lifo: LifoSlot::new(),
-                            parker: Parker::new(),
-                            stats: CachePadded::new(WorkerStats::default()),
-                            free: CachePadded::new(RemoteFree::new()),
-                            trace: Mutex::new(TraceBuffer::default()),
-                        })
-                    })
-                    .collect(),
-                injector: Injector::new(),
-                idle: Idle::new(n),
-                owned: OwnedTasks::new(n + REMOTE_SHARDS),
-                driver,
-                driver_lock: Mutex::new(()),
-                driver_owner: AtomicUsize::new(NO_OWNER),
-                watcher_armed: AtomicBool::new(false),
-                shutdown: CachePadded::new(AtomicBool::new(false)),
-                remote_spawned: CachePadded::new(AtomicU64::new(0)),
-                blocking,
-                config,
-            }
-        }
-
-        pub(crate) fn num_workers(&self) -> usize {
-            self.remotes.len()
-        }
-
-        #[inline]
-        pub(crate) fn is_shutdown(&self) -> bool {
-            self.shutdown.load(Relaxed)
-        }
-
-        /// Spawns a task, on this worker's queue if called on one of our workers.
-        pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
-        where
-            F: Future + Send + 'static,
-            F::Output: Send + 'static,
-        {
-            context::with_worker(|w| {
-                let local = w.filter(|w| ptr::eq(&*w.shared, &**self));
-                let shard = match local {
-                    Some(w) => w.index,
-                    None => self.num_workers() + remote_shard(),
-                };
-                // The cell from this worker's cache (the context was looked up once).
-                let memory = |layout| match local {
-                    Some(w) => w.cells.alloc(layout, &self.remotes[w.index].free),
-                    None => alloc::alloc_global(layout),
-                };
-                let (notified, join, raw) =
-                    task::new_task_in(future, self.clone(), shard as u16, memory);
-                match local {
-                    // Into the worker's batch, linked at its next flush (see `list.rs`).
-                    // Not once shutdown began: the list may close before that flush.
-                    Some(w) if !self.is_shutdown() => {
-                        w.add_pending(raw);
-                        w.spawned(notified);
-                        return join;
-                    }
-                    _ => {}
-                }
-                if !self.owned.insert(raw) {
-                    // Shut down: the task is cancelled before it ever runs.
-                    drop(notified);
-                    task::shutdown_task(raw);
-                    return join;
-                }
-                match local {
-                    Some(w) => w.spawned(notified),
-                    None => {
-                        self.remote_spawned.fetch_add(1, Relaxed);
-                        self.schedule_remote(notified);
-                    }
-                }
-                join
-            })
-        }
-
-        /// From outside the workers: into the injector, then wake a worker if needed.
-        pub(crate) fn schedule_remote(&self, task: Notified) {
-            self.injector.push(task);
-            // `notify_parked` begins with a SeqCst fence, which also orders this push
-            // before the shutdown check below (see `Runtime::shutdown`).
-            self.notify_parked();
-            if self.shutdown.load(SeqCst) {
-                self.drain_injector();
-            }
-        }
-
-        /// Wakes one sleeping worker if work needs one (see `idle.rs`, rule 1).
-        #[inline]
-        pub(crate) fn notify_parked(&self) {
-            Sleep::notify_parked(self)
-        }
-
-        /// Wakes one sleeping worker to share work in the calling worker's own queue
-        /// (see `idle.rs`: a hint, no fence).
-        #[inline]
-        pub(crate) fn notify_parked_local(&self) {
-            Sleep::notify_parked_local(self)
-        }
-
-        /// Makes sure some idle worker watches the LIFO slots (see `worker.rs`).
-        pub(crate) fn wake_watcher(&self) {
-            let owner = self.driver_owner.load(SeqCst);
-            if owner != NO_OWNER {
-                self.remotes[owner].parker.unpark(&*self.driver);
-            } else {
-                self.notify_parked();
-            }
-        }
-
-        pub(crate) fn drain_injector(&self) {
-            loop {
-                match self.injector.steal() {
-                    Steal::Success(t) => drop(t),
-                    Steal::Empty => break,
-                    Steal::Retry => {}
-                }
-            }
-        }
-
-        pub(crate) fn report_panic(&self, payload: Box<dyn Any + Send>) {
-            task::report_unhandled_panic(self.config.on_task_panic.as_ref(), "task", payload);
-        }
-    }
-
-    /// What a worker parks against (see `park.rs`).
-    impl Sleep for Shared {
-        fn idle(&self) -> &Idle {
-            &self.idle
-        }
-        fn parker(&self, worker: usize) -> &Parker {
-            &self.remotes[worker].parker
-        }
-        fn driver(&self) -> &dyn Driver {
-            &*self.driver
-        }
-        fn driver_lock(&self) -> &Mutex<()> {
-            &self.driver_lock
-        }
-        /// The injector or any worker's queues.
-        fn work_visible(&self) -> bool {
-            !self.injector.is_empty()
-                || self
-                    .remotes
-                    .iter()
-                    .any(|r| !r.stealer.is_empty() || !r.ready_stealer.is_empty())
-        }
-        fn enter_driver(&self, worker: usize) -> Option<Duration> {
-            self.driver_owner.store(worker, SeqCst);
-            // Watch the LIFO slots while anybody else is active (see `worker.rs`).
-            let watch = self.idle.num_unparked() > 0;
-            self.watcher_armed.store(watch, SeqCst);
-            watch.then_some(WATCH_INTERVAL)
-        }
-        fn leave_driver(&self) {
-            self.watcher_armed.store(false, SeqCst);
-            self.driver_owner.store(NO_OWNER, SeqCst);
-        }
-    }
-
-    /// The owned-list shard of a thread outside the workers (one of `REMOTE_SHARDS`).
-    fn remote_shard() -> usize {
-        weft_sync::thread_shard(REMOTE_SHARDS)
-    }
-
-    impl Schedule for Arc<Shared> {
-        fn schedule(&self, task: Notified) {
-            context::with_worker(|w| match w {
-                Some(w) if ptr::eq(&*w.shared, &**self) => w.schedule_local(task),
-                _ => self.schedule_remote(task),
-            })
-        }
-
-        fn yield_now(&self, task: Notified) {
-            context::with_worker(|w| match w {
-                Some(w) if ptr::eq(&*w.shared, &**self) => w.schedule_yield(task),
-                _ => self.schedule_remote(task),
-            })
-        }
-
-        fn release(&self, task: NonNull<Header>) -> bool {
-            context::with_worker(|w| match w {
-                // On a worker, through its batches (see `task/list.rs`). Not once shutdown
-                // began: a released pointer holds no reference of its own, only the
-                // list's, which the closing of the list hands to `shutdown_task`.
-                Some(w) if ptr::eq(&*w.shared, &**self) && !self.is_shutdown() => w.release(task),
-                _ => self.owned.remove(task),
-            })
-        }
-
-        fn unhandled_panic(&self, payload: Box<dyn Any + Send>) {
-            self.report_panic(payload)
-        }
-
-        // The cell caches (task/alloc.rs); cells are taken from them in `spawn`.
-        unsafe fn free_cell(&self, ptr: NonNull<u8>, layout: Layout, home: u16) {
-            let home = usize::from(home);
-            // Cells spawned on a worker flow back to it when they overflow elsewhere.
-            let home_free = (home < self.num_workers()).then(|| &*self.remotes[home].free);
-            context::with_worker(|w| match w {
-                Some(w) if ptr::eq(&*w.shared, &**self) => {
-                    let origin = match home_free {
-                        None => Origin::Outside,
-                        Some(_) if home == w.index => Origin::Here,
-                        Some(free) => Origin::Worker(free),
-                    };
-                    // SAFETY: the caller's guarantee.
-                    unsafe { w.cells.free(ptr, layout, origin) }
-                }
-                _ => match (home_free, alloc::class_of(layout)) {
-                    // SAFETY: the caller's guarantee; a cell with a class was allocated
-                    // with the class's layout.
-                    (Some(free), Some(class)) => unsafe { free.push(class, ptr) },
-                    // SAFETY: the caller's guarantee.
-                    _ => unsafe { alloc::free_global(ptr, layout) },
-                },
-            })
-        }
-    }
-}

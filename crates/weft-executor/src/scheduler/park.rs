@@ -41,58 +41,58 @@ impl Parker {
         }
     }
 
-    /// Sleeps until `unpark`. With `driver`, sleeps in it (and returns also on its own
-    /// events or after `timeout`); without, on the condvar (no timeout: only `unpark` ends
-    /// it). May return spuriously.
-    pub(crate) fn park(&self, driver: Option<&dyn Driver>, timeout: Option<Duration>) {
-        if self
-            .state
-            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
-            .is_ok()
-        {
+    /// Sleeps in `driver` until `unpark`, the driver's own events, or `timeout`. May
+    /// return spuriously.
+    pub(crate) fn park_in_driver(&self, driver: &dyn Driver, timeout: Option<Duration>) {
+        if self.take_notification() {
             return;
         }
-        match driver {
-            Some(driver) => {
-                if self
-                    .state
-                    .compare_exchange(EMPTY, PARKED_DRIVER, SeqCst, SeqCst)
-                    .is_err()
-                {
-                    // Notified in between.
-                    self.state.swap(EMPTY, SeqCst);
-                    return;
-                }
-                driver.park(timeout);
-                // Consumes a NOTIFIED that arrived during the driver's park, too. A swap,
-                // not a store: reading the unparker's write synchronises with it, so
-                // whatever it published before unparking (a shutdown flag, a finished
-                // job) is visible to us now, even if the driver woke us for another
-                // reason. (loom found the store version losing exactly that.)
-                self.state.swap(EMPTY, SeqCst);
-            }
-            None => {
-                let mut guard = self.mutex.lock();
-                if self
-                    .state
-                    .compare_exchange(EMPTY, PARKED_CONDVAR, SeqCst, SeqCst)
-                    .is_err()
-                {
-                    self.state.swap(EMPTY, SeqCst);
-                    return;
-                }
-                loop {
-                    self.condvar.wait(&mut guard);
-                    if self
-                        .state
-                        .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
-                        .is_ok()
-                    {
-                        return;
-                    }
-                }
+        if self
+            .state
+            .compare_exchange(EMPTY, PARKED_DRIVER, SeqCst, SeqCst)
+            .is_err()
+        {
+            // Notified in between.
+            self.state.swap(EMPTY, SeqCst);
+            return;
+        }
+        driver.park(timeout);
+        // Consumes a NOTIFIED that arrived during the driver's park, too. A swap, not a
+        // store: reading the unparker's write synchronises with it, so whatever it
+        // published before unparking (a shutdown flag, a finished job) is visible to us
+        // now, even if the driver woke us for another reason. (loom found the store
+        // version losing exactly that.)
+        self.state.swap(EMPTY, SeqCst);
+    }
+
+    /// Sleeps on the condvar until `unpark`: no timeout (a worker off the driver has no
+    /// deadline of its own; the watcher in the driver looks after its LIFO slot).
+    pub(crate) fn park(&self) {
+        if self.take_notification() {
+            return;
+        }
+        let mut guard = self.mutex.lock();
+        if self
+            .state
+            .compare_exchange(EMPTY, PARKED_CONDVAR, SeqCst, SeqCst)
+            .is_err()
+        {
+            self.state.swap(EMPTY, SeqCst);
+            return;
+        }
+        loop {
+            self.condvar.wait(&mut guard);
+            if self.take_notification() {
+                return;
             }
         }
+    }
+
+    /// Consumes a pending `unpark`, if there is one.
+    fn take_notification(&self) -> bool {
+        self.state
+            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+            .is_ok()
     }
 
     /// Wakes the parked worker, or makes its next `park` return at once.
@@ -173,13 +173,13 @@ pub(crate) fn stop_searching<S: Sleep>(
 /// Puts worker `worker` to sleep: registers it as a sleeper, looks for work once more
 /// (rule 3: the other half of the no-lost-wake-up handshake), sleeps in the driver if no
 /// other worker is in it, else on its own parker, and unregisters. Afterwards `searching`
-/// says whether a notifier woke it as a searcher; `in_driver` is set while it sleeps in
+/// says whether a notifier woke it as a searcher; `delivering` is set while it sleeps in
 /// the driver. Returns whether it did.
 pub(crate) fn park_worker<S: Sleep>(
     site: &S,
     worker: usize,
     searching: &Cell<bool>,
-    in_driver: &Cell<bool>,
+    delivering: &Cell<bool>,
 ) -> bool {
     let idle = site.idle();
     idle.transition_to_parked(worker, searching.replace(false));
@@ -191,14 +191,14 @@ pub(crate) fn park_worker<S: Sleep>(
     let parked_in_driver = match site.driver_lock().try_lock() {
         Some(_driver) => {
             let timeout = site.enter_driver(worker);
-            in_driver.set(true);
-            parker.park(Some(site.driver()), timeout);
-            in_driver.set(false);
+            delivering.set(true);
+            parker.park_in_driver(site.driver(), timeout);
+            delivering.set(false);
             site.leave_driver();
             true
         }
         None => {
-            parker.park(None, None);
+            parker.park();
             false
         }
     };

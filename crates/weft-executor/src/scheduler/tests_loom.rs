@@ -105,7 +105,7 @@ impl Pool {
     /// The shape of `WorkerLocal::run_loop`: a job, else a search, else a sleep.
     fn worker(&self, me: usize) {
         let searching = Cell::new(false);
-        let in_driver = Cell::new(false);
+        let delivering = Cell::new(false);
         loop {
             if self.finished() {
                 break;
@@ -121,7 +121,7 @@ impl Pool {
             }
             // The last job unparks every parker, and a parker keeps the notification for
             // its next park: a worker going to sleep after that returns at once.
-            park::park_worker(self, me, &searching, &in_driver);
+            park::park_worker(self, me, &searching, &delivering);
         }
         if searching.get() {
             self.idle.stop_searching();
@@ -173,4 +173,38 @@ fn loom_idle_no_lost_wakeup_two_workers() {
 #[test]
 fn loom_idle_no_lost_wakeup_two_workers_two_jobs() {
     model(2, 2);
+}
+
+/// The LIFO slot (`lifo.rs`): the owner taking its task races a thief: exactly one gets
+/// it. (Its task comes from the task models' scheduler stand-in.)
+mod lifo {
+    use crate::scheduler::lifo::LifoSlot;
+    use crate::sync::Arc;
+    use crate::task::tests_loom::{probe, Sched};
+    use loom::thread;
+    use std::sync::atomic::Ordering::SeqCst;
+
+    #[test]
+    fn loom_lifo_slot_owner_and_thief() {
+        loom::model(|| {
+            let s = Sched::new();
+            let (p, c) = probe(1);
+            let join = s.spawn(p);
+            let task = s.0.queue.lock().pop_front().unwrap();
+            let slot = Arc::new(LifoSlot::new());
+            let seen = {
+                assert!(slot.put(task).is_none());
+                slot.peek()
+            };
+            let slot2 = slot.clone();
+            let thief = thread::spawn(move || slot2.take_if(seen).map(|t| t.run()).is_some());
+            let owner = slot.take().map(|t| t.run()).is_some();
+            let thief = thief.join().unwrap();
+            assert!(owner ^ thief, "owner {owner}, thief {thief}");
+            assert_eq!(c.polls.load(SeqCst), 1);
+            assert_eq!(loom::future::block_on(join).unwrap(), 1);
+            c.waker.lock().take();
+            s.shutdown();
+        });
+    }
 }

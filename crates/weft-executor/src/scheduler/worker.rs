@@ -17,7 +17,7 @@
 //!    became ready), unless the last `READY_CAP` polls all came from it. Events from the
 //!    outside world go before the backlog of spawned and yielding tasks: with 100,000
 //!    tasks queued behind them, timers that fired waited for the backlog, milliseconds.
-//! 4. Its own FIFO queue (`crossbeam_deque::Worker`, capped at `LOCAL_CAP`: when full, half
+//! 4. Its own FIFO queue (`crossbeam_deque::Worker`, capped at `QUEUE_CAP`: when full, half
 //!    of it moves to the injector, which also keeps crossbeam's buffer from growing and
 //!    shrinking on every burst). Both local queues are stealable.
 //! 5. The injector, taking a batch into its own queue.
@@ -71,14 +71,37 @@
 //! and settles its batches: finished tasks of other shards are unlinked, tasks it spawned
 //! are linked. Once shutdown began, spawns and releases on a worker stop batching. Once
 //! all workers are joined, the runtime closes the owned list and drops every task's future
-//! exactly once, then empties the injector (see `runtime.rs`).
+//! exactly once, then empties the injector (`Shared::shutdown`, in `shared.rs`).
+//!
+//! # What re-enters the worker
+//!
+//! `WorkerLocal` lives on the worker thread's stack and is reached again, through the
+//! thread-local context (`context::with_worker`), from code the worker calls:
+//!
+//! - A task's poll (`task.run()` in `run_loop`): a spawn (`Shared::spawn`: `cells.alloc`,
+//!   `add_pending`, `spawned`), a wake or yield (`schedule_local`, `schedule_yield`, which
+//!   may `refill_from_injector`), the task completing (`release`, then `free_cell` into
+//!   `cells`), a `Runtime` dropped inside the task (`Shared::shutdown`: `settle`).
+//! - The driver, while `delivering` is set (`Driver::poll`, `poll_due`, a park in the
+//!   driver): the wakes of fired timers and ready sockets (`schedule_local` into `ready`).
+//! - Destructors run by the runtime itself: a batch's flush drops list references, and a
+//!   freed cell drops a task's output, which may spawn (`add_pending` while `settle` runs:
+//!   `Batches` takes no borrow across it, see `task/list.rs`).
+//!
+//! Hence every method takes `&self`, and the state is in `Cell`s read and written between
+//! calls out, never a `RefCell` borrow held across a poll, a driver call or a destructor
+//! (`lifo_seen`'s borrow spans only atomic operations on the slots). tokio routes the same
+//! re-entry through one `RefCell<Option<Box<Core>>>` taken out around each poll; that shape
+//! was not tried here: each access of the hot path (a spawn, a wake) would add a borrow
+//! flag's check and writes, against the `Cell`s' plain loads and stores, and it would need
+//! its own callgrind comparison.
 
+use super::context;
+use super::metrics::{bump, LocalStats};
 use super::park;
-use super::{Remote, Shared};
-use crate::context;
-use crate::scheduler::metrics::{bump, LocalStats};
-use crate::scheduler::trace::{TaskSource, TraceKind, TraceLocal};
-use crate::sync::deque::{Steal, Stealer, Worker};
+use super::trace::{TaskSource, TraceKind, TraceLocal};
+use super::{Remote, Shared, WorkerQueues};
+use crate::sync::deque::Worker as LocalQueue;
 use crate::task::alloc::LocalCache;
 use crate::task::cell::Header;
 use crate::task::list::{BatchSite, Batches};
@@ -90,44 +113,28 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Consecutive polls from the LIFO slot before the queue gets a turn. Measured on the
-/// 2-vCPU dev VM (1,000 ping-pong pairs x 10 round trips over async-channel, 2 workers,
-/// medians of 3 x 100 runs): cap 1: 2.7 ms, 3: 2.45, 8: 2.3, 16: 2.15, 64: 1.6. Past 3
-/// the gain is small while the worst case for a queued task grows with the cap (it waits
-/// behind up to `LIFO_CAP` slot polls per turn), so we keep tokio's 3.
+/// Consecutive polls from the LIFO slot before the queue gets a turn: past 3 ping-pong
+/// gains little while a queued task's worst wait grows with it (docs/measuring.md).
 const LIFO_CAP: u32 = 3;
-/// Below this many tasks in the injector, a worker whose last take from it brought a
-/// single task (and which has not found it empty since) waits `TRICKLE_WAIT` before
-/// taking again, so the next take is a batch. Measured (10k spawns from outside, medians
-/// of 100 per process, against the build without the wait): 1 worker 1.51-1.56 -> 1.03-1.05
-/// ms in 2 of 3 pairs (the third 1.51 vs 1.65); in a slow phase of the machine 3.9-4.1 ->
-/// 2.2-2.8 ms; 2 workers 3.6-4.0 -> 2.6-2.9 ms in the slow phase, unchanged otherwise.
-const INJECTOR_TRICKLE: usize = 4;
-/// See `INJECTOR_TRICKLE`.
-const TRICKLE_WAIT: Duration = Duration::from_micros(2);
 /// Consecutive polls from the ready queue (tasks woken by timers and I/O) before the
 /// queue gets a turn: events from outside go first, but a stream of them cannot starve
 /// spawned and yielding tasks.
 const READY_CAP: u32 = 32;
-/// The local queue's capacity before half of it overflows to the injector.
-const LOCAL_CAP: usize = 256;
+/// Slots of each local queue (`queue`, `ready`) before half of it overflows to the
+/// injector; a steal takes at most half of it.
+pub(super) const QUEUE_CAP: usize = 256;
 /// Ticks between looks for timers that came due (`Driver::poll_due`: no lock waited for,
-/// no system call, no clock read while no timer exists). With only the 61-tick
-/// maintenance, timers fired 35-68 us after their deadline on busy workers (100,000 sleeps
-/// of 1-50 ms, 2 workers); every 32 ticks the mean lateness went from a median of 259 to
-/// 179 us (30 iterations, paired) for +1.9% instructions on 200 x 1,000 yields (callgrind;
-/// +2.5% every 16 ticks).
+/// no system call, no clock read while no timer exists): a third less lateness on busy
+/// workers for about 2% more instructions per poll (docs/measuring.md).
 const DUE_INTERVAL: u32 = 32;
-/// Ticks between maintenance passes.
+/// Ticks between maintenance passes: prime, so it does not beat in step with task patterns.
 const MAINTENANCE_INTERVAL: u32 = 61;
 /// How long a searcher keeps looking (spinning, then yielding the CPU between looks)
-/// before it parks. Parking and being woken costs about 30 us on the 2-vCPU dev VM (a
-/// futex wake to run on the other vCPU, which the hypervisor must wake): searching for as
-/// long as that before parking is the classic spin-then-block rule, never worse than twice
-/// the better choice in hindsight. Measured (chain of 1,000 spawns, block_on from
-/// outside, 2 workers): median 76-95 us without, 61-66 us at 30 us.
+/// before it parks: about what parking and being woken costs here (spin-then-block,
+/// never worse than twice the better choice; docs/measuring.md).
 const SEARCH_SPIN: Duration = Duration::from_micros(30);
-/// How long the watcher sleeps while other workers are active.
+/// How long the watcher sleeps while other workers are active: a task stranded in the LIFO
+/// slot of a blocked worker is taken at the second look that sees it, within two of these.
 pub(crate) const WATCH_INTERVAL: Duration = Duration::from_millis(10);
 
 /// A worker's own state. Lives on the worker thread's stack; reached from task code (spawn,
@@ -135,26 +142,28 @@ pub(crate) const WATCH_INTERVAL: Duration = Duration::from_millis(10);
 pub(crate) struct WorkerLocal {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
-    queue: Worker<Notified>,
+    pub(super) queue: LocalQueue<Notified>,
     /// Tasks the driver woke here (timers fired, I/O ready): run before `queue`.
-    ready: Worker<Notified>,
+    pub(super) ready: LocalQueue<Notified>,
     tick: Cell<u32>,
     lifo_polls: Cell<u32>,
     /// Polls in a row taken from `ready` while `queue` waited.
     ready_polls: Cell<u32>,
     /// False only when `ready` is known empty: we are its only pusher (thieves only take).
-    maybe_ready: Cell<bool>,
+    pub(super) maybe_ready: Cell<bool>,
     searching: Cell<bool>,
-    in_driver: Cell<bool>,
+    /// The driver is delivering events on this thread (`Driver::poll`, `poll_due`, or a
+    /// park in the driver): tasks woken now go to the ready queue, not the LIFO slot.
+    delivering: Cell<bool>,
     /// Our last take from the injector brought a single task (see `steal_injector`).
-    injector_trickle: Cell<bool>,
-    rng: Cell<u32>,
-    stats: LocalStats,
+    pub(super) injector_trickle: Cell<bool>,
+    pub(super) rng: Cell<u32>,
+    pub(super) stats: LocalStats,
     /// Where the task about to run was found (for the trace).
-    from: Cell<TaskSource>,
-    trace: TraceLocal,
+    pub(super) from: Cell<TaskSource>,
+    pub(super) trace: TraceLocal,
     /// The LIFO slot content seen at the previous look, per worker.
-    lifo_seen: RefCell<Box<[*mut Header]>>,
+    pub(super) lifo_seen: RefCell<Box<[*mut Header]>>,
     /// Tasks spawned here and not linked into the owned list yet, and finished tasks of
     /// other shards not unlinked yet (see `task/list.rs`).
     batches: Batches,
@@ -163,13 +172,9 @@ pub(crate) struct WorkerLocal {
 }
 
 /// The body of a worker thread.
-pub(crate) fn run(
-    shared: Arc<Shared>,
-    index: usize,
-    queue: Worker<Notified>,
-    ready: Worker<Notified>,
-) {
+pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: WorkerQueues) {
     let n = shared.num_workers();
+    let WorkerQueues { queue, ready } = queues;
     let local = WorkerLocal {
         index,
         queue,
@@ -179,7 +184,7 @@ pub(crate) fn run(
         ready_polls: Cell::new(0),
         maybe_ready: Cell::new(false),
         searching: Cell::new(false),
-        in_driver: Cell::new(false),
+        delivering: Cell::new(false),
         injector_trickle: Cell::new(false),
         rng: Cell::new(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
         stats: LocalStats::default(),
@@ -190,14 +195,14 @@ pub(crate) fn run(
         cells: LocalCache::new(),
         shared,
     };
-    let _handle = context::enter(crate::runtime::Handle::from_shared(local.shared.clone()));
+    // (The thread entered the runtime already: see `thread::spawn`.)
     let _worker = context::set_worker(&local);
     local.run_loop();
     local.drain();
 }
 
 impl WorkerLocal {
-    fn remote(&self) -> &Remote {
+    pub(super) fn remote(&self) -> &Remote {
         &self.shared.remotes[self.index]
     }
 
@@ -247,9 +252,9 @@ impl WorkerLocal {
         self.tick.set(tick);
         if tick % DUE_INTERVAL == 0 {
             // Timers that came due go to our ready queue (see `Driver::poll_due`).
-            self.in_driver.set(true);
+            self.delivering.set(true);
             self.shared.driver.poll_due();
-            self.in_driver.set(false);
+            self.delivering.set(false);
         }
         if tick % MAINTENANCE_INTERVAL == 0 {
             self.maintenance();
@@ -310,9 +315,9 @@ impl WorkerLocal {
         let Some(_driver) = self.shared.driver_lock.try_lock() else {
             return false;
         };
-        self.in_driver.set(true);
+        self.delivering.set(true);
         self.shared.driver.poll();
-        self.in_driver.set(false);
+        self.delivering.set(false);
         true
     }
 
@@ -337,41 +342,6 @@ impl WorkerLocal {
         self.poll_driver();
         if self.queue.len() + self.ready.len() > 1 {
             self.shared.notify_parked_local();
-        }
-    }
-
-    fn steal_injector(&self) -> Option<Notified> {
-        let injector = &self.shared.injector;
-        if injector.is_empty() {
-            // Drained: whoever feeds it is not outpacing us (a lone task spawned from
-            // outside later is taken at once).
-            self.injector_trickle.set(false);
-            return None;
-        }
-        let mut len = injector.len();
-        let waited = len < INJECTOR_TRICKLE && self.injector_trickle.get();
-        if waited {
-            // Our last take found a single task: we are keeping pace with a thread that
-            // spawns from outside, one task at a time, both of us on the same injector
-            // block (a cache miss each, per task). Let it get ahead a moment, so we take
-            // a batch and it writes lines we are not reading.
-            let until = Instant::now() + TRICKLE_WAIT;
-            while Instant::now() < until {
-                std::hint::spin_loop();
-            }
-            len = injector.len();
-        }
-        let limit = self.injector_share(len, waited);
-        let before = self.queue.len();
-        loop {
-            match injector.steal_batch_with_limit_and_pop(&self.queue, limit) {
-                Steal::Success(t) => {
-                    self.injector_trickle.set(self.queue.len() == before);
-                    return Some(t);
-                }
-                Steal::Empty => return None,
-                Steal::Retry => {}
-            }
         }
     }
 
@@ -417,87 +387,6 @@ impl WorkerLocal {
         }
     }
 
-    fn steal_round(&self) -> Option<Notified> {
-        if let Some(t) = self.steal_injector() {
-            self.note_steal(None, 1 + self.queue.len());
-            self.from.set(TaskSource::Injector);
-            return Some(t);
-        }
-        let remotes = &self.shared.remotes;
-        let n = remotes.len();
-        let start = self.next_rand() as usize % n;
-        for i in 0..n {
-            let v = (start + i) % n;
-            if v == self.index {
-                continue;
-            }
-            // Its driver-woken tasks first, into our own ready queue.
-            let r = &remotes[v];
-            if let Some(t) = self.steal_half(&r.ready_stealer, &self.ready, v) {
-                self.maybe_ready.set(true); // the rest of the batch is in our ready queue
-                return Some(t);
-            }
-            if let Some(t) = self.steal_half(&r.stealer, &self.queue, v) {
-                return Some(t);
-            }
-        }
-        None
-    }
-
-    /// Takes up to half of `from` (worker `victim`'s) into `into` and returns one task of it.
-    fn steal_half(
-        &self,
-        from: &Stealer<Notified>,
-        into: &Worker<Notified>,
-        victim: usize,
-    ) -> Option<Notified> {
-        if from.is_empty() {
-            return None;
-        }
-        loop {
-            match from.steal_batch_with_limit_and_pop(into, LOCAL_CAP / 2) {
-                Steal::Success(t) => {
-                    self.note_steal(Some(victim), 1 + into.len());
-                    self.from.set(TaskSource::Stolen);
-                    return Some(t);
-                }
-                Steal::Empty => return None,
-                Steal::Retry => {}
-            }
-        }
-    }
-
-    /// Takes a task that sat in another worker's LIFO slot since our previous look.
-    fn steal_stale_lifo(&self) -> Option<Notified> {
-        let mut seen = self.lifo_seen.borrow_mut();
-        for (v, remote) in self.shared.remotes.iter().enumerate() {
-            if v == self.index {
-                continue;
-            }
-            let now = remote.lifo.peek();
-            if !now.is_null() && now == seen[v] {
-                if let Some(t) = remote.lifo.take_if(now) {
-                    seen[v] = std::ptr::null_mut();
-                    self.note_steal(Some(v), 1);
-                    self.from.set(TaskSource::Stolen);
-                    return Some(t);
-                }
-            }
-            seen[v] = now;
-        }
-        None
-    }
-
-    /// Counts a steal (of `tasks`, from worker `victim` or the injector) and traces it.
-    fn note_steal(&self, victim: Option<usize>, tasks: usize) {
-        bump(&self.stats.steal_ops, 1);
-        bump(&self.stats.stolen, tasks as u64);
-        if self.trace.on() {
-            self.trace
-                .record_instant(TraceKind::Steal { victim, tasks });
-        }
-    }
-
     fn stop_searching(&self) {
         park::stop_searching(&*self.shared, &self.searching, || {
             !self.queue.is_empty() || !self.ready.is_empty() || !self.shared.injector.is_empty()
@@ -513,7 +402,7 @@ impl WorkerLocal {
         self.cells.trim(&self.remote().free);
         let start = self.trace.on().then(Instant::now);
         // Register, look once more, sleep, unregister (see `park.rs`).
-        let in_driver = park::park_worker(shared, self.index, &self.searching, &self.in_driver);
+        let in_driver = park::park_worker(shared, self.index, &self.searching, &self.delivering);
         if let Some(start) = start {
             self.trace.record(start, TraceKind::Park { in_driver });
         }
@@ -532,7 +421,7 @@ impl WorkerLocal {
     /// Queues a task on this worker: in the LIFO slot (spawn, wake), or in the ready queue
     /// (woken while the driver delivers events).
     pub(crate) fn schedule_local(&self, task: Notified) {
-        if self.in_driver.get() {
+        if self.delivering.get() {
             self.push_ready(task);
             return;
         }
@@ -553,7 +442,7 @@ impl WorkerLocal {
     /// the next maintenance tick, 61 polls away: a task that yields in a loop would let
     /// the injector advance one batch per 61 of its polls.
     pub(crate) fn schedule_yield(&self, task: Notified) {
-        if self.in_driver.get() {
+        if self.delivering.get() {
             self.push_ready(task);
             return;
         }
@@ -563,31 +452,6 @@ impl WorkerLocal {
         }
         self.push_back(task);
         self.shared.notify_parked_local();
-    }
-
-    /// Moves a share of the injector into our empty queue, without waiting for a trickle
-    /// to grow (see `steal_injector`).
-    #[cold]
-    #[inline(never)]
-    fn refill_from_injector(&self) {
-        let injector = &self.shared.injector;
-        let limit = self.injector_share(injector.len(), false);
-        while let Steal::Retry = injector.steal_batch_with_limit(&self.queue, limit) {}
-    }
-
-    /// How many tasks to take from the injector holding `len`: a fair share (all of
-    /// them after a trickle wait: a share of a handful would again be a single task),
-    /// but never past our own queue's capacity: a refill that overfilled it would push its
-    /// oldest tasks (often ones just woken by a timer or I/O) back to the end of the
-    /// injector, behind everything queued there.
-    fn injector_share(&self, len: usize, waited: bool) -> usize {
-        let room = LOCAL_CAP.saturating_sub(self.queue.len());
-        let share = if waited {
-            len
-        } else {
-            len / self.shared.num_workers()
-        };
-        share.min(LOCAL_CAP / 2).min(room).max(1)
     }
 
     /// Queues a task the driver woke: in the ready queue, which runs before the queue.
@@ -600,12 +464,12 @@ impl WorkerLocal {
         self.push_capped(&self.queue, task);
     }
 
-    /// Pushes onto one of our queues; when it holds `LOCAL_CAP`, half of it (the oldest)
+    /// Pushes onto one of our queues; when it holds `QUEUE_CAP`, half of it (the oldest)
     /// moves to the injector first.
     #[inline]
-    fn push_capped(&self, queue: &Worker<Notified>, task: Notified) {
-        if queue.len() >= LOCAL_CAP {
-            for _ in 0..LOCAL_CAP / 2 {
+    fn push_capped(&self, queue: &LocalQueue<Notified>, task: Notified) {
+        if queue.len() >= QUEUE_CAP {
+            for _ in 0..QUEUE_CAP / 2 {
                 match queue.pop() {
                     Some(t) => self.shared.injector.push(t),
                     None => break,
@@ -646,16 +510,6 @@ impl WorkerLocal {
     /// Empties our batches into the owned list (see `Batches::settle`).
     pub(crate) fn settle(&self) {
         self.batches.settle(self.batch_site());
-    }
-
-    fn next_rand(&self) -> u32 {
-        // xorshift32: cheap, and good enough to spread victims.
-        let mut x = self.rng.get();
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.rng.set(x);
-        x
     }
 
     /// On the way out: give back the references we hold in our queue and slot.

@@ -11,7 +11,7 @@
 //!   cells go straight to the global allocator.
 //! - [`LocalCache`]: a worker's own free lists, one per class, touched only by its thread:
 //!   a spawn pops, a free on that worker pushes, with no atomic operation. At most
-//!   `LOCAL_CAP` cells per class.
+//!   `WORKER_CACHE_CELLS` cells per class.
 //! - [`RemoteFree`]: per worker, a lock-free stack per class that other threads push the
 //!   cells they free onto when their own list is full (or when they are not workers), so
 //!   memory flows back to the worker that spawns. Only the owner takes from it, and only
@@ -36,17 +36,14 @@ const GRANULE: usize = 16;
 const MAX_CACHED: usize = 512;
 /// Number of size classes.
 pub(crate) const CLASSES: usize = MAX_CACHED / GRANULE;
-/// Free cells a working worker keeps per class, of cells spawned on workers. A burst that
-/// frees more gives them back to the allocator. Large enough for a burst of spawns to
-/// come back whole: at 256, 10,000 tasks spawned from a task and run took
-/// 1.16 ms, at 4,096 1.00 ms, at 8,192 (about 1.7 MB of 208-byte cells) 0.97 ms, glibc's
-/// malloc and free being the difference (its per-thread cache holds 7 blocks).
-pub(crate) const LOCAL_CAP: usize = 8192;
+/// Free cells a working worker keeps per class, of cells spawned on workers; a burst that
+/// frees more gives them back to the allocator. Large enough for a burst of 10,000 spawns
+/// to come back whole, sparing glibc's malloc and free (docs/measuring.md).
+pub(crate) const WORKER_CACHE_CELLS: usize = 8192;
 /// A cell spawned outside the workers goes onto a worker's list only while that list
 /// holds fewer cells than this (whatever their origin); otherwise back to the allocator.
 /// Kept small: such cells would otherwise pile up on a busy worker while the spawning
-/// thread's malloc could not reuse them (10,000 spawns from outside while every worker is
-/// busy: 0.8-3.2 ms with this at 256, 2.5-3.9 ms at 8,192).
+/// thread's malloc could not reuse them (docs/measuring.md).
 pub(crate) const FOREIGN_CAP: usize = 256;
 /// Free cells a worker keeps per class once it goes to sleep (`trim`): a burst's memory
 /// goes back to the allocator when the work is done.
@@ -157,7 +154,7 @@ impl LocalCache {
     }
 
     /// Frees a cell of `layout` spawned at `origin`: onto our list if it has room
-    /// (`LOCAL_CAP`, or `FOREIGN_CAP` for a cell spawned outside the workers), else onto
+    /// (`WORKER_CACHE_CELLS`, or `FOREIGN_CAP` for a cell spawned outside the workers), else onto
     /// the stack of the other worker that spawned it, else to the global allocator.
     ///
     /// # Safety
@@ -171,7 +168,7 @@ impl LocalCache {
         let list = &self.lists[class];
         let cap = match origin {
             Origin::Outside => FOREIGN_CAP,
-            Origin::Here | Origin::Worker(_) => LOCAL_CAP,
+            Origin::Here | Origin::Worker(_) => WORKER_CACHE_CELLS,
         };
         if list.len.get() < cap {
             let node = ptr.cast::<FreeNode>().as_ptr();
@@ -222,8 +219,9 @@ impl LocalCache {
         while !node.is_null() {
             // SAFETY: the taken stack is ours alone now; its nodes are free cells.
             let next = unsafe { (*node).next };
-            if list.len.get() < LOCAL_CAP {
-                // SAFETY: as above.
+            if list.len.get() < WORKER_CACHE_CELLS {
+                // SAFETY: the node is a free cell of the stack we took, reachable by nobody
+                // else: writing its link moves it onto our list.
                 unsafe { (*node).next = list.head.get() };
                 list.head.set(node);
                 list.len.set(list.len.get() + 1);
@@ -263,7 +261,8 @@ unsafe fn free_chain(mut node: *mut FreeNode, class: usize) {
     while !node.is_null() {
         // SAFETY: the caller's guarantee.
         let next = unsafe { (*node).next };
-        // SAFETY: as above.
+        // SAFETY: the caller's guarantee: a free cell of `class`, allocated with that
+        // class's layout, which nobody reaches any more (its link was read above).
         unsafe { dealloc(node.cast(), class_layout(class)) };
         node = next;
     }
@@ -281,7 +280,8 @@ pub(crate) struct RemoteFree {
 // SAFETY: the raw nodes are free memory handed over through the atomics (release on push,
 // acquire on take); nobody touches a node while it is on the stack.
 unsafe impl Send for RemoteFree {}
-// SAFETY: as above.
+// SAFETY: shared, it offers only `push` (any thread, a release CAS) and `take` (a swap with
+// acquire): the nodes change hands through the atomics, never touched in place.
 unsafe impl Sync for RemoteFree {}
 
 impl RemoteFree {
@@ -390,11 +390,11 @@ mod tests {
         assert_eq!(cache.alloc(l, &remote), a, "LIFO reuse of the same cell");
         // Cells spawned outside the workers fill the list up to the small cap only; the
         // excess goes back to the allocator.
-        let cells: Vec<_> = (0..LOCAL_CAP + 20)
+        let cells: Vec<_> = (0..WORKER_CACHE_CELLS + 20)
             .map(|_| cache.alloc(l, &remote))
             .collect();
         for &c in &cells[..FOREIGN_CAP + 10] {
-            // SAFETY: as above.
+            // SAFETY: `c` came from this cache with layout `l` and is freed once.
             unsafe { cache.free(c, l, Origin::Outside) };
         }
         let class = class_of(l).unwrap();
@@ -403,11 +403,12 @@ mod tests {
         // to that worker's stack.
         let other = RemoteFree::new();
         for &c in &cells[FOREIGN_CAP + 10..] {
-            // SAFETY: as above.
+            // SAFETY: `c` came from this cache with layout `l` and is freed once (the first
+            // loop freed the other cells).
             unsafe { cache.free(c, l, Origin::Worker(&other)) };
         }
         assert_eq!(take_and_free(&other, class), 10);
-        assert_eq!(cache.lists[class].len.get(), LOCAL_CAP);
+        assert_eq!(cache.lists[class].len.get(), WORKER_CACHE_CELLS);
         // SAFETY: `a` is a live allocation of this layout we no longer use.
         unsafe { free_global(a, l) };
     }
@@ -427,7 +428,7 @@ mod tests {
             "the excess went back to the allocator"
         );
         // After a take, it fills again.
-        // SAFETY: as above.
+        // SAFETY: a fresh cell of this class's layout, given away to the stack.
         unsafe { remote.push(class, alloc_global(l)) };
         assert!(!remote.heads[class].load(Relaxed).is_null());
     }
@@ -493,7 +494,7 @@ mod tests_loom {
                     })
                 })
                 .collect();
-            // SAFETY: as above.
+            // SAFETY: `cells[2]` is a fresh cell of this class that no pusher was given.
             unsafe { remote.push(class, NonNull::new(cells[2] as *mut u8).unwrap()) };
             let mut got = chain_to_vec(remote.take(class));
             for p in pushers {

@@ -2,7 +2,7 @@
 //! the join waker slot and the future (later its output), and the type-erased functions
 //! that drive it.
 //!
-//! Layout (`#[repr(C)]`, so a `*Header` is a `*Cell`):
+//! Layout (`#[repr(C)]`, so a `*Header` is a `*TaskCell`):
 //!
 //! ```text
 //! +--------------------------------------------+
@@ -67,7 +67,9 @@ pub(crate) struct Header {
 // SAFETY: the header is shared between threads by design; every field is either atomic,
 // immutable after creation, or guarded (`slot` and `membership` as `list.rs` says).
 unsafe impl Send for Header {}
-// SAFETY: as above.
+// SAFETY: shared, a header is read through atomics (the state), fields written once
+// before it is shared (`vtable`, `shard`), or fields guarded by the owned list's shard
+// lock or its owner's protocol (`slot`, `membership`: see `list.rs`).
 unsafe impl Sync for Header {}
 
 pub(crate) enum Stage<F: Future> {
@@ -77,14 +79,14 @@ pub(crate) enum Stage<F: Future> {
 }
 
 #[repr(C)]
-pub(crate) struct Cell<F: Future, S> {
+pub(crate) struct TaskCell<F: Future, S> {
     header: Header,
     scheduler: S,
     join_waker: UnsafeCell<Option<Waker>>,
     stage: UnsafeCell<Stage<F>>,
 }
 
-impl<F, S> Cell<F, S>
+impl<F, S> TaskCell<F, S>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -109,7 +111,7 @@ where
         memory: impl FnOnce(Layout) -> NonNull<u8>,
     ) -> NonNull<Header> {
         let mem = memory(Layout::new::<Self>()).cast::<Self>();
-        let cell = Cell {
+        let cell = TaskCell {
             header: Header {
                 state: State::new(),
                 vtable: &Self::VTABLE,
@@ -128,7 +130,7 @@ where
     }
 
     /// # Safety
-    /// `ptr` points at a live `Cell<F, S>`.
+    /// `ptr` points at a live `TaskCell<F, S>`.
     #[inline]
     unsafe fn from_header<'a>(ptr: NonNull<Header>) -> &'a Self {
         // SAFETY: the header is the first field of a `repr(C)` cell of this type (the
@@ -157,6 +159,8 @@ where
                     // SAFETY: we hold RUNNING, so the stage is ours and holds the future,
                     // which never moves out of the cell while running.
                     match unsafe { &mut *stage } {
+                        // SAFETY: the future is pinned in the cell: it stays at this address
+                        // until it is dropped in place.
                         Stage::Running(fut) => unsafe { Pin::new_unchecked(fut) }.poll(&mut cx),
                         _ => unreachable!("a task in a run queue with no future"),
                     }
@@ -244,6 +248,8 @@ where
             // SAFETY: JOIN_WAKER and COMPLETE are both set, so the JoinHandle cannot write
             // the slot any more; reading it here is shared with at most other readers.
             self.join_waker.with(|w| {
+                // SAFETY: JOIN_WAKER and COMPLETE are set, so the JoinHandle never writes the
+                // slot again: a shared read cannot race a write.
                 if let Some(w) = unsafe { &*w } {
                     // Any waker (another executor's, a combinator's): its wake must not
                     // unwind into the worker that completed the task.
@@ -310,11 +316,13 @@ where
         // The waker and the stage (an output or future left in it) are user values: the
         // last reference may be dropped by a worker or at shutdown, where a panic must
         // not unwind. (A panicking drop leaks what it had not dropped yet.)
-        // SAFETY: as above; each field is dropped once, here.
+        // SAFETY: the count reached zero, so nobody else reaches the cell; the waker slot
+        // was initialised by `allocate` and is dropped once, here.
         crate::unwind::contain("dropping a task's waker", || unsafe {
             ptr::drop_in_place(&mut (*cell).join_waker)
         });
-        // SAFETY: as above.
+        // SAFETY: as for the waker: nobody else reaches the cell; the stage is dropped once,
+        // here (a panicking drop leaks it instead of dropping it twice).
         crate::unwind::contain("dropping a task's output", || unsafe {
             ptr::drop_in_place(&mut (*cell).stage)
         });
@@ -355,7 +363,8 @@ where
             }
         }
         // JOIN_WAKER is clear and the task not complete: the slot is ours.
-        // SAFETY: see above.
+        // SAFETY: with JOIN_WAKER clear, the completing thread does not read the slot, and
+        // only this JoinHandle writes it: no access races this write.
         self.join_waker
             .with_mut(|w| unsafe { *w = Some(waker.clone()) });
         match self.header.state.set_join_waker() {
@@ -380,7 +389,8 @@ where
         } else {
             // We cleared JOIN_WAKER too, so the slot is ours: release the waker now rather
             // than keep the awaiting task alive until this one ends.
-            // SAFETY: see above.
+            // SAFETY: JOIN_WAKER is clear and the task not complete: the completing thread
+            // will not read the slot, and the JoinHandle (us) is its only writer.
             let old = cell.join_waker.with_mut(|w| unsafe { (*w).take() });
             drop(old);
         }
@@ -404,7 +414,7 @@ where
 /// Drops a task's future if dropped itself, which happens only while a panic of the
 /// future's poll unwinds (the runner forgets it after a poll that returned). A destructor
 /// that panics then aborts the process, as any panic during an unwind does.
-struct DropFutureOnUnwind<'a, F: Future, S>(&'a Cell<F, S>);
+struct DropFutureOnUnwind<'a, F: Future, S>(&'a TaskCell<F, S>);
 
 impl<F: Future, S> Drop for DropFutureOnUnwind<'_, F, S> {
     fn drop(&mut self) {

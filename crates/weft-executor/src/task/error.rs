@@ -75,19 +75,11 @@ impl JoinError {
     }
 }
 
-/// The message of a panic payload, when it is a string.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-}
-
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Cancelled => f.write_str("task was cancelled"),
-            Repr::Panic(p) => match panic_message(p.as_ref()) {
+            Repr::Panic(p) => match crate::unwind::panic_message(p.as_ref()) {
                 Some(msg) => write!(f, "task panicked: {msg}"),
                 None => f.write_str("task panicked"),
             },
@@ -99,7 +91,7 @@ impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Cancelled => f.write_str("JoinError::Cancelled"),
-            Repr::Panic(p) => match panic_message(p.as_ref()) {
+            Repr::Panic(p) => match crate::unwind::panic_message(p.as_ref()) {
                 Some(msg) => write!(f, "JoinError::Panic({msg:?})"),
                 None => f.write_str("JoinError::Panic(..)"),
             },

@@ -133,7 +133,8 @@ pub struct AbortHandle {
 
 // SAFETY: only atomic operations on the state word go through an AbortHandle.
 unsafe impl Send for AbortHandle {}
-// SAFETY: as above.
+// SAFETY: shared between threads, an AbortHandle offers only `abort` and `is_finished`,
+// atomic operations on the state word.
 unsafe impl Sync for AbortHandle {}
 
 impl AbortHandle {

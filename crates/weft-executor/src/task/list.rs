@@ -5,8 +5,7 @@
 //! of its empty slots, and each task's header remembers its slot. Linking or unlinking a
 //! task touches the shard and that task, never a neighbour: with an intrusive linked list
 //! every insert wrote the previous head's links, a line that often sat in the cache of
-//! the worker running that task (measured: a cache miss per spawn from outside the
-//! runtime). A task stays in the shard it was spawned into: a worker spawns into its own
+//! the worker running that task: a cache miss per spawn from outside the runtime. A task stays in the shard it was spawned into: a worker spawns into its own
 //! shard, so the lock is uncontended unless the task completes on another worker.
 //!
 //! # Batches instead of a lock per task
@@ -31,7 +30,7 @@
 //!
 //! Shutdown joins the workers first, and each settles on the way out, so every task is in
 //! the list, and no released pointer is left, when the list is closed. A worker that drops
-//! the runtime from inside a task settles before the list is closed (`Runtime::shutdown`);
+//! the runtime from inside a task settles before the list is closed (`Shared::shutdown`);
 //! once shutdown began no worker batches (spawns link at once, releases unlink at once).
 //! A pending task flushed into a closed shard is shut down by the flush.
 //!
@@ -95,9 +94,8 @@ struct Shard {
     slots: Vec<Option<NonNull<Header>>>,
     /// The empty slots, in the order they were emptied, reused oldest first: the slot a
     /// worker emptied a moment ago sits on a cache line that worker just wrote, and a
-    /// spawning thread reusing it at once would take a cache miss per spawn. (Measured
-    /// with 10k spawns from outside while every worker is busy: 8 ms with newest-first
-    /// reuse, 4 ms with oldest-first.)
+    /// spawning thread reusing it at once would take a cache miss per spawn (measured:
+    /// docs/measuring.md).
     free: VecDeque<u32>,
     len: usize,
     closed: bool,
@@ -166,7 +164,7 @@ impl OwnedTasks {
             return true;
         }
         batch.retain(|&ptr| {
-            // SAFETY: as above.
+            // SAFETY: each entry of the batch holds the list's reference: the task is alive.
             let header = unsafe { ptr.as_ref() };
             // SAFETY: shard lock held.
             match header.membership.with(|l| unsafe { *l }) {
@@ -217,10 +215,13 @@ impl OwnedTasks {
         // SAFETY: the caller holds a reference; by the contract above, no other thread
         // reads or writes this task's membership now.
         let header = unsafe { ptr.as_ref() };
-        // SAFETY: as above.
+        // SAFETY: by the contract above, no other thread writes this membership now: a
+        // read without the lock cannot race.
         let pending = header.membership.with(|l| unsafe { *l }) == PENDING;
         if pending {
-            // SAFETY: as above.
+            // SAFETY: a pending task's membership is written by its owner (we are) or under
+            // the lock by a worker that finished it; we are the one finishing it, so
+            // nobody else writes or reads it now.
             header.membership.with_mut(|l| unsafe { *l = PENDING_DONE });
         }
         pending
@@ -430,7 +431,7 @@ impl Batches {
 
     /// Empties every batch: unlinks the released tasks of every shard, then links the
     /// pending ones. Every flush site calls this (maintenance, park, the worker's exit,
-    /// `Runtime::shutdown` on a worker). Released first: unlinking may free a cell, and
+    /// `Shared::shutdown` on a worker). Released first: unlinking may free a cell, and
     /// the output's destructor may spawn, into the pending batch flushed right after.
     /// (Flushing pending tasks never adds a release: it drops references and, in a closed
     /// list, cancels tasks, whose release then goes straight to the list.)

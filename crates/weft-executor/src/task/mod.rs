@@ -17,13 +17,12 @@ pub(crate) mod state;
 pub(crate) mod waker;
 
 #[cfg(all(test, weft_loom))]
-mod tests_loom;
+pub(crate) mod tests_loom;
 
-pub(crate) use error::panic_message;
 pub use error::JoinError;
 pub use join::{AbortHandle, JoinHandle};
 
-use cell::{Cell, Header};
+use cell::{Header, TaskCell};
 use std::any::Any;
 use std::future::Future;
 use std::io::Write;
@@ -45,7 +44,8 @@ pub(crate) fn report_unhandled_panic(
             crate::unwind::contain("the on_task_panic hook", || hook(payload));
         }
         None => {
-            let msg = panic_message(payload.as_ref()).unwrap_or("<non-string payload>");
+            let msg =
+                crate::unwind::panic_message(payload.as_ref()).unwrap_or("<non-string payload>");
             let _ = writeln!(
                 std::io::stderr().lock(),
                 "weft: a {what} panicked and nobody awaited its JoinHandle: {msg} \
@@ -153,7 +153,7 @@ where
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let ptr = Cell::allocate(future, scheduler, shard, memory);
+    let ptr = TaskCell::allocate(future, scheduler, shard, memory);
     (Notified(ptr), JoinHandle::new(ptr), ptr)
 }
 

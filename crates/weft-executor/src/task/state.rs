@@ -93,6 +93,7 @@ impl std::fmt::Debug for Snapshot {
 
 /// What the caller of `transition_to_running` must do.
 #[derive(Debug, PartialEq, Eq)]
+#[must_use = "a transition's result says what the caller must do next"]
 pub(crate) enum ToRunning {
     /// Poll the future.
     Poll,
@@ -104,6 +105,7 @@ pub(crate) enum ToRunning {
 
 /// What the runner must do after a poll returned `Pending`.
 #[derive(Debug, PartialEq, Eq)]
+#[must_use = "a transition's result says what the caller must do next"]
 pub(crate) enum ToIdle {
     /// The task is idle and the runner's reference was released: touch nothing more.
     Idle,
@@ -115,6 +117,7 @@ pub(crate) enum ToIdle {
 
 /// What a waker (or abort) must do after its transition.
 #[derive(Debug, PartialEq, Eq)]
+#[must_use = "a transition's result says what the caller must do next"]
 pub(crate) enum Wake {
     /// Nothing (already queued, running, complete, or cancelled).
     Nothing,
@@ -366,7 +369,7 @@ mod tests {
     #[test]
     fn wake_after_complete_does_nothing() {
         let s = State::new();
-        s.transition_to_running();
+        assert_eq!(s.transition_to_running(), ToRunning::Poll);
         let prev = s.transition_to_complete();
         assert!(prev.has(JOIN_INTEREST));
         assert_eq!(s.transition_to_notified_by_ref(), Wake::Nothing);
@@ -378,8 +381,8 @@ mod tests {
     #[test]
     fn abort_of_idle_task_queues_it_cancelled() {
         let s = State::new();
-        s.transition_to_running();
-        s.transition_to_idle(false);
+        assert_eq!(s.transition_to_running(), ToRunning::Poll);
+        assert_eq!(s.transition_to_idle(false), ToIdle::Idle);
         assert_eq!(s.transition_to_cancelled(), Wake::Submit);
         assert_eq!(s.transition_to_cancelled(), Wake::Nothing);
         assert_eq!(s.transition_to_running(), ToRunning::Cancel);

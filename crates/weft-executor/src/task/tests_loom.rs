@@ -24,15 +24,15 @@ use std::ptr::NonNull;
 use std::sync::atomic::Ordering::SeqCst;
 use std::task::{Context, Poll, Waker};
 
-struct Mock {
-    queue: Mutex<VecDeque<Notified>>,
+pub(crate) struct Mock {
+    pub(crate) queue: Mutex<VecDeque<Notified>>,
     owned: OwnedTasks,
     /// Tasks ever queued (spawns, wakes, yields).
     queued: AtomicUsize,
 }
 
 #[derive(Clone)]
-struct Sched(Arc<Mock>);
+pub(crate) struct Sched(pub(crate) Arc<Mock>);
 
 impl Schedule for Sched {
     fn schedule(&self, task: Notified) {
@@ -50,7 +50,7 @@ impl Schedule for Sched {
 }
 
 impl Sched {
-    fn new() -> Sched {
+    pub(crate) fn new() -> Sched {
         Sched(Arc::new(Mock {
             queue: Mutex::new(VecDeque::new()),
             owned: OwnedTasks::new(1),
@@ -58,7 +58,7 @@ impl Sched {
         }))
     }
 
-    fn spawn<F>(&self, f: F) -> JoinHandle<F::Output>
+    pub(crate) fn spawn<F>(&self, f: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -92,7 +92,7 @@ impl Sched {
     }
 
     /// What a runtime does at shutdown: drop every task, then the queue.
-    fn shutdown(&self) {
+    pub(crate) fn shutdown(&self) {
         for t in self.0.owned.close_and_take_all() {
             super::shutdown_task(t);
         }
@@ -103,7 +103,7 @@ impl Sched {
 /// Counts polls, concurrent polls and drops; each poll before the last hands out its
 /// waker (and, with `fast_yield`, asks the runner to requeue it through the yield fast
 /// path) and returns `Pending`; poll number `ready_after` completes.
-struct Probe {
+pub(crate) struct Probe {
     polls: Arc<AtomicUsize>,
     in_poll: Arc<AtomicUsize>,
     drops: Arc<AtomicUsize>,
@@ -142,14 +142,14 @@ impl Drop for Probe {
     }
 }
 
-struct Counters {
-    polls: Arc<AtomicUsize>,
+pub(crate) struct Counters {
+    pub(crate) polls: Arc<AtomicUsize>,
     in_poll: Arc<AtomicUsize>,
     drops: Arc<AtomicUsize>,
-    waker: Arc<Mutex<Option<Waker>>>,
+    pub(crate) waker: Arc<Mutex<Option<Waker>>>,
 }
 
-fn probe(ready_after: usize) -> (Probe, Counters) {
+pub(crate) fn probe(ready_after: usize) -> (Probe, Counters) {
     let c = Counters {
         polls: Arc::new(AtomicUsize::new(0)),
         in_poll: Arc::new(AtomicUsize::new(0)),
@@ -346,32 +346,6 @@ fn loom_shutdown_racing_a_wake() {
         s.shutdown();
         assert_eq!(c.drops.load(SeqCst), 1);
         assert!(loom::future::block_on(join).unwrap_err().is_cancelled());
-    });
-}
-
-/// The LIFO slot: the owner taking its task races a thief: exactly one gets it.
-#[test]
-fn loom_lifo_slot_owner_and_thief() {
-    use crate::scheduler::lifo::LifoSlot;
-    loom::model(|| {
-        let s = Sched::new();
-        let (p, c) = probe(1);
-        let join = s.spawn(p);
-        let task = s.0.queue.lock().pop_front().unwrap();
-        let slot = Arc::new(LifoSlot::new());
-        let seen = {
-            assert!(slot.put(task).is_none());
-            slot.peek()
-        };
-        let slot2 = slot.clone();
-        let thief = thread::spawn(move || slot2.take_if(seen).map(|t| t.run()).is_some());
-        let owner = slot.take().map(|t| t.run()).is_some();
-        let thief = thief.join().unwrap();
-        assert!(owner ^ thief, "owner {owner}, thief {thief}");
-        assert_eq!(c.polls.load(SeqCst), 1);
-        assert_eq!(loom::future::block_on(join).unwrap(), 1);
-        c.waker.lock().take();
-        s.shutdown();
     });
 }
 

@@ -7,7 +7,7 @@
 //! `Batches::add_pending`, `Batches::release` (from the cell's `complete`, as the runtime's
 //! `Schedule::release` routes it) and `Batches::settle`. What is mocked: the run queue (a
 //! loom mutex), the thread-local worker context, and the shutdown sequence of
-//! `Runtime::shutdown`, which is copied step by step (that file is not built under loom).
+//! `Shared::shutdown`, which is copied step by step (that file is not built under loom).
 //!
 //! Each model checks, at its end, that every future was dropped exactly once, that every
 //! cell was freed exactly once (the mock keeps freed cells' memory until the end of the
@@ -170,7 +170,7 @@ impl Sched {
         t.map(Notified::run).is_some()
     }
 
-    /// What `Runtime::shutdown` does once the workers are joined, on the thread dropping
+    /// What `Shared::shutdown` does once the workers are joined, on the thread dropping
     /// the runtime: settle that thread's batches if it is a worker, close the list and
     /// cancel every task in it, then empty the queue.
     fn close(&self) {
@@ -316,7 +316,7 @@ fn loom_batches_shutdown_after_join() {
         a.batches.settle(a.site(&s.0));
         leave();
         b.join().unwrap();
-        // `Runtime::shutdown` from a thread outside the runtime, after the joins.
+        // `Shared::shutdown` from a thread outside the runtime, after the joins.
         s.0.shutdown.store(true, SeqCst);
         assert_eq!(
             s.0.owned.len(),

@@ -7,6 +7,8 @@
 //! shutdown, tasks not yet started are cancelled; running ones are waited for (bounded by
 //! `Runtime::shutdown_timeout`).
 
+use super::config::Config;
+use super::{thread, Shared};
 use crate::task::cell::Header;
 use crate::task::{self, JoinHandle, Notified, Schedule};
 use parking_lot::{Condvar, Mutex};
@@ -16,22 +18,9 @@ use std::future::Future;
 use std::io::{self, Write};
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-
-type Hook = Arc<dyn Fn() + Send + Sync>;
-use crate::task::PanicHook;
-
-pub(crate) struct BlockingConfig {
-    pub(crate) max_threads: usize,
-    pub(crate) keep_alive: Duration,
-    pub(crate) thread_name: String,
-    pub(crate) stack_size: Option<usize>,
-    pub(crate) on_thread_start: Option<Hook>,
-    pub(crate) on_thread_stop: Option<Hook>,
-    pub(crate) on_task_panic: Option<PanicHook>,
-}
 
 #[derive(Clone)]
 pub(crate) struct BlockingPool {
@@ -44,9 +33,12 @@ struct Inner {
     work: Condvar,
     /// Signalled when a thread exits.
     exited: Condvar,
-    config: BlockingConfig,
-    /// Set by the runtime after it is built, so threads can enter it.
-    handle: Mutex<Option<crate::runtime::WeakHandle>>,
+    /// The runtime's settings (`max_blocking_threads`, `blocking_keep_alive`, the thread
+    /// settings and hooks, `on_task_panic`): the same `Arc` as `Shared::config`.
+    config: Arc<Config>,
+    /// The runtime the pool belongs to, which its threads enter. Weak: the runtime owns
+    /// the pool.
+    runtime: Weak<Shared>,
 }
 
 struct PoolState {
@@ -83,7 +75,8 @@ impl<F: FnOnce() -> R, R> Future for BlockingTask<F> {
 }
 
 impl BlockingPool {
-    pub(crate) fn new(config: BlockingConfig) -> BlockingPool {
+    /// The pool of the runtime `runtime` (being built: see `Shared::new`).
+    pub(crate) fn new(config: Arc<Config>, runtime: Weak<Shared>) -> BlockingPool {
         BlockingPool {
             inner: Arc::new(Inner {
                 state: Mutex::new(PoolState {
@@ -97,13 +90,9 @@ impl BlockingPool {
                 work: Condvar::new(),
                 exited: Condvar::new(),
                 config,
-                handle: Mutex::new(None),
+                runtime,
             }),
         }
-    }
-
-    pub(crate) fn set_handle(&self, handle: crate::runtime::WeakHandle) {
-        *self.inner.handle.lock() = Some(handle);
     }
 
     pub(crate) fn spawn<F, R>(&self, f: F) -> JoinHandle<R>
@@ -176,7 +165,7 @@ impl Inner {
             st.pending_wakeups += 1;
             drop(st);
             self.work.notify_one();
-        } else if st.threads < self.config.max_threads {
+        } else if st.threads < self.config.max_blocking_threads {
             let id = st.next_id;
             st.next_id += 1;
             st.threads += 1;
@@ -211,22 +200,18 @@ impl Inner {
     }
 
     fn start_thread(self: &Arc<Self>, id: usize) -> io::Result<()> {
-        let mut b =
-            std::thread::Builder::new().name(format!("{}-blocking-{id}", self.config.thread_name));
-        if let Some(s) = self.config.stack_size {
-            b = b.stack_size(s);
-        }
+        let name = format!("{}-blocking-{id}", self.config.thread_name);
         let inner = self.clone();
-        b.spawn(move || inner.thread_main()).map(drop)
+        thread::spawn(&self.config, name, self.runtime.clone(), move || {
+            inner.thread_main()
+        })
+        .map(drop)
     }
 
-    fn thread_main(self: Arc<Self>) {
+    /// The body of a pool thread. The returned notice, dropped after `on_thread_stop`,
+    /// tells `shutdown` the thread is gone.
+    fn thread_main(self: Arc<Self>) -> Exited {
         THIS_POOL.with(|p| p.set(Arc::as_ptr(&self)));
-        let handle = self.handle.lock().as_ref().and_then(|h| h.upgrade());
-        let _enter = handle.map(crate::context::enter);
-        if let Some(f) = &self.config.on_thread_start {
-            crate::unwind::contain("the on_thread_start hook", || f());
-        }
         let mut st = self.state.lock();
         loop {
             if let Some(task) = st.queue.pop_front() {
@@ -241,7 +226,7 @@ impl Inner {
             st.idle += 1;
             let timed_out = self
                 .work
-                .wait_for(&mut st, self.config.keep_alive)
+                .wait_for(&mut st, self.config.blocking_keep_alive)
                 .timed_out();
             st.idle -= 1;
             if st.pending_wakeups > 0 {
@@ -252,10 +237,16 @@ impl Inner {
         }
         st.threads -= 1;
         drop(st);
-        if let Some(f) = &self.config.on_thread_stop {
-            crate::unwind::contain("the on_thread_stop hook", || f());
-        }
-        self.exited.notify_all();
+        Exited(self)
+    }
+}
+
+/// Signals, when dropped, that a pool thread has exited.
+struct Exited(Arc<Inner>);
+
+impl Drop for Exited {
+    fn drop(&mut self) {
+        self.0.exited.notify_all();
     }
 }
 

@@ -1,19 +1,23 @@
 //! The thread-local context: which runtime this thread has entered, and, on a worker
 //! thread, that worker's local state.
+//!
+//! It holds the scheduler's `Arc<Shared>`, not the public `Handle` (which wraps it): the
+//! scheduler knows nothing of the layer above it.
 
-use crate::runtime::Handle;
-use crate::scheduler::worker::WorkerLocal;
+use super::worker::WorkerLocal;
+use super::Shared;
 use std::cell::{Cell, RefCell};
 use std::ptr;
+use std::sync::Arc;
 
 struct Context {
     /// The runtime entered on this thread (a worker, `block_on`, `Handle::enter`).
-    handle: RefCell<Option<Handle>>,
+    runtime: RefCell<Option<Arc<Shared>>>,
     /// The runtimes entered on this thread and not left yet, oldest first, each with the
-    /// id of its `HandleGuard`; `handle` is the last one's. Guards may be dropped in any
+    /// id of its `EnterGuard`; `runtime` is the last one's. Guards may be dropped in any
     /// order: each removes its own entry.
-    entered: RefCell<Vec<(u64, Handle)>>,
-    /// The id of the next `HandleGuard` made on this thread.
+    entered: RefCell<Vec<(u64, Arc<Shared>)>>,
+    /// The id of the next `EnterGuard` made on this thread.
     next_guard: Cell<u64>,
     /// On a worker thread while it runs: its local state.
     worker: Cell<*const WorkerLocal>,
@@ -24,7 +28,7 @@ struct Context {
 thread_local! {
     static CONTEXT: Context = const {
         Context {
-            handle: RefCell::new(None),
+            runtime: RefCell::new(None),
             entered: RefCell::new(Vec::new()),
             next_guard: Cell::new(0),
             worker: Cell::new(ptr::null()),
@@ -57,11 +61,11 @@ impl Drop for WorkerGuard {
     }
 }
 
-/// Runs `f` with a borrow of the entered runtime's handle.
-pub(crate) fn with_handle<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
+/// Runs `f` with a borrow of the entered runtime.
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Arc<Shared>>) -> R) -> R {
     let mut f = Some(f);
     let res = CONTEXT.try_with(|c| {
-        let h = c.handle.borrow();
+        let h = c.runtime.borrow();
         (f.take().unwrap())(h.as_ref())
     });
     match res {
@@ -71,9 +75,10 @@ pub(crate) fn with_handle<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
     }
 }
 
-pub(crate) fn current_handle() -> Option<Handle> {
+/// The entered runtime, if any.
+pub(crate) fn current() -> Option<Arc<Shared>> {
     CONTEXT
-        .try_with(|c| c.handle.borrow().clone())
+        .try_with(|c| c.runtime.borrow().clone())
         .ok()
         .flatten()
 }
@@ -82,26 +87,26 @@ pub(crate) fn current_handle() -> Option<Handle> {
 /// context, so it is dropped on this thread. Guards may be dropped in any order: the
 /// runtime current afterwards is the one entered last among the guards still alive (none
 /// once every guard is gone).
-pub(crate) struct HandleGuard {
+pub(crate) struct EnterGuard {
     id: u64,
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
-pub(crate) fn enter(handle: Handle) -> HandleGuard {
+pub(crate) fn enter(runtime: Arc<Shared>) -> EnterGuard {
     let id = CONTEXT.with(|c| {
         let id = c.next_guard.get();
         c.next_guard.set(id + 1);
-        c.entered.borrow_mut().push((id, handle.clone()));
-        *c.handle.borrow_mut() = Some(handle);
+        c.entered.borrow_mut().push((id, runtime.clone()));
+        *c.runtime.borrow_mut() = Some(runtime);
         id
     });
-    HandleGuard {
+    EnterGuard {
         id,
         _not_send: std::marker::PhantomData,
     }
 }
 
-impl Drop for HandleGuard {
+impl Drop for EnterGuard {
     fn drop(&mut self) {
         // Thread-local destruction: nothing left to restore.
         let _ = CONTEXT.try_with(|c| {
@@ -113,8 +118,8 @@ impl Drop for HandleGuard {
                     .map(|i| entered.remove(i));
                 (left, entered.last().map(|(_, h)| h.clone()))
             };
-            let replaced = c.handle.replace(current);
-            // Dropped outside the borrows: the last handle of a runtime may shut it down.
+            let replaced = c.runtime.replace(current);
+            // Dropped outside the borrows: the last reference to a runtime may shut it down.
             drop(replaced);
             drop(left);
         });

@@ -1,0 +1,317 @@
+//! `Builder`: the settings of a runtime, checked, and the runtime built from them.
+
+use crate::driver::{Driver, ParkDriver};
+use crate::runtime::Runtime;
+use crate::scheduler::config::{Config, Hook};
+use crate::scheduler::Shared;
+use crate::task::PanicHook;
+use std::any::{Any, TypeId};
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The environment variable that sets the default number of worker threads.
+pub const WORKER_THREADS_ENV: &str = "WEFT_WORKER_THREADS";
+
+/// The most worker threads a runtime can have: a task records the shard of the owned-task
+/// list it belongs to in 16 bits, and there is a shard per worker plus a few for spawns
+/// from outside.
+pub const MAX_WORKER_THREADS: usize = crate::scheduler::MAX_WORKERS;
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+/// Configures and builds a [`Runtime`].
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+///
+/// let started = Arc::new(AtomicUsize::new(0));
+/// let s = started.clone();
+/// let rt = weft_executor::Builder::new()
+///     .worker_threads(2)
+///     .thread_name("my-app")
+///     .on_thread_start(move || { s.fetch_add(1, Ordering::SeqCst); })
+///     .build()
+///     .unwrap();
+/// assert_eq!(rt.block_on(async { 6 * 7 }), 42);
+/// drop(rt);
+/// assert_eq!(started.load(Ordering::SeqCst), 2);
+/// ```
+pub struct Builder {
+    worker_threads: Option<usize>,
+    thread_name: String,
+    stack_size: Option<usize>,
+    on_thread_start: Option<Hook>,
+    on_thread_stop: Option<Hook>,
+    max_blocking_threads: usize,
+    blocking_keep_alive: Duration,
+    on_task_panic: Option<PanicHook>,
+    driver: Option<Arc<dyn Driver>>,
+    extensions: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
+    trace_limit: usize,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// A builder with the defaults: one worker per CPU (or `WEFT_WORKER_THREADS`), up to
+    /// 512 blocking threads that exit after 10 s idle, and the condvar driver.
+    pub fn new() -> Builder {
+        Builder {
+            worker_threads: None,
+            thread_name: "weft".to_string(),
+            stack_size: None,
+            on_thread_start: None,
+            on_thread_stop: None,
+            max_blocking_threads: 512,
+            blocking_keep_alive: Duration::from_secs(10),
+            on_task_panic: None,
+            driver: None,
+            extensions: Vec::new(),
+            trace_limit: 0,
+        }
+    }
+
+    /// The number of worker threads. Overrides `WEFT_WORKER_THREADS`.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is 0. (A count above [`MAX_WORKER_THREADS`] is refused by
+    /// [`build`](Builder::build).)
+    #[track_caller]
+    pub fn worker_threads(&mut self, n: usize) -> &mut Self {
+        assert!(
+            n > 0,
+            "a runtime needs at least one worker thread: pass 1 or more to worker_threads"
+        );
+        self.worker_threads = Some(n);
+        self
+    }
+
+    /// The prefix of thread names: workers are `NAME-worker-I`, blocking threads
+    /// `NAME-blocking-I`. Default `weft`.
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// The stack size of worker and blocking threads, in bytes (the platform may round
+    /// it up to its minimum). 0 is refused by [`build`](Builder::build).
+    pub fn thread_stack_size(&mut self, bytes: usize) -> &mut Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Runs `f` on every worker and blocking thread when it starts.
+    pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.on_thread_start = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on every worker and blocking thread before it exits.
+    pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.on_thread_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// The most threads the blocking pool starts (default 512).
+    ///
+    /// # Panics
+    ///
+    /// If `n` is 0.
+    #[track_caller]
+    pub fn max_blocking_threads(&mut self, n: usize) -> &mut Self {
+        assert!(
+            n > 0,
+            "the blocking pool needs at least one thread: pass 1 or more to max_blocking_threads"
+        );
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle blocking thread waits for work before it exits (default 10 s).
+    pub fn thread_keep_alive(&mut self, d: Duration) -> &mut Self {
+        self.blocking_keep_alive = d;
+        self
+    }
+
+    /// Called with the payload of every task panic that no `JoinHandle` observes (the
+    /// handle was dropped, or dropped without being awaited). Replaces the default, which
+    /// prints one line on stderr. The process's panic hook still runs at the panic itself,
+    /// as for any panic.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// let (tx, rx) = mpsc::channel();
+    /// let tx = std::sync::Mutex::new(tx);
+    /// let rt = weft_executor::Builder::new()
+    ///     .on_task_panic(move |_payload| { tx.lock().unwrap().send(()).unwrap(); })
+    ///     .build()
+    ///     .unwrap();
+    /// drop(rt.spawn(async { panic!("nobody is listening") }));
+    /// rx.recv().unwrap();
+    /// ```
+    pub fn on_task_panic(
+        &mut self,
+        hook: impl Fn(Box<dyn Any + Send>) + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.on_task_panic = Some(Arc::new(hook));
+        self
+    }
+
+    /// The driver idle workers park on (a reactor, a timer, or both). Default: a
+    /// [`ParkDriver`], which only sleeps. See [`Driver`].
+    pub fn driver(&mut self, driver: Arc<dyn Driver>) -> &mut Self {
+        self.driver = Some(driver);
+        self
+    }
+
+    /// Plugs a service into the runtime, for code running inside it to find by type with
+    /// [`Handle::extension`]. This is how a timer or a reactor that drives the runtime
+    /// (see [`driver`](Builder::driver)) lets its futures reach it. A second value of the
+    /// same type replaces the first.
+    ///
+    /// [`Handle::extension`]: crate::Handle::extension
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// #[derive(Debug)]
+    /// struct Config { greeting: &'static str }
+    ///
+    /// let rt = weft_executor::Builder::new()
+    ///     .extension(Arc::new(Config { greeting: "hello" }))
+    ///     .build()
+    ///     .unwrap();
+    /// let g = rt.block_on(async {
+    ///     weft_executor::Handle::current().extension::<Config>().unwrap().greeting
+    /// });
+    /// assert_eq!(g, "hello");
+    /// ```
+    pub fn extension<T: Any + Send + Sync>(&mut self, value: Arc<T>) -> &mut Self {
+        let id = TypeId::of::<T>();
+        self.extensions.retain(|(t, _)| *t != id);
+        self.extensions.push((id, value));
+        self
+    }
+
+    /// Records what each worker does (every poll, with the task and where the worker
+    /// found it; every sleep; every steal), up to `events_per_worker` events per worker
+    /// (a poll is one event; 64 bytes each). Off by default (0); a poll then costs a
+    /// branch and a byte store more. Read the events with [`Handle::take_trace`]; see
+    /// [`Trace`] for an example and for the JSON that Perfetto displays.
+    ///
+    /// [`Handle::take_trace`]: crate::Handle::take_trace
+    /// [`Trace`]: crate::Trace
+    pub fn trace(&mut self, events_per_worker: usize) -> &mut Self {
+        self.trace_limit = events_per_worker;
+        self
+    }
+
+    fn num_workers(&self) -> io::Result<usize> {
+        let n = match (self.worker_threads, std::env::var(WORKER_THREADS_ENV)) {
+            (Some(n), _) => n,
+            (None, Ok(v)) => match v.trim().parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    return Err(invalid(format!(
+                        "{WORKER_THREADS_ENV}={v:?}: expected a whole number of threads above 0"
+                    )))
+                }
+            },
+            (None, Err(_)) => num_cpus::get().max(1),
+        };
+        if n > MAX_WORKER_THREADS {
+            return Err(invalid(format!(
+                "{n} worker threads: a runtime holds at most {MAX_WORKER_THREADS}"
+            )));
+        }
+        Ok(n)
+    }
+
+    /// Refuses the settings the runtime cannot hold.
+    fn check(&self) -> io::Result<()> {
+        if self.stack_size == Some(0) {
+            return Err(invalid(
+                "a thread stack size of 0 bytes: leave it unset for the default".into(),
+            ));
+        }
+        if self.thread_name.contains('\0') {
+            return Err(invalid(format!(
+                "thread name {:?} contains a NUL byte, which thread names cannot hold",
+                self.thread_name
+            )));
+        }
+        Ok(())
+    }
+
+    /// Starts the worker threads and returns the runtime.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a setting the runtime cannot hold: more than
+    /// [`MAX_WORKER_THREADS`] workers, `WEFT_WORKER_THREADS` set to something other than
+    /// a positive number, a stack size of 0, a thread name with a NUL byte. Otherwise the
+    /// error of a thread that could not be started.
+    ///
+    /// ```
+    /// let err = weft_executor::Builder::new().thread_stack_size(0).build().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// ```
+    pub fn build(&mut self) -> io::Result<Runtime> {
+        self.check()?;
+        let n = self.num_workers()?;
+        let driver = self
+            .driver
+            .clone()
+            .unwrap_or_else(|| Arc::new(ParkDriver::new()));
+        let (shared, queues) = Shared::new(
+            n,
+            driver,
+            Config {
+                thread_name: self.thread_name.clone(),
+                stack_size: self.stack_size,
+                on_thread_start: self.on_thread_start.clone(),
+                on_thread_stop: self.on_thread_stop.clone(),
+                on_task_panic: self.on_task_panic.clone(),
+                max_blocking_threads: self.max_blocking_threads,
+                blocking_keep_alive: self.blocking_keep_alive,
+                extensions: self.extensions.clone(),
+                trace_limit: self.trace_limit,
+                epoch: std::time::Instant::now(),
+            },
+        );
+        let mut rt = Runtime::from_shared(shared.clone(), n);
+        for (i, queues) in queues.into_iter().enumerate() {
+            // On error, `rt` drops here and shuts down the workers already started.
+            let thread = shared.spawn_worker(i, queues)?;
+            rt.push_thread(thread);
+        }
+        Ok(rt)
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("worker_threads", &self.worker_threads)
+            .field("thread_name", &self.thread_name)
+            .field("thread_stack_size", &self.stack_size)
+            .field("max_blocking_threads", &self.max_blocking_threads)
+            .field("thread_keep_alive", &self.blocking_keep_alive)
+            .finish_non_exhaustive()
+    }
+}
