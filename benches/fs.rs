@@ -6,9 +6,10 @@
 //! - `stream_1GiB`: read one 1 GiB file through the runtime's `File` with 64 KiB reads.
 //!
 //! Every operation is a hop to a blocking thread and back; the 1 GiB file is read from the
-//! page cache (it is written, and read once, before the runs).
-//! `cargo bench -p weft-benches --bench fs [-- ITERATIONS]` prints medians (minimum in brackets) and weft's ratio to the faster
-//! peer. The files live in a fresh directory under the system's temp dir, removed after.
+//! page cache (it is written, and read once, before the runs). `cargo bench -p weft-benches --bench fs
+//! [-- ITERATIONS] [WORKLOAD...]` prints medians (minimum in brackets) and weft's ratio to
+//! the faster peer; naming workloads (`write`, `read`, `stream`) or runtimes (`weft`,
+//! `tokio`, `smol`) runs only those, e.g. to profile one. The files live in a fresh directory under the system's temp dir, removed after.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -165,6 +166,11 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(9);
+    // Any other argument but cargo's own `--bench` picks workloads by name.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a.parse::<usize>().is_err() && !a.starts_with("--"))
+        .collect();
     let dir = std::env::temp_dir().join(format!("weft-bench-fs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let big = dir.join("big");
@@ -201,23 +207,32 @@ fn main() {
         }),
     ];
     for (name, work) in workloads {
-        let results: Vec<(Duration, Duration)> = runtimes
+        let by_name = only.iter().filter(|o| !names.contains(&o.as_str()));
+        if by_name.clone().next().is_some() && !by_name.clone().any(|o| name.contains(o.as_str())) {
+            continue;
+        }
+        let picked = |rt: &str| {
+            !only.iter().any(|o| names.contains(&o.as_str())) || only.iter().any(|o| o == rt)
+        };
+        let results: Vec<Option<(Duration, Duration)>> = runtimes
             .iter()
-            .map(|rt| time(iters, || work(&**rt, &dir, &big)))
+            .map(|rt| picked(rt.name()).then(|| time(iters, || work(&**rt, &dir, &big))))
             .collect();
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
-        let best_peer = results[1].0.min(results[2].0);
+        let best_peer = results[1..].iter().flatten().map(|r| r.0).min();
         let cells: Vec<String> = results
             .iter()
-            .map(|(med, min)| format!("{:.2} ({:.2})", ms(*med), ms(*min)))
+            .map(|r| {
+                r.map_or("-".into(), |(med, min)| {
+                    format!("{:.2} ({:.2})", ms(med), ms(min))
+                })
+            })
             .collect();
-        println!(
-            "| {name} | {} | {} | {} | **{:.2}** |",
-            cells[0],
-            cells[1],
-            cells[2],
-            ms(results[0].0) / ms(best_peer)
-        );
+        let ratio = match (results[0], best_peer) {
+            (Some(w), Some(p)) => format!("**{:.2}**", ms(w.0) / ms(p)),
+            _ => "-".into(),
+        };
+        println!("| {name} | {} | {ratio} |", cells.join(" | "));
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

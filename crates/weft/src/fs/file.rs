@@ -54,25 +54,45 @@ impl Raw for FileRaw {
 ///
 /// # Buffering
 ///
-/// Writes are collected in a buffer of up to 64 KiB, handed to the OS in one blocking call
-/// when it is full, on [`flush`](crate::io::AsyncWriteExt::flush) or
-/// [`close`](crate::io::AsyncWriteExt::close), before a read, a seek, `set_len` or
-/// `sync_*`. Reads fetch at least 16 KiB (at most 64 KiB) per blocking call and serve
-/// later reads from it. So a write is only handed to the OS after `flush`, and only on
-/// disk after [`sync_all`](File::sync_all) or [`sync_data`](File::sync_data).
+/// Writes are collected in a buffer of 64 KiB. A full buffer is handed to a blocking
+/// task that writes it behind the caller, who meanwhile fills the next one (at most
+/// 8 buffers, 512 KiB, are in flight; a writer faster than the disk waits for room).
+/// What is left is handed to the OS on [`flush`](crate::io::AsyncWriteExt::flush) or
+/// [`close`](crate::io::AsyncWriteExt::close), and before a read, a seek, `set_len` or
+/// `sync_*`. So a write is only handed to the OS after `flush`, and only on disk after
+/// [`sync_all`](File::sync_all) or [`sync_data`](File::sync_data).
 ///
-/// Dropping a `File` with unflushed data writes it in the background, and its error, if
-/// any, is lost: flush to hear it. An error from a write that was handed to the OS in the
-/// background (a full buffer) comes back from the next operation on the file.
+/// Reads fetch at least 16 KiB per blocking call and serve later reads from it. Once
+/// reads have been sequential for two such calls, a blocking task reads ahead in
+/// 256 KiB pieces, at most 2 MiB ahead of the caller, while the caller copies out of
+/// what it already has; it pauses when 2 MiB are waiting and resumes when half were
+/// taken, so a `File` nobody reads holds no thread. At the end of the file a read
+/// returns 0, and a later read tries again (the file may have grown).
+///
+/// # Errors
+///
+/// An error of a write made behind the caller comes back, once, from a later write,
+/// from `flush`, `close`, `sync_*`, `set_len`, a seek or a read, whichever comes first;
+/// the bytes buffered after the failed ones are dropped with it (as after a failed
+/// `write_all`, how much of them reached the file is unknown). Dropping a `File` with
+/// unflushed data writes it in the background, and its error, if any, is lost: flush to
+/// hear it.
 ///
 /// # Cancellation
 ///
-/// Every operation is one blocking call that, once started, runs to its end, owning the
-/// file and its buffer meanwhile. Dropping a read, write, seek or flush future mid-way
-/// loses nothing: a write future's bytes were buffered when it returned `Ready`; a read
-/// whose future was dropped leaves what it read in the buffer for the next read; the next
-/// operation on the file first waits for the call in flight and reports its error if it
-/// failed. A dropped `set_len`/`sync_*` still happens.
+/// Each blocking call, once started, runs to its end, owning the file and its buffer
+/// meanwhile. Dropping a read, write, seek or flush future mid-way loses nothing: a write
+/// future's bytes were buffered when it returned `Ready`; a read whose future was dropped
+/// leaves what was read in the buffer for the next read; the next operation on the file
+/// first waits for the call in flight and reports its error if it failed. A dropped
+/// `set_len`/`sync_*` still happens.
+///
+/// A seek (and any write, `set_len`, `sync_*` or `into_std`) during a read-ahead stops
+/// it after the read in progress; what it had read past the caller's position is
+/// dropped, and the file position is moved back over it, so a `SeekFrom::Current` counts
+/// from the caller's position. Dropping the `File` stops the read-ahead the same way
+/// (the read in progress, at most 256 KiB, finishes on the pool), and lets a
+/// write-behind finish.
 ///
 /// [`sync_all`](File::sync_all), [`sync_data`](File::sync_data) and
 /// [`set_len`](File::set_len) take `&mut self` (tokio's take `&self`), since they flush
@@ -116,7 +136,7 @@ impl File {
     pub fn from_std(std: std::fs::File) -> File {
         let std = Arc::new(std);
         File {
-            io: Blocking::new(FileRaw(std.clone()), Policy::Full),
+            io: Blocking::pipelined(FileRaw(std.clone()), Policy::Full),
             std,
         }
     }
