@@ -3,9 +3,9 @@
 //!
 //! A closure becomes a task like any other (same cell, same `JoinHandle`), whose future
 //! runs the closure in one poll; its scheduler is this pool instead of the workers. Threads
-//! are started on demand, up to `max_threads`; a thread idle for `keep_alive` exits. At
-//! shutdown, tasks not yet started are cancelled; running ones are waited for (bounded by
-//! `Runtime::shutdown_timeout`).
+//! are started on demand, up to `max_blocking_threads`; a thread idle for
+//! `blocking_keep_alive` exits. At shutdown, tasks not yet started are cancelled; running
+//! ones are waited for (bounded by `Runtime::shutdown_timeout`).
 
 use super::config::Config;
 use super::{thread, Shared};
