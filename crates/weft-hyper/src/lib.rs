@@ -1,11 +1,28 @@
-//! Runs hyper 1.x on weft.
+//! Runs hyper 1.x on weft: HTTP/1 and HTTP/2 servers, a pooled client, and HTTPS.
 //!
 //! hyper is runtime-agnostic through three traits; this crate implements them for weft:
 //!
-//! - [`HyperIo`]: hyper's `rt::Read` and `rt::Write` for any `futures-io` stream (weft's
-//!   `TcpStream`, `UnixStream`, ...).
-//! - [`WeftExecutor`]: hyper's `rt::Executor`, spawning on the current weft runtime.
-//! - [`WeftTimer`]: hyper's `rt::Timer`, on weft's timing wheel.
+//! - [`HyperIo`]: hyper's `rt::Read` and `rt::Write` for weft's `TcpStream` and
+//!   `UnixStream` (read straight into hyper's buffer), TLS streams, and any `futures-io`
+//!   stream through [`HyperIo::generic`].
+//! - [`WeftExecutor`]: hyper's `rt::Executor`, spawning on the current weft runtime (HTTP/2
+//!   runs each stream and the connection's background work as tasks).
+//! - [`WeftTimer`]: hyper's `rt::Timer`, on weft's timing wheel (header and keep-alive
+//!   timeouts, HTTP/2 pings, the client pool's idle expiry).
+//!
+//! On top of them, with hyper-util:
+//!
+//! - [`server::builder`]: hyper-util's `server::conn::auto` builder (HTTP/1 and HTTP/2 on
+//!   one port) with weft's executor and timer set; [`server::GracefulShutdown`] to drain
+//!   connections.
+//! - [`client`]: hyper-util's pooled `client::legacy::Client` with [`client::WeftConnector`]
+//!   (names resolved on weft's blocking pool, connect timeout, optional TLS): aiohttp's
+//!   `ClientSession`.
+//! - [`tls`] (feature `tls`, on by default): futures-rustls with rustls' `ring` provider.
+//!
+//! No tokio runtime runs anywhere: hyper-util's `client-legacy` and `server-graceful`
+//! features compile parts of tokio (`sync`, and `net` for hyper-util's own `HttpConnector`,
+//! which this crate does not use), but every task, socket and timer here is weft's.
 //!
 //! # Examples
 //!
@@ -42,147 +59,16 @@
 //! });
 //! ```
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, missing_debug_implementations)]
 
-use std::future::Future;
-use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+pub mod client;
+mod io;
+mod rt;
+pub mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
 
-/// A `futures-io` stream as hyper's `rt::Read + rt::Write`.
-pub struct HyperIo<T> {
-    io: T,
-    /// Reads land here, then are copied into hyper's buffer (see `poll_read`). Zeroed once.
-    buf: Box<[u8]>,
-}
-
-impl<T: std::fmt::Debug> std::fmt::Debug for HyperIo<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("HyperIo").field(&self.io).finish()
-    }
-}
-
-impl<T> HyperIo<T> {
-    /// Wraps a stream.
-    pub fn new(io: T) -> HyperIo<T> {
-        HyperIo {
-            io,
-            buf: vec![0; READ_CHUNK].into_boxed_slice(),
-        }
-    }
-
-    /// The stream.
-    pub fn get_ref(&self) -> &T {
-        &self.io
-    }
-
-    /// Gives the stream back.
-    pub fn into_inner(self) -> T {
-        self.io
-    }
-}
-
-/// Bytes read per call: what fits in a small stack buffer.
-const READ_CHUNK: usize = 16 * 1024;
-
-impl<T: futures_io::AsyncRead + Unpin> hyper::rt::Read for HyperIo<T> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        mut buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        // Read into initialised memory and copy: hyper's zero-copy path needs `unsafe`,
-        // which this crate forbids; a copy costs little next to HTTP parsing.
-        let this = self.get_mut();
-        let want = buf.remaining().min(READ_CHUNK);
-        match Pin::new(&mut this.io).poll_read(cx, &mut this.buf[..want]) {
-            Poll::Ready(Ok(n)) => {
-                buf.put_slice(&this.buf[..n]);
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl<T: futures_io::AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_close(cx)
-    }
-}
-
-/// hyper's `rt::Executor`: spawns on the current weft runtime.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct WeftExecutor;
-
-impl<F> hyper::rt::Executor<F> for WeftExecutor
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    fn execute(&self, future: F) {
-        drop(weft::spawn(future));
-    }
-}
-
-/// hyper's `rt::Timer`, on weft's timer.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct WeftTimer;
-
-/// A weft sleep as hyper's `rt::Sleep`.
-#[derive(Debug)]
-struct HyperSleep(weft::time::Sleep);
-
-impl Future for HyperSleep {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        Pin::new(&mut self.0).poll(cx)
-    }
-}
-
-impl hyper::rt::Sleep for HyperSleep {}
-
-impl hyper::rt::Timer for WeftTimer {
-    fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(HyperSleep(weft::time::sleep(duration)))
-    }
-
-    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(HyperSleep(weft::time::sleep_until(deadline)))
-    }
-
-    fn reset(&self, sleep: &mut Pin<Box<dyn hyper::rt::Sleep>>, new_deadline: Instant) {
-        // Ours: move the timer entry in place. Another timer's sleep: replace it.
-        match sleep.as_mut().downcast_mut_pin::<HyperSleep>() {
-            Some(mut ours) => ours.0.reset(new_deadline),
-            None => *sleep = self.sleep_until(new_deadline),
-        }
-    }
-}
+pub use io::{poll_read_initialized, FuturesIo, HyperIo, HyperRead};
+pub use rt::{WeftExecutor, WeftTimer};

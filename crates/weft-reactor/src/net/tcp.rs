@@ -261,3 +261,17 @@ super::stream_halves!(
 );
 
 super::impl_as_fd!(TcpListener, TcpStream);
+
+impl TcpStream {
+    /// Runs `op`, a read of the caller's own on the socket (say a `read(2)` into memory that
+    /// is not initialized, as hyper's buffer is), waiting for readability whenever it returns
+    /// `WouldBlock`; the stream's own reads go the same way, cooperative budget included.
+    /// It keeps its waker as `AsyncRead::poll_read` does.
+    pub fn poll_read_with<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        op: impl FnMut(&net::TcpStream) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.inner.poll_read_with(cx, op)
+    }
+}

@@ -256,3 +256,15 @@ impl UnixDatagram {
 }
 
 super::impl_as_fd!(UnixListener, UnixStream, UnixDatagram);
+
+impl UnixStream {
+    /// Runs `op`, a read of the caller's own on the socket, waiting for readability whenever
+    /// it returns `WouldBlock`: see [`TcpStream::poll_read_with`](crate::TcpStream::poll_read_with).
+    pub fn poll_read_with<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        op: impl FnMut(&net::UnixStream) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.inner.poll_read_with(cx, op)
+    }
+}
