@@ -261,35 +261,29 @@ impl<T: AsFd> Async<T> {
         let coop = ready!(coop::poll_proceed(cx));
         loop {
             let before = self.source.snapshot();
-            let after = if before.known_blocked(dir) {
-                // The last operation in `dir` said `WouldBlock` and no event came since:
-                // trying again would be a system call that says the same (hyper reads
-                // once more after writing each response). Wait for the event instead.
-                self.source.wait(dir, slot.as_deref_mut(), cx)
-            } else {
-                match op(self.get_ref()) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        self.source
-                            .clear_and_wait(dir, before, slot.as_deref_mut(), cx)
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    res => {
-                        coop.made_progress();
-                        return Poll::Ready(res);
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    match self
+                        .source
+                        .clear_and_wait(dir, before, slot.as_deref_mut(), cx)
+                    {
+                        AfterBlock::Retry => continue,
+                        AfterBlock::Wait => {
+                            return match self.before_wait() {
+                                // The unit goes back (`coop` drops unspent).
+                                Ok(()) => Poll::Pending,
+                                Err(e) => {
+                                    coop.made_progress();
+                                    Poll::Ready(Err(e))
+                                }
+                            };
+                        }
                     }
                 }
-            };
-            match after {
-                AfterBlock::Retry => continue,
-                AfterBlock::Wait => {
-                    return match self.before_wait() {
-                        // The unit goes back (`coop` drops unspent).
-                        Ok(()) => Poll::Pending,
-                        Err(e) => {
-                            coop.made_progress();
-                            Poll::Ready(Err(e))
-                        }
-                    };
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                res => {
+                    coop.made_progress();
+                    return Poll::Ready(res);
                 }
             }
         }

@@ -12,9 +12,7 @@
 //!
 //! # Optimistic I/O, and no lost readiness
 //!
-//! An I/O operation is tried first, without waiting for readiness, unless the direction
-//! is *known blocked* (`Snapshot::known_blocked`: a previous operation said `WouldBlock`
-//! and no event came since; the system call would only say it again). If it returns
+//! An I/O operation is tried first, without looking at readiness. If it returns
 //! `WouldBlock`, the caller clears the direction's bit, but only if the tick is still the
 //! one it read *before* the attempt: an event that arrived during the attempt leaves the
 //! bit set (and the caller retries), so a stale "not ready" never hides a fresh event.
@@ -83,21 +81,6 @@ impl Direction {
 /// What the readiness word said when an operation began.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Snapshot(usize);
-
-impl Snapshot {
-    /// True if `dir` is known not ready: its bit is clear although the reactor has
-    /// delivered an event (a tick) to the source. Its bit is clear then only because an
-    /// operation in `dir` said `WouldBlock` since the last event that marked it ready, or
-    /// because that event did not report `dir` (edge-triggered events report every ready
-    /// direction; in the oneshot fallback the wait re-arms `dir`, so its event comes).
-    /// Either way the next readiness comes as an event, and trying the operation before
-    /// it would only cost a system call. A source with no event yet (a fresh socket) is
-    /// not known blocked: its first operations are tried at once.
-    #[inline]
-    pub(crate) fn known_blocked(self, dir: Direction) -> bool {
-        self.0 & dir.bit() == 0 && self.0 >= TICK_ONE
-    }
-}
 
 /// What to do after an operation returned `WouldBlock`.
 #[derive(Debug, PartialEq, Eq)]

@@ -17,10 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 use weft_executor::spawn;
-use weft_reactor::{
-    Async, Interest, Reactor, ReactorDriver, TcpListener, TcpStream, UdpSocket, UnixDatagram,
-    UnixStream,
-};
+use weft_reactor::{Async, Interest, TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixStream};
 
 /// A non-blocking `recv` on the raw descriptor: I/O the crate does not wrap.
 fn raw_recv(fd: i32, buf: &mut [u8]) -> io::Result<usize> {
@@ -447,46 +444,4 @@ fn halves_print_like_the_stream() {
         let s = format!("{r:?}");
         assert!(s.starts_with("OwnedUnixReadHalf(UnixStream"), "{s}");
     });
-}
-
-/// After a read said `WouldBlock`, and until an event comes, another read waits without
-/// the system call (which could only say `WouldBlock` again): hyper reads once more after
-/// each response it writes. Edge-triggered and in the oneshot fallback.
-#[test]
-fn a_read_known_to_block_waits_without_trying() {
-    use std::io::{Read, Write};
-    for reactor_driver in [
-        ReactorDriver::new().unwrap(),
-        ReactorDriver::from_reactor(Arc::new(Reactor::new_oneshot().unwrap())),
-    ] {
-        let rt = common::with_reactor(1, reactor_driver);
-        rt.block_on(async {
-            let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-            let b = Async::new(b).unwrap();
-            let tries = AtomicUsize::new(0);
-            let mut buf = [0u8; 16];
-            let mut read = |cx: &mut Context<'_>| {
-                b.poll_read_with(cx, |s| {
-                    tries.fetch_add(1, SeqCst);
-                    (&*s).read(&mut buf)
-                })
-            };
-            a.write_all(b"x").unwrap();
-            bounded(b.readable()).await.unwrap(); // an event came: the source has a tick
-            let n = bounded(std::future::poll_fn(&mut read)).await.unwrap();
-            assert_eq!(n, 1);
-            assert_eq!(tries.load(SeqCst), 1);
-            // Nothing more: the read says WouldBlock and the task waits.
-            assert!(poll_once(std::future::poll_fn(&mut read)).await.is_none());
-            assert_eq!(tries.load(SeqCst), 2);
-            // No event since: polled again, it waits without trying.
-            assert!(poll_once(std::future::poll_fn(&mut read)).await.is_none());
-            assert_eq!(tries.load(SeqCst), 2, "a read known to block was tried");
-            // Data comes: the event marks it ready, and the read is tried and succeeds.
-            a.write_all(b"yz").unwrap();
-            let n = bounded(std::future::poll_fn(&mut read)).await.unwrap();
-            assert_eq!(n, 2);
-            assert_eq!(tries.load(SeqCst), 3);
-        });
-    }
 }
