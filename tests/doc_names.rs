@@ -34,6 +34,12 @@ const EXTERNAL: &[&str] = &[
     "_int_malloc",
     "_int_free",
     "malloc_consolidate",
+    "futex_wait",
+    "timerfd_settime",
+    "epoll_ctl",
+    "epoll_wait",
+    "recvfrom",
+    "GOAWAY",
     // The standard library's internals seen in profiles.
     "sub_timespec",
     // Tools and their output, cargo's environment.
@@ -43,6 +49,10 @@ const EXTERNAL: &[&str] = &[
     // Other crates' items: bytes, tokio's AsyncSeek.
     "BytesMut",
     "start_seek",
+    // crossbeam's Backoff::spin, hyper-util's HttpConnector, aiohttp's ClientSession.
+    "spin",
+    "HttpConnector",
+    "ClientSession",
     // Other projects' names: tokio's cfg and constant, the proc-macro crates, a debugger command.
     "tokio_unstable",
     "MAX_LIFO_POLLS_PER_TICK",
