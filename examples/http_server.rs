@@ -1,7 +1,7 @@
 //! An HTTP/1.1 server: hyper 1.x on weft (through `weft-hyper`), until stopped.
 //!
 //! `cargo run --example http_server [ADDR]` (default 127.0.0.1:3000), then
-//! `cargo run --example http_get` or `curl http://127.0.0.1:3000/`.
+//! `cargo run -p weft-ecosystem-examples --example http_get` or `curl http://127.0.0.1:3000/`.
 
 use http_body_util::Full;
 use hyper::body::Bytes;

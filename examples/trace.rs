@@ -5,8 +5,9 @@
 //! - `burst` (the default): a task spawns 500 children into its worker's LIFO slot and queue;
 //!   the idle worker steals half; tasks also yield, sleep, and come from the main thread
 //!   through the injector;
-//! - `blocked-worker`: a task spawns another, then blocks its thread for 20 ms; the other
-//!   worker sees the new task sitting unchanged in the blocked worker's LIFO slot and takes it;
+//! - `blocked-worker`: a task spawns another, then blocks its thread until that task has run;
+//!   the other worker sees the new task sitting unchanged in the blocked worker's LIFO slot
+//!   and takes it;
 //! - `ping-pong`: 100 pairs of tasks bounce a message 50 times each over channels;
 //! - `timers`: 1,000 tasks sleep 1 to 4 ms; the timer wakes them into the ready queues;
 //! - `io`: 20 loopback TCP connections, 50 round trips each, woken by the reactor;
@@ -56,13 +57,25 @@ fn burst(rt: &weft::Runtime) {
 }
 
 fn blocked_worker(rt: &weft::Runtime) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
     rt.block_on(async {
-        let blocker = weft::spawn(async {
+        let ran = Arc::new(AtomicBool::new(false));
+        let ran_too = ran.clone();
+        let blocker = weft::spawn(async move {
             let before = std::thread::current().id();
             // Spawned from a worker: it goes into this worker's LIFO slot...
-            let stranded = weft::spawn(async { std::thread::current().id() });
-            // ...and this worker now blocks (a synchronous call, a long computation).
-            std::thread::sleep(Duration::from_millis(20));
+            let stranded = weft::spawn(async move {
+                ran_too.store(true, Ordering::Release);
+                std::thread::current().id()
+            });
+            // ...and this worker now blocks (a synchronous call, a long computation) until
+            // the task has run: only another worker can run it now. (Bounded, so a scheduler
+            // that strands it fails here instead of hanging.)
+            let start = std::time::Instant::now();
+            while !ran.load(Ordering::Acquire) && start.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
             (before, stranded)
         });
         let (blocked_thread, stranded) = blocker.await.unwrap();

@@ -1,10 +1,10 @@
 //! An HTTPS server: HTTP/1.1 and HTTP/2 (chosen by ALPN) over TLS, hyper on weft through
 //! weft-hyper, with futures-rustls over weft's sockets. Runs until stopped.
 //!
-//! `cargo run --example https_server [ADDR] [CERT.pem KEY.pem]` (default 127.0.0.1:3443).
+//! `cargo run -p weft-ecosystem-examples --example https_server [ADDR] [CERT.pem KEY.pem]` (default 127.0.0.1:3443).
 //! Without a certificate it makes a self-signed one for `localhost` (rcgen) and writes it
 //! to `weft-localhost.pem`, so that
-//! `cargo run --example http_get -- --cacert weft-localhost.pem https://localhost:3443/`
+//! `cargo run -p weft-ecosystem-examples --example http_get -- --cacert weft-localhost.pem https://localhost:3443/`
 //! (or `curl --cacert weft-localhost.pem https://localhost:3443/`) trusts it.
 
 use http_body_util::Full;

@@ -2,9 +2,9 @@
 //! tutorials, in Rust. `http://` and `https://` (HTTP/2 when the server offers it by ALPN),
 //! through weft-hyper's pooled client. Exits with a non-zero code on failure.
 //!
-//! `cargo run --example http_get [--cacert FILE.pem] [URL]` (default http://127.0.0.1:3000/).
+//! `cargo run -p weft-ecosystem-examples --example http_get [--cacert FILE.pem] [URL]` (default http://127.0.0.1:3000/).
 //! `--cacert` trusts the certificates in FILE besides the public roots: the one
-//! `cargo run --example https_server` writes, say.
+//! `cargo run -p weft-ecosystem-examples --example https_server` writes, say.
 
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;

@@ -12,9 +12,9 @@
 //!   `CancelToken`, and by a timeout whose dropped query is cancelled on the server), and the
 //!   rows are read back and checked.
 //!
-//! Run: `cargo run --example postgres` (the server in `WEFT_PG_URL`, by default
+//! Run: `cargo run -p weft-ecosystem-examples --example postgres` (the server in `WEFT_PG_URL`, by default
 //! `host=127.0.0.1 user=root dbname=test`; without a server and without `WEFT_PG_URL`, it
-//! says so and stops). Its tests (`cargo test --example postgres`) go further: many
+//! says so and stops). Its tests (`cargo test -p weft-ecosystem-examples --example postgres`) go further: many
 //! concurrent queries, server-side errors, a connection killed by the server, a 10 MB `COPY`.
 
 use std::io;
