@@ -20,7 +20,8 @@
 //! 4. Its own FIFO queue (`crossbeam_deque::Worker`, capped at `QUEUE_CAP`: when full, half
 //!    of it moves to the injector, which also keeps crossbeam's buffer from growing and
 //!    shrinking on every burst). Both local queues are stealable.
-//! 5. The injector, taking a batch into its own queue.
+//! 5. If the queue was empty: the ready queue, then the LIFO slot, over their caps.
+//! 6. The injector, taking a batch into its own queue.
 //!
 //! # Yielding
 //!
@@ -246,7 +247,7 @@ impl WorkerLocal {
         self.trace.record(start, kind);
     }
 
-    /// Steps 1-5 of the header comment.
+    /// Steps 0-6 of the header comment (docs/scheduling.md numbers them the same).
     fn next_local(&self) -> Option<Notified> {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
