@@ -221,7 +221,10 @@ mod tests {
             let victim = Worker::new_fifo();
             (0..n).for_each(|i| victim.push(i));
             let thief = Worker::new_fifo();
-            match victim.stealer().steal_batch_with_limit_and_pop(&thief, limit) {
+            match victim
+                .stealer()
+                .steal_batch_with_limit_and_pop(&thief, limit)
+            {
                 Steal::Success(_) => 1 + thief.len(),
                 _ => 0,
             }
