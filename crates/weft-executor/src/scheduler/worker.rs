@@ -238,7 +238,7 @@ impl WorkerLocal {
     #[inline(never)]
     fn run_traced(&self, task: Notified) {
         let kind = TraceKind::Poll {
-            task: task.addr(),
+            task: task.id(),
             from: self.from.get(),
         };
         let start = Instant::now();
