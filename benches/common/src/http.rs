@@ -12,7 +12,7 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use std::convert::Infallible;
-use std::future::{ready, Future, Ready};
+use std::future::{ready, Ready};
 use std::io;
 
 /// The runtimes that serve, in the order reports list them.
@@ -93,31 +93,24 @@ impl hyper::service::Service<Request<Incoming>> for Hello {
 /// One connection, served in `proto` until the client closes it; HTTP/2 streams are
 /// spawned with `exec`. Its errors (a client going away mid-request, as wrk's
 /// connections do when a run ends) end it quietly.
-pub fn serve_connection<I, T, E>(
-    io: I,
-    timer: T,
-    exec: E,
-    proto: Proto,
-) -> impl Future<Output = ()> + Send + 'static
+pub async fn serve_connection<I, T, E>(io: I, timer: T, exec: E, proto: Proto)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     T: hyper::rt::Timer + Send + Sync + 'static,
     E: hyper::rt::bounds::Http2ServerConnExec<HelloFuture, Full<Bytes>> + Send + Sync + 'static,
 {
-    async move {
-        match proto {
-            Proto::Http1 => {
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .timer(timer)
-                    .serve_connection(io, Hello);
-                let _ = conn.await;
-            }
-            Proto::Http2 => {
-                let conn = hyper::server::conn::http2::Builder::new(exec)
-                    .timer(timer)
-                    .serve_connection(io, Hello);
-                let _ = conn.await;
-            }
+    match proto {
+        Proto::Http1 => {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(timer)
+                .serve_connection(io, Hello);
+            let _ = conn.await;
+        }
+        Proto::Http2 => {
+            let conn = hyper::server::conn::http2::Builder::new(exec)
+                .timer(timer)
+                .serve_connection(io, Hello);
+            let _ = conn.await;
         }
     }
 }
