@@ -12,26 +12,7 @@ use std::process::Command;
 /// Checks that `h2load` runs; if it is missing, installs the Debian package
 /// `nghttp2-client` with apt-get, saying so on stderr.
 pub fn ensure_installed() -> io::Result<()> {
-    let present = || Command::new("h2load").arg("--version").output().is_ok();
-    if present() {
-        return Ok(());
-    }
-    eprintln!(
-        "h2load is not installed: installing the Debian package `nghttp2-client` with apt-get"
-    );
-    let apt = |args: &[&str]| Command::new("apt-get").args(args).status();
-    if !matches!(apt(&["install", "-y", "nghttp2-client"]), Ok(s) if s.success()) {
-        apt(&["update"])?;
-        apt(&["install", "-y", "nghttp2-client"])?;
-    }
-    if present() {
-        Ok(())
-    } else {
-        Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            "h2load is missing and apt-get could not install it: install the `nghttp2-client` package",
-        ))
-    }
+    crate::wrk::ensure_debian_package("h2load", "--version", "nghttp2-client")
 }
 
 /// A duration as h2load prints it (`4.00s`, `812.34ms`, `95us`), in seconds.
@@ -115,14 +96,8 @@ pub fn run(
         .output()?;
     let logged = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_file(&log);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    parse(&stdout, &logged).ok_or_else(|| {
-        io::Error::other(format!(
-            "h2load printed no result ({}):\n{stdout}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    })
+    parse(&String::from_utf8_lossy(&out.stdout), &logged)
+        .ok_or_else(|| crate::wrk::no_result("h2load", &out))
 }
 
 #[cfg(test)]
