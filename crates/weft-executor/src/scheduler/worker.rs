@@ -281,7 +281,7 @@ unsafe fn run_worker(worker: *mut Worker) {
             // SAFETY: as above.
             let from = unsafe { (*worker).core.from };
             let kind = TraceKind::Poll {
-                task: task.addr(),
+                task: task.id(),
                 from,
             };
             let start = Instant::now();
