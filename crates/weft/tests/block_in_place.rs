@@ -220,3 +220,46 @@ fn dropping_the_runtime_waits_for_a_task_blocked_in_place() {
     assert!(ended.load(Ordering::SeqCst));
     releaser.join().unwrap();
 }
+
+#[test]
+fn a_panic_in_block_in_place_reaches_the_join_handle_and_the_runtime_goes_on() {
+    let rt = runtime(1);
+    let err = rt.block_on(async {
+        weft::spawn(async {
+            block_in_place(|| panic!("blocked and failed"));
+        })
+        .await
+        .unwrap_err()
+    });
+    assert!(err.is_panic());
+    assert_eq!(
+        rt.block_on(async { weft::spawn(async { 1 }).await.unwrap() }),
+        1
+    );
+}
+
+#[test]
+fn the_runtime_dropped_inside_block_in_place_shuts_down() {
+    let rt = runtime(1);
+    let slot = Arc::new(std::sync::Mutex::new(None::<weft::Runtime>));
+    let (done, dropped) = mpsc::channel();
+    let inside = slot.clone();
+    // Spawned before the runtime goes into the slot: the task waits for it there.
+    let (go, ready) = mpsc::channel::<()>();
+    rt.spawn(async move {
+        block_in_place(move || {
+            ready
+                .recv_timeout(HANG)
+                .expect("the runtime is in the slot");
+            // The last owner: shuts the runtime down from the thread that handed its
+            // worker off (it must not wait for itself).
+            drop(inside.lock().unwrap().take());
+            done.send(()).unwrap();
+        });
+    });
+    *slot.lock().unwrap() = Some(rt);
+    go.send(()).unwrap();
+    dropped
+        .recv_timeout(HANG)
+        .expect("the drop inside returned");
+}

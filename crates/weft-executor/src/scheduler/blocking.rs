@@ -57,7 +57,8 @@ struct PoolState {
 struct Scheduler(Arc<Inner>);
 
 thread_local! {
-    /// On a pool thread: its pool. (Shutdown must not wait for the thread it runs on.)
+    /// On a pool thread, or a thread it adopted: its pool. (Shutdown must not wait for the
+    /// thread it runs on.)
     static THIS_POOL: std::cell::Cell<*const Inner> = const { std::cell::Cell::new(std::ptr::null()) };
 }
 
@@ -162,10 +163,13 @@ impl BlockingPool {
     /// it runs no blocking task and does not count against `max_blocking_threads`.
     pub(crate) fn adopt_thread(&self) {
         self.inner.state.lock().adopted += 1;
+        // A worker thread is no pool thread: nothing to restore after.
+        THIS_POOL.with(|p| p.set(Arc::as_ptr(&self.inner)));
     }
 
     /// The adopted thread's poll returned: it exits now.
     pub(crate) fn release_thread(&self) {
+        THIS_POOL.with(|p| p.set(std::ptr::null()));
         self.inner.state.lock().adopted -= 1;
         self.inner.exited.notify_all();
     }
