@@ -87,8 +87,8 @@
 //! with the blocking pool's threads (`BlockingPool::adopt_thread`): it waits for it, within
 //! `Runtime::shutdown_timeout`, but does not join it. Threads started by hand-offs are
 //! joined like the first workers. Once shutdown began, or if the OS refuses a thread,
-//! there is no hand-off and `f` runs in place. Nested calls and calls off the workers just
-//! run `f`. No atomic protocol is added: the worker changes hands through the thread
+//! there is no hand-off and `f` runs in place. Nested calls, calls off the workers and
+//! calls outside a task's poll (a destructor the loop runs between polls) just run `f`. No atomic protocol is added: the worker changes hands through the thread
 //! spawn, and the new thread is recorded under `Shared::hand_offs`'s lock, the same lock
 //! shutdown takes after setting its flag.
 //!
@@ -327,6 +327,14 @@ impl SendWorker {
 /// thread a plain one of the runtime (see "Blocking in place"). Returns whether it did;
 /// if not (not a worker thread, shutdown began, no thread to be had), nothing changed.
 pub(crate) fn hand_off() -> bool {
+    // Only from inside a task's poll, where the loop holds no borrow of the worker. Not
+    // from a destructor the loop itself runs while it looks for work (a task's output
+    // freed by `settle`, say): `Worker::next_task` borrows both halves then. (Futures are
+    // dropped with a task current outside a poll only once shutdown began, when there is
+    // no hand-off either.)
+    if crate::task::try_task_id().is_none() {
+        return false;
+    }
     let worker = context::take_worker();
     if worker.is_null() {
         return false;
