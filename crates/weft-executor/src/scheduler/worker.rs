@@ -99,6 +99,7 @@
 use super::context;
 use super::metrics::{bump, LocalStats};
 use super::park;
+use super::poll::PollSite;
 use super::trace::{TaskSource, TraceKind, TraceLocal};
 use super::{Remote, Shared, WorkerQueues};
 use crate::sync::deque::Worker as LocalQueue;
@@ -109,7 +110,7 @@ use crate::task::Notified;
 use crossbeam_utils::Backoff;
 use std::cell::{Cell, RefCell};
 use std::ptr::NonNull;
-use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -169,6 +170,8 @@ pub(crate) struct WorkerLocal {
     batches: Batches,
     /// Free task cells (see `task/alloc.rs`).
     pub(crate) cells: LocalCache,
+    /// What is done around each poll (see `poll.rs`).
+    poll_site: PollSite,
 }
 
 /// The body of a worker thread.
@@ -193,6 +196,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: WorkerQueues) {
         lifo_seen: RefCell::new(vec![std::ptr::null_mut(); n].into_boxed_slice()),
         batches: Batches::new(index, shared.owned.num_shards()),
         cells: LocalCache::new(),
+        poll_site: PollSite::new(&shared.config, index),
         shared,
     };
     // (The thread entered the runtime already: see `thread::spawn`.)
@@ -228,7 +232,7 @@ impl WorkerLocal {
             if self.trace.on() {
                 self.run_traced(task);
             } else {
-                task.run();
+                self.poll_site.run(task);
             }
         }
     }
@@ -241,8 +245,12 @@ impl WorkerLocal {
             task: task.id(),
             from: self.from.get(),
         };
+        let header = task.header();
+        if let (0, Some(name)) = (header.poll_stats().0, header.spawned.name()) {
+            self.trace.record_name(header.id, name);
+        }
         let start = Instant::now();
-        task.run();
+        self.poll_site.run(task);
         self.trace.record(start, kind);
     }
 
@@ -333,10 +341,13 @@ impl WorkerLocal {
     /// Hands our counters and trace events over to where other threads read them.
     fn publish(&self) {
         self.stats.publish(&self.remote().stats);
+        let slow = self.poll_site.slow_polls();
+        self.remote().stats.slow_polls.store(slow, Relaxed);
         self.trace.publish(&self.remote().trace);
     }
 
     fn maintenance(&self) {
+        self.poll_site.refresh_clock();
         self.publish();
         self.settle();
         self.poll_driver();
@@ -406,6 +417,7 @@ impl WorkerLocal {
         if let Some(start) = start {
             self.trace.record(start, TraceKind::Park { in_driver });
         }
+        self.poll_site.refresh_clock();
         // Tasks woken by the driver landed in our ready queue; share them.
         if self.ready.len() + self.queue.len() > 1 {
             shared.notify_parked_local();
