@@ -1,6 +1,7 @@
 //! The poll site: what a scheduler does around every poll of a task, written once for
-//! every flavour of scheduler (the workers' loop calls [`PollSite::run`]; so should any
-//! other loop that polls tasks).
+//! every flavour of scheduler: a loop calls [`PollSite::begin`] before a poll and
+//! [`PollSite::end`] after it (the workers' loop only if it still owns the worker: a poll
+//! may hand it to another thread).
 //!
 //! - It counts the poll in the task's header, with the time it began (`Header::note_poll`),
 //!   for `Handle::dump`. The time comes from a coarse clock: milliseconds since the
@@ -102,6 +103,15 @@ impl fmt::Display for SlowPoll {
     }
 }
 
+/// A timed poll in progress (see [`PollSite::begin`]).
+pub(crate) struct PollTimer {
+    start: Instant,
+    threshold: Duration,
+    id: Id,
+    name: Option<Arc<str>>,
+    location: &'static Location<'static>,
+}
+
 /// One poll site's state (see the module comment). Lives with its thread's loop.
 pub(crate) struct PollSite {
     worker: usize,
@@ -141,40 +151,60 @@ impl PollSite {
         self.slow_polls.get()
     }
 
-    /// Polls `task` once (or cancels it), consuming the reference.
+    /// Before `task`'s poll: counts it in the task's header, and if polls are timed,
+    /// starts the clock. What it returns owns everything the report needs (the poll may
+    /// free the task), and borrows nothing: a worker handed to another thread during the
+    /// poll (`block_in_place`) drops it instead of passing it to `end`.
     #[inline]
-    pub(crate) fn run(&self, task: Notified) {
+    pub(crate) fn begin(&self, task: &Notified) -> Option<PollTimer> {
         match self.threshold {
             None => {
                 task.header().note_poll(self.coarse.get());
-                task.run();
+                None
             }
-            Some(threshold) => self.run_timed(task, threshold),
+            Some(threshold) => Some(self.begin_timed(task, threshold)),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn run_timed(&self, task: Notified, threshold: Duration) {
-        // What a report needs, taken now: the poll may free the task.
+    fn begin_timed(&self, task: &Notified, threshold: Duration) -> PollTimer {
         let header = task.header();
-        let (id, location) = (header.id, header.spawned.location());
-        let name = header.spawned.name().cloned();
         let start = Instant::now();
         header.note_poll(stamp(self.epoch, start));
-        task.run();
+        PollTimer {
+            start,
+            threshold,
+            id: header.id,
+            name: header.spawned.name().cloned(),
+            location: header.spawned.location(),
+        }
+    }
+
+    /// After the poll `begin` started, on the thread that owns this site: reports it if
+    /// it was slow.
+    #[inline]
+    pub(crate) fn end(&self, timer: Option<PollTimer>) {
+        if let Some(timer) = timer {
+            self.end_timed(timer);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn end_timed(&self, t: PollTimer) {
         let end = Instant::now();
         self.coarse.set(stamp(self.epoch, end));
-        let duration = end.saturating_duration_since(start);
-        if duration >= threshold {
+        let duration = end.saturating_duration_since(t.start);
+        if duration >= t.threshold {
             self.slow_polls.set(self.slow_polls.get() + 1);
             self.report(SlowPoll {
-                id,
-                name,
-                location,
+                id: t.id,
+                name: t.name,
+                location: t.location,
                 duration,
                 worker: self.worker,
-                threshold,
+                threshold: t.threshold,
             });
         }
     }
