@@ -197,3 +197,26 @@ fn the_trace_names_named_tasks() {
         .unwrap();
     assert!(line.contains(r#""task_name":"conn \"7\"""#), "{line}");
 }
+
+#[test]
+fn a_join_error_names_its_task_and_travels_as_a_send_sync_error() {
+    fn fails(rt: &Runtime) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let h = rt.spawn(async { panic!("no") });
+        let id = h.id();
+        let err = rt.block_on(h).unwrap_err();
+        assert_eq!(err.id(), id);
+        assert!(format!("{err:?}").contains(&format!("Id({id})")));
+        Err(err)?; // needs JoinError: Sync (tokio's is)
+        Ok(())
+    }
+    let rt = Runtime::new().unwrap();
+    let e = fails(&rt).unwrap_err();
+    assert!(e.to_string().ends_with("panicked: no"), "{e}");
+    let h = rt.spawn(pending::<()>());
+    h.abort();
+    let id = h.id();
+    let err = rt.block_on(h).unwrap_err();
+    assert!(err.is_cancelled());
+    assert_eq!(err.id(), id);
+    assert_eq!(err.to_string(), format!("task {id} was cancelled"));
+}

@@ -1,7 +1,8 @@
 //! The poll site: what a scheduler does around every poll of a task, written once for
-//! every flavour of scheduler: a loop calls [`PollSite::begin`] before a poll and
-//! [`PollSite::end`] after it (the workers' loop only if it still owns the worker: a poll
-//! may hand it to another thread).
+//! every flavour of scheduler: a loop calls [`PollSite::note`] before a poll, or, when the
+//! site is [`watched`](PollSite::watched) (slow polls timed, or a trace on),
+//! [`PollSite::begin`] before it and [`PollSite::end`] after it (the workers' loop only if
+//! it still owns the worker: a poll may hand it to another thread).
 //!
 //! - It counts the poll in the task's header, with the time it began (`Header::note_poll`),
 //!   for `Handle::dump`. The time comes from a coarse clock: milliseconds since the
@@ -122,6 +123,9 @@ pub(crate) struct PollSite {
     threshold: Option<Duration>,
     hook: Option<SlowPollHook>,
     slow_polls: Cell<u64>,
+    /// Polls are timed or traced: the loop takes its cold path (`begin`/`end`) for every
+    /// poll, and the plain `note` otherwise.
+    watched: bool,
 }
 
 /// Milliseconds from `epoch` to `t` (wrapping at 2^32, about 49 days), shifted left by 32.
@@ -138,6 +142,7 @@ impl PollSite {
             threshold: config.slow_poll_threshold,
             hook: config.on_slow_poll.clone(),
             slow_polls: Cell::new(0),
+            watched: config.slow_poll_threshold.is_some() || config.trace_limit != 0,
         }
     }
 
@@ -149,6 +154,19 @@ impl PollSite {
     /// Slow polls seen here so far.
     pub(crate) fn slow_polls(&self) -> u64 {
         self.slow_polls.get()
+    }
+
+    /// The loop must use `begin` and `end` (polls are timed, or traced by the loop); if
+    /// false, `note` is all a poll needs.
+    #[inline(always)]
+    pub(crate) fn watched(&self) -> bool {
+        self.watched
+    }
+
+    /// Before `task`'s poll when not `watched`: counts it in the task's header.
+    #[inline(always)]
+    pub(crate) fn note(&self, task: &Notified) {
+        task.header().note_poll(self.coarse.get());
     }
 
     /// Before `task`'s poll: counts it in the task's header, and if polls are timed,

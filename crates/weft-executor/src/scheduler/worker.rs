@@ -260,41 +260,21 @@ unsafe fn run_worker(worker: *mut Worker) {
             break;
         };
         // SAFETY: as above.
-        if unsafe { (*worker).local.trace.on() } {
+        let w = unsafe { &(*worker).local };
+        // One branch for both the trace and slow-poll timing (see `PollSite::watched`).
+        if w.poll_site.watched() {
             // SAFETY: as above.
-            let from = unsafe { (*worker).core.from };
-            let kind = TraceKind::Poll {
-                task: task.id(),
-                from,
-            };
-            // SAFETY: as above.
-            let w = unsafe { &(*worker).local };
-            let header = task.header();
-            if let (0, Some(name)) = (header.poll_stats().0, header.spawned.name()) {
-                w.trace.record_name(header.id, name);
-            }
-            let start = Instant::now();
-            let timer = w.poll_site.begin(&task);
-            task.run();
-            if context::worker_ptr() != worker {
+            if !unsafe { Worker::run_watched(worker, task) } {
                 return;
             }
-            // SAFETY: as above.
-            let w = unsafe { &(*worker).local };
-            w.poll_site.end(timer);
-            w.trace.record(start, kind);
             continue;
         }
-        // SAFETY: as above.
-        let timer = unsafe { (*worker).local.poll_site.begin(&task) };
+        w.poll_site.note(&task);
         task.run();
         if context::worker_ptr() != worker {
-            // Handed off in the poll: another thread runs the worker now (a poll that
-            // blocked in place is not reported slow).
+            // Handed off in the poll: another thread runs the worker now.
             return;
         }
-        // SAFETY: as above.
-        unsafe { (*worker).local.poll_site.end(timer) };
     }
     // SAFETY: as above; `drain` may re-enter through the context (a dropped reference
     // frees a task), so the guard lives until after it.
@@ -305,6 +285,43 @@ unsafe fn run_worker(worker: *mut Worker) {
 }
 
 impl Worker {
+    /// Polls `task` with the trace recording it and/or slow polls timed. Returns false if
+    /// the poll handed the worker to another thread (then its slow poll is not reported:
+    /// blocking in place is what it is for).
+    ///
+    /// # Safety
+    ///
+    /// This thread owns `worker`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn run_watched(worker: *mut Worker, task: Notified) -> bool {
+        // SAFETY: the caller's.
+        let (from, w) = unsafe { ((*worker).core.from, &(*worker).local) };
+        let traced = w.trace.on().then(|| {
+            let header = task.header();
+            if let (0, Some(name)) = (header.poll_stats().0, header.spawned.name()) {
+                w.trace.record_name(header.id, name);
+            }
+            let kind = TraceKind::Poll {
+                task: task.id(),
+                from,
+            };
+            (Instant::now(), kind)
+        });
+        let timer = w.poll_site.begin(&task);
+        task.run();
+        if context::worker_ptr() != worker {
+            return false;
+        }
+        // SAFETY: the caller's, and we still own it (checked just above).
+        let w = unsafe { &(*worker).local };
+        w.poll_site.end(timer);
+        if let Some((start, kind)) = traced {
+            w.trace.record(start, kind);
+        }
+        true
+    }
+
     /// The next task to poll, after parking as long as there is none; `None` at shutdown.
     ///
     /// # Safety

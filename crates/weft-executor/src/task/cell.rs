@@ -209,12 +209,12 @@ where
                         if let Err(p) = catch_unwind(AssertUnwindSafe(move || drop(out))) {
                             crate::unwind::drop_payload(p);
                         }
-                        cell.complete(Err(JoinError::panic(panic)))
+                        cell.complete(Err(JoinError::panic(cell.header.id, panic)))
                     }
                 }
             }
             // The future was dropped during the unwind (`DropFutureOnUnwind`).
-            Err(panic) => cell.complete(Err(JoinError::panic(panic))),
+            Err(panic) => cell.complete(Err(JoinError::panic(cell.header.id, panic))),
         };
         Self::release(ptr, refs);
     }
@@ -246,8 +246,8 @@ where
         let res = catch_unwind(AssertUnwindSafe(|| self.set_stage(Stage::Consumed)));
         let _ = leave_poll(outer);
         let err = match res {
-            Ok(()) => JoinError::cancelled(),
-            Err(panic) => JoinError::panic(panic),
+            Ok(()) => JoinError::cancelled(self.header.id),
+            Err(panic) => JoinError::panic(self.header.id, panic),
         };
         self.complete(Err(err))
     }
