@@ -15,6 +15,7 @@ use crate::sync::deque::{Injector, Steal, Stealer, Worker as LocalQueue};
 use crate::task::alloc::{self, Origin, RemoteFree};
 use crate::task::cell::Header;
 use crate::task::list::OwnedTasks;
+use crate::task::spawned::Spawned;
 use crate::task::{self, JoinHandle, Notified, Schedule};
 use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
@@ -155,7 +156,7 @@ impl Shared {
     }
 
     /// Spawns a task, on this worker's queue if called on one of our workers.
-    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F, spawned: Spawned) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -172,7 +173,7 @@ impl Shared {
                 None => alloc::alloc_global(layout),
             };
             let (notified, join, raw) =
-                task::new_task_in(future, self.clone(), shard as u16, memory);
+                task::new_task_in(future, self.clone(), shard as u16, spawned, memory);
             match local {
                 // Into the worker's batch, linked at its next flush (see `list.rs`).
                 // Not once shutdown began: the list may close before that flush.
@@ -244,8 +245,8 @@ impl Shared {
         }
     }
 
-    pub(crate) fn report_panic(&self, payload: Box<dyn Any + Send>) {
-        task::report_unhandled_panic(self.config.on_task_panic.as_ref(), "task", payload);
+    pub(crate) fn report_panic(&self, task: &Header, payload: Box<dyn Any + Send>) {
+        task::report_unhandled_panic(self.config.on_task_panic.as_ref(), "task", task, payload);
     }
 
     /// Begins shutting down: sets the flag and unparks every worker, which stops after
@@ -416,8 +417,8 @@ impl Schedule for Arc<Shared> {
         })
     }
 
-    fn unhandled_panic(&self, payload: Box<dyn Any + Send>) {
-        self.report_panic(payload)
+    fn unhandled_panic(&self, task: &Header, payload: Box<dyn Any + Send>) {
+        self.report_panic(task, payload)
     }
 
     // The cell caches (task/alloc.rs); cells are taken from them in `spawn`.

@@ -16,8 +16,10 @@
 
 use crate::task::Id;
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Where a worker found the task it polled (see `worker.rs` for the order it looks in).
@@ -122,6 +124,8 @@ pub struct TraceEvent {
 pub struct Trace {
     events: Vec<TraceEvent>,
     dropped: u64,
+    /// The names of the named tasks whose first poll was recorded.
+    names: HashMap<Id, Arc<str>>,
 }
 
 impl Trace {
@@ -133,6 +137,12 @@ impl Trace {
     /// Events not recorded because a worker had recorded as many as it was allowed.
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    /// The name of task `id` (see [`TaskBuilder::name`](crate::TaskBuilder::name)), if it
+    /// has one and its first poll is in the trace.
+    pub fn task_name(&self, id: Id) -> Option<&str> {
+        self.names.get(&id).map(|n| &**n)
     }
 
     /// Writes the trace in the Trace Event Format (JSON), which Perfetto
@@ -160,14 +170,20 @@ impl Trace {
             let ts = micros(e.start);
             let tid = e.worker;
             match e.kind {
-                TraceKind::Poll { task, from } => write!(
-                    out,
-                    "{{\"name\":\"poll\",\"cat\":\"{}\",\"ph\":\"X\",\"pid\":1,\"tid\":{tid},\
-                     \"ts\":{ts},\"dur\":{},\"args\":{{\"task\":{task},\"from\":\"{}\"}}}}",
-                    from.name(),
-                    micros(e.duration),
-                    from.name()
-                )?,
+                TraceKind::Poll { task, from } => {
+                    write!(
+                        out,
+                        "{{\"name\":\"poll\",\"cat\":\"{}\",\"ph\":\"X\",\"pid\":1,\"tid\":{tid},\
+                         \"ts\":{ts},\"dur\":{},\"args\":{{\"task\":{task},\"from\":\"{}\"",
+                        from.name(),
+                        micros(e.duration),
+                        from.name()
+                    )?;
+                    if let Some(name) = self.task_name(task) {
+                        write!(out, ",\"task_name\":\"{}\"", JsonStr(name))?;
+                    }
+                    out.write_all(b"}}")?
+                }
                 TraceKind::Park { in_driver } => write!(
                     out,
                     "{{\"name\":\"{}\",\"cat\":\"park\",\"ph\":\"X\",\"pid\":1,\"tid\":{tid},\
@@ -193,6 +209,23 @@ impl Trace {
     }
 }
 
+/// A string's characters as a JSON string literal's contents.
+struct JsonStr<'a>(&'a str);
+
+impl fmt::Display for JsonStr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
+                c => write!(f, "{c}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Microseconds with three decimals, as the format wants.
 fn micros(d: Duration) -> impl fmt::Display {
     struct Micros(Duration);
@@ -209,6 +242,7 @@ fn micros(d: Duration) -> impl fmt::Display {
 pub(crate) struct TraceBuffer {
     events: Vec<TraceEvent>,
     dropped: u64,
+    names: Vec<(Id, Arc<str>)>,
 }
 
 /// A worker's recorder. `limit == 0`: tracing is off.
@@ -219,6 +253,8 @@ pub(crate) struct TraceLocal {
     recorded: Cell<usize>,
     dropped: Cell<u64>,
     pending: RefCell<Vec<TraceEvent>>,
+    /// Names of named tasks first polled here, not handed over yet.
+    names: RefCell<Vec<(Id, Arc<str>)>>,
     epoch: Instant,
 }
 
@@ -230,6 +266,7 @@ impl TraceLocal {
             recorded: Cell::new(0),
             dropped: Cell::new(0),
             pending: RefCell::new(Vec::new()),
+            names: RefCell::new(Vec::new()),
             epoch,
         }
     }
@@ -242,6 +279,14 @@ impl TraceLocal {
     /// Records an event that began at `start` and ends now.
     pub(crate) fn record(&self, start: Instant, kind: TraceKind) {
         self.push(start, Instant::now().saturating_duration_since(start), kind);
+    }
+
+    /// Records the name of a task about to be polled for the first time (while events
+    /// are still recorded: the names are bounded as the events are).
+    pub(crate) fn record_name(&self, id: Id, name: &Arc<str>) {
+        if self.recorded.get() < self.limit {
+            self.names.borrow_mut().push((id, name.clone()));
+        }
     }
 
     /// Records an event of no duration, now.
@@ -272,6 +317,7 @@ impl TraceLocal {
         let mut buffer = to.lock();
         buffer.events.append(&mut pending);
         buffer.dropped += self.dropped.replace(0);
+        buffer.names.append(&mut self.names.borrow_mut());
     }
 }
 
@@ -284,6 +330,7 @@ pub(crate) fn take<'a>(
         let mut b = b.lock();
         trace.events.append(&mut b.events);
         trace.dropped += std::mem::take(&mut b.dropped);
+        trace.names.extend(b.names.drain(..));
     }
     trace.events.sort_by_key(|e| e.start);
     trace
@@ -294,6 +341,10 @@ impl Trace {
     /// A trace made of given events, for tests of what reads traces.
     pub(crate) fn from_events(mut events: Vec<TraceEvent>) -> Trace {
         events.sort_by_key(|e| e.start);
-        Trace { events, dropped: 0 }
+        Trace {
+            events,
+            dropped: 0,
+            names: HashMap::new(),
+        }
     }
 }

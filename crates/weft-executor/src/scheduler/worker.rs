@@ -128,6 +128,7 @@
 use super::context;
 use super::metrics::{bump, LocalStats};
 use super::park;
+use super::poll::PollSite;
 use super::trace::{TaskSource, TraceKind, TraceLocal};
 use super::{Remote, Shared, WorkerQueues};
 use crate::sync::deque::Worker as LocalQueue;
@@ -138,7 +139,7 @@ use crate::task::Notified;
 use crossbeam_utils::Backoff;
 use std::cell::Cell;
 use std::ptr::NonNull;
-use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -224,6 +225,8 @@ pub(crate) struct WorkerLocal {
     batches: Batches,
     /// Free task cells (see `task/alloc.rs`).
     pub(crate) cells: LocalCache,
+    /// What is done around each poll (see `poll.rs`).
+    poll_site: PollSite,
 }
 
 /// The body of a worker thread.
@@ -252,6 +255,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: WorkerQueues) {
             trace: TraceLocal::new(index, shared.config.trace_limit, shared.config.epoch),
             batches: Batches::new(index, shared.owned.num_shards()),
             cells: LocalCache::new(),
+            poll_site: PollSite::new(&shared.config, index),
             shared,
         },
     });
@@ -278,23 +282,17 @@ unsafe fn run_worker(worker: *mut Worker) {
             break;
         };
         // SAFETY: as above.
-        if unsafe { (*worker).local.trace.on() } {
+        let w = unsafe { &(*worker).local };
+        // One branch for both the trace and slow-poll timing (see `PollSite::watched`).
+        if w.poll_site.watched() {
             // SAFETY: as above.
-            let from = unsafe { (*worker).core.from };
-            let kind = TraceKind::Poll {
-                task: task.id(),
-                from,
-            };
-            let start = Instant::now();
-            task.run();
-            if context::worker_ptr() != worker {
+            if !unsafe { Worker::run_watched(worker, task) } {
                 shared.hand_off_done();
                 return;
             }
-            // SAFETY: as above.
-            unsafe { (*worker).local.trace.record(start, kind) };
             continue;
         }
+        w.poll_site.note(&task);
         task.run();
         if context::worker_ptr() != worker {
             // Handed off in the poll: another thread runs the worker now.
@@ -356,6 +354,43 @@ pub(crate) fn hand_off() -> bool {
 }
 
 impl Worker {
+    /// Polls `task` with the trace recording it and/or slow polls timed. Returns false if
+    /// the poll handed the worker to another thread (then its slow poll is not reported:
+    /// blocking in place is what it is for).
+    ///
+    /// # Safety
+    ///
+    /// This thread owns `worker`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn run_watched(worker: *mut Worker, task: Notified) -> bool {
+        // SAFETY: the caller's.
+        let (from, w) = unsafe { ((*worker).core.from, &(*worker).local) };
+        let traced = w.trace.on().then(|| {
+            let header = task.header();
+            if let (0, Some(name)) = (header.poll_stats().0, header.spawned.name()) {
+                w.trace.record_name(header.id, name);
+            }
+            let kind = TraceKind::Poll {
+                task: task.id(),
+                from,
+            };
+            (Instant::now(), kind)
+        });
+        let timer = w.poll_site.begin(&task);
+        task.run();
+        if context::worker_ptr() != worker {
+            return false;
+        }
+        // SAFETY: the caller's, and we still own it (checked just above).
+        let w = unsafe { &(*worker).local };
+        w.poll_site.end(timer);
+        if let Some((start, kind)) = traced {
+            w.trace.record(start, kind);
+        }
+        true
+    }
+
     /// The next task to poll, after parking as long as there is none; `None` at shutdown.
     ///
     /// # Safety
@@ -542,6 +577,7 @@ impl Core {
         if let Some(start) = start {
             w.trace.record(start, TraceKind::Park { in_driver });
         }
+        w.poll_site.refresh_clock();
         // Tasks woken by the driver landed in our ready queue; share them.
         if w.ready.len() + w.queue.len() > 1 {
             shared.notify_parked_local();
@@ -572,10 +608,13 @@ impl WorkerLocal {
     /// Hands our counters and trace events over to where other threads read them.
     fn publish(&self) {
         self.stats.publish(&self.remote().stats);
+        let slow = self.poll_site.slow_polls();
+        self.remote().stats.slow_polls.store(slow, Relaxed);
         self.trace.publish(&self.remote().trace);
     }
 
     fn maintenance(&self) {
+        self.poll_site.refresh_clock();
         self.publish();
         self.settle();
         self.poll_driver();
