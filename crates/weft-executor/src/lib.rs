@@ -90,7 +90,7 @@ pub use metrics::RuntimeMetrics;
 #[cfg(not(weft_loom))]
 pub use runtime::Runtime;
 #[cfg(not(weft_loom))]
-pub use scheduler::trace::{TaskSource, Trace, TraceEvent, TraceKind};
+pub use scheduler::trace::{ParkEnd, Place, TaskSource, Trace, TraceEvent, TraceKind};
 pub use task::{AbortHandle, JoinError, JoinHandle};
 #[cfg(not(weft_loom))]
 pub use task_local::{AccessError, LocalKey, TaskLocalFuture};

@@ -99,7 +99,7 @@
 use super::context;
 use super::metrics::{bump, LocalStats};
 use super::park;
-use super::trace::{TaskSource, TraceKind, TraceLocal};
+use super::trace::{ParkEnd, Place, TaskSource, TraceKind, TraceLocal};
 use super::{Remote, Shared, WorkerQueues};
 use crate::sync::deque::Worker as LocalQueue;
 use crate::task::alloc::LocalCache;
@@ -350,6 +350,17 @@ impl WorkerLocal {
         if !park::start_searching(&self.shared.idle, &self.searching) {
             return None;
         }
+        let start = self.trace.clock();
+        let found = self.search_rounds();
+        self.trace.span(start, || TraceKind::Search {
+            found: found.is_some(),
+        });
+        found
+    }
+
+    /// The looks of a search (see `search`). Not inlined: kept out of the loop that polls.
+    #[inline(never)]
+    fn search_rounds(&self) -> Option<Notified> {
         // The LIFO slots are compared with our previous look (the end of the previous
         // search, or before we slept) now, and again after a full spin: a task seen in
         // the same slot at both looks has waited at least that long behind one poll.
@@ -400,32 +411,81 @@ impl WorkerLocal {
         self.settle();
         // What other workers gave back while we ran: keep a cache's worth, free the rest.
         self.cells.trim(&self.remote().free);
-        let start = self.trace.on().then(Instant::now);
+        let start = self.trace.clock();
+        let ready_before = if start.is_some() { self.ready.len() } else { 0 };
         // Register, look once more, sleep, unregister (see `park.rs`).
-        let in_driver = park::park_worker(shared, self.index, &self.searching, &self.delivering);
-        if let Some(start) = start {
-            self.trace.record(start, TraceKind::Park { in_driver });
-        }
+        let woke = park::park_worker(shared, self.index, &self.searching, &self.delivering);
+        self.trace
+            .span(start, || self.park_end(start, ready_before, woke));
         // Tasks woken by the driver landed in our ready queue; share them.
         if self.ready.len() + self.queue.len() > 1 {
             shared.notify_parked_local();
         }
     }
 
+    /// Why a park ended, for the trace: notified, else a task the driver woke into our
+    /// ready queue, else the watcher's interval passed, else spurious.
+    #[cold]
+    fn park_end(&self, start: Option<Instant>, ready_before: usize, woke: park::Woke) -> TraceKind {
+        let slept = start.map_or(Duration::ZERO, |s| s.elapsed());
+        let why = if woke.notified {
+            ParkEnd::Notified
+        } else if woke.in_driver && self.ready.len() > ready_before {
+            ParkEnd::DriverEvent
+        } else if woke.in_driver && slept >= WATCH_INTERVAL {
+            ParkEnd::WatcherTimeout
+        } else {
+            ParkEnd::Spurious
+        };
+        TraceKind::Park {
+            in_driver: woke.in_driver,
+            woke: why,
+        }
+    }
+
     /// Called for a task spawned on this worker.
     pub(crate) fn spawned(&self, task: Notified) {
         bump(&self.stats.spawned, 1);
-        self.schedule_local(task);
+        let to = || self.landing(Place::LifoSlot);
+        self.trace.event(|| TraceKind::Spawn {
+            task: task.addr(),
+            to: to(),
+        });
+        self.place_local(task);
+    }
+
+    /// Queues a task woken on this worker (see `place_local`).
+    pub(crate) fn schedule_local(&self, task: Notified) {
+        let to = || self.landing(Place::LifoSlot);
+        self.trace.event(|| TraceKind::Wake {
+            task: task.addr(),
+            to: to(),
+        });
+        self.place_local(task);
+    }
+
+    /// Where a task queued now goes, for the trace (recorded before it goes, so that the
+    /// wake comes before any poll of the task): the ready queue while the driver delivers
+    /// events, else `usual`.
+    fn landing(&self, usual: Place) -> Place {
+        if self.delivering.get() {
+            Place::Ready
+        } else {
+            usual
+        }
     }
 
     /// Queues a task on this worker: in the LIFO slot (spawn, wake), or in the ready queue
     /// (woken while the driver delivers events).
-    pub(crate) fn schedule_local(&self, task: Notified) {
+    #[inline]
+    fn place_local(&self, task: Notified) {
         if self.delivering.get() {
             self.push_ready(task);
             return;
         }
         if let Some(prev) = self.remote().lifo.put(task) {
+            self.trace
+                .event(|| TraceKind::LifoDisplaced { task: prev.addr() });
             self.push_back(prev);
             self.shared.notify_parked_local();
             return;
@@ -442,6 +502,11 @@ impl WorkerLocal {
     /// the next maintenance tick, 61 polls away: a task that yields in a loop would let
     /// the injector advance one batch per 61 of its polls.
     pub(crate) fn schedule_yield(&self, task: Notified) {
+        let to = || self.landing(Place::Queue);
+        self.trace.event(|| TraceKind::Wake {
+            task: task.addr(),
+            to: to(),
+        });
         if self.delivering.get() {
             self.push_ready(task);
             return;
@@ -469,13 +534,22 @@ impl WorkerLocal {
     #[inline]
     fn push_capped(&self, queue: &LocalQueue<Notified>, task: Notified) {
         if queue.len() >= QUEUE_CAP {
+            let mut moved = 0;
             for _ in 0..QUEUE_CAP / 2 {
                 match queue.pop() {
                     Some(t) => self.shared.injector.push(t),
                     None => break,
                 }
+                moved += 1;
             }
             bump(&self.stats.overflows, 1);
+            let from = if std::ptr::eq(queue, &self.ready) {
+                Place::Ready
+            } else {
+                Place::Queue
+            };
+            self.trace
+                .event(|| TraceKind::Overflow { from, tasks: moved });
         }
         queue.push(task);
     }
