@@ -78,6 +78,7 @@ pub mod task {
         spawn, spawn_blocking, yield_now, AbortHandle, AccessError, JoinError, JoinHandle, JoinSet,
         LocalKey, TaskLocalFuture, YieldNow,
     };
+    pub use weft_executor::{task_id as id, try_task_id as try_id, TaskId as Id};
 }
 
 /// Time: `sleep`, `timeout`, `interval`.

@@ -182,9 +182,10 @@ impl Shared {
                 Some(w) => w.spawned(notified),
                 None => {
                     self.remote_spawned.fetch_add(1, Relaxed);
-                    let task = notified.addr();
-                    let to = Place::Injector;
-                    self.outside_trace.event(|| TraceKind::Spawn { task, to });
+                    self.outside_trace.event(|| TraceKind::Spawn {
+                        task: notified.id(),
+                        to: Place::Injector,
+                    });
                     self.schedule_remote(notified);
                 }
             }
@@ -194,9 +195,8 @@ impl Shared {
 
     /// A wake from outside the workers: traced, then `schedule_remote`.
     fn schedule_outside(&self, task: Notified) {
-        let id = task.addr();
         self.outside_trace.event(|| TraceKind::Wake {
-            task: id,
+            task: task.id(),
             to: Place::Injector,
         });
         self.schedule_remote(task);

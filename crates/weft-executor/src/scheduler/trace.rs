@@ -22,9 +22,10 @@
 //! arrows from each wake to the poll it caused and from each steal's victim to its thief.
 //! `Trace::write_svg` (in `trace_svg.rs`) draws the same without a browser.
 //!
-//! Tasks are named by the address of their cell, which a later spawn may reuse: a wake is
-//! paired with the next poll of the same address (`Trace::wake_pairs`).
+//! Tasks are named by their id, never reused: a wake is paired with the next poll of the
+//! same task (`Trace::wake_pairs`).
 
+use crate::task::Id;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io::{self, Write};
@@ -124,9 +125,8 @@ impl ParkEnd {
 pub enum TraceKind {
     /// Polled a task once.
     Poll {
-        /// The task, as the address of its cell: unique among live tasks, reused after a
-        /// task is freed.
-        task: usize,
+        /// The task's id (never reused, see [`TaskId`](crate::TaskId)).
+        task: Id,
         /// Where the worker found it.
         from: TaskSource,
     },
@@ -162,14 +162,14 @@ pub enum TraceKind {
     /// wakes itself into the queue.
     Wake {
         /// The task, as in [`TraceKind::Poll`].
-        task: usize,
+        task: Id,
         /// Where it was put.
         to: Place,
     },
     /// Spawned a task (an instant), put at `to` as for [`TraceKind::Wake`].
     Spawn {
         /// The new task, as in [`TraceKind::Poll`].
-        task: usize,
+        task: Id,
         /// Where it was put.
         to: Place,
     },
@@ -183,7 +183,7 @@ pub enum TraceKind {
     /// worker's queue (an instant).
     LifoDisplaced {
         /// The task pushed out, as in [`TraceKind::Poll`].
-        task: usize,
+        task: Id,
     },
     /// One of the worker's queues was full: its oldest half moved to the injector (an
     /// instant).
@@ -266,7 +266,7 @@ impl Trace {
     /// [`events`](Trace::events). The wake is the task's last wake or spawn that began
     /// before the poll did, with no poll of the task between them.
     pub(crate) fn wake_pairs(&self) -> Vec<(usize, usize)> {
-        let mut waiting: std::collections::HashMap<usize, usize> = Default::default();
+        let mut waiting: std::collections::HashMap<Id, usize> = Default::default();
         let mut pairs = Vec::new();
         for (i, e) in self.events.iter().enumerate() {
             match e.kind {
@@ -348,7 +348,7 @@ impl Trace {
                         &mut out,
                         &name,
                         from.name(),
-                        &format!("\"task\":\"{task:#x}\",\"from\":\"{}\"", from.name()),
+                        &format!("\"task\":{task},\"from\":\"{}\"", from.name()),
                     )?;
                     if let Some(w) = flow_into.get(&i) {
                         write!(
@@ -414,7 +414,7 @@ impl Trace {
                         &mut out,
                         &format!("{verb} to {}", to.name()),
                         verb,
-                        &format!("\"task\":\"{task:#x}\",\"to\":\"{}\"", to.name()),
+                        &format!("\"task\":{task},\"to\":\"{}\"", to.name()),
                     )?;
                     if flow_from.contains(&i) {
                         write!(
@@ -434,7 +434,7 @@ impl Trace {
                     &mut out,
                     "lifo displaced",
                     "lifo",
-                    &format!("\"task\":\"{task:#x}\",\"to\":\"queue\""),
+                    &format!("\"task\":{task},\"to\":\"queue\""),
                 )?,
                 TraceKind::Overflow { from, tasks } => slice(
                     &mut out,
@@ -666,14 +666,17 @@ mod tests {
 
     #[test]
     fn the_json_parses_and_every_flow_has_its_start_and_finish() {
-        let poll = |task, from| TraceKind::Poll { task, from };
+        let poll = |task, from| TraceKind::Poll {
+            task: Id::for_test(task),
+            from,
+        };
         let trace = Trace::from_events(vec![
             event(
                 None,
                 0,
                 0,
                 TraceKind::Spawn {
-                    task: 1,
+                    task: Id::for_test(1),
                     to: Place::Injector,
                 },
             ),
@@ -683,7 +686,7 @@ mod tests {
                 2,
                 0,
                 TraceKind::Spawn {
-                    task: 2,
+                    task: Id::for_test(2),
                     to: Place::LifoSlot,
                 },
             ),
@@ -692,11 +695,18 @@ mod tests {
                 3,
                 0,
                 TraceKind::Wake {
-                    task: 3,
+                    task: Id::for_test(3),
                     to: Place::LifoSlot,
                 },
             ),
-            event(Some(0), 3, 0, TraceKind::LifoDisplaced { task: 2 }),
+            event(
+                Some(0),
+                3,
+                0,
+                TraceKind::LifoDisplaced {
+                    task: Id::for_test(2),
+                },
+            ),
             event(Some(0), 4, 0, TraceKind::Unpark { worker: 1 }),
             event(
                 Some(1),
@@ -735,7 +745,7 @@ mod tests {
                 24,
                 0,
                 TraceKind::Wake {
-                    task: 4,
+                    task: Id::for_test(4),
                     to: Place::LifoSlot,
                 },
             ),

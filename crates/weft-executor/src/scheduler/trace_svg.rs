@@ -581,7 +581,7 @@ impl Trace {
                 };
                 writeln!(
                     out,
-                    "<title>{} {verb} task {task:#x} into {} at {}; {} polled it (found in {from}) \
+                    "<title>{} {verb} task {task} into {} at {}; {} polled it (found in {from}) \
                      at {}</title></path>",
                     lane_name(w.worker),
                     if place == super::trace::Place::Injector {
@@ -709,6 +709,7 @@ impl Trace {
 mod tests {
     use super::*;
     use crate::scheduler::trace::{ParkEnd, Place, TaskSource, Trace, TraceEvent, TraceKind};
+    use crate::task::Id;
 
     fn event(worker: usize, start_us: u64, dur_us: u64, kind: TraceKind) -> TraceEvent {
         at(Some(worker), start_us, dur_us, kind)
@@ -775,7 +776,7 @@ mod tests {
                 0,
                 10,
                 TraceKind::Poll {
-                    task: 1,
+                    task: Id::for_test(1),
                     from: TaskSource::LifoSlot,
                 },
             ),
@@ -784,7 +785,7 @@ mod tests {
                 50,
                 10,
                 TraceKind::Poll {
-                    task: 2,
+                    task: Id::for_test(2),
                     from: TaskSource::Queue,
                 },
             ),
@@ -812,7 +813,7 @@ mod tests {
                 46,
                 5,
                 TraceKind::Poll {
-                    task: 3,
+                    task: Id::for_test(3),
                     from: TaskSource::Stolen,
                 },
             ),
@@ -856,7 +857,7 @@ mod tests {
                     i,
                     1,
                     TraceKind::Poll {
-                        task: i as usize,
+                        task: Id::for_test(i + 1),
                         from: TaskSource::Queue,
                     },
                 )
@@ -870,16 +871,16 @@ mod tests {
         assert!(svg.contains("a poll of a task found in lifo"));
     }
 
-    fn lifo_poll(task: usize) -> TraceKind {
+    fn lifo_poll(task: u64) -> TraceKind {
         TraceKind::Poll {
-            task,
+            task: Id::for_test(task),
             from: TaskSource::LifoSlot,
         }
     }
 
-    fn queue_poll(task: usize) -> TraceKind {
+    fn queue_poll(task: u64) -> TraceKind {
         TraceKind::Poll {
-            task,
+            task: Id::for_test(task),
             from: TaskSource::Queue,
         }
     }
@@ -911,7 +912,7 @@ mod tests {
                 0,
                 10,
                 TraceKind::Poll {
-                    task: 1,
+                    task: Id::for_test(1),
                     from: TaskSource::Queue,
                 },
             ),
@@ -920,7 +921,7 @@ mod tests {
                 20_000,
                 10,
                 TraceKind::Poll {
-                    task: 2,
+                    task: Id::for_test(2),
                     from: TaskSource::Ready,
                 },
             ),
@@ -952,7 +953,10 @@ mod tests {
     /// worker 1; worker 1 searches, steals task 2 from worker 0's queue, polls it; worker 0
     /// polls task 3 (same lane: no arrow).
     fn journey() -> Trace {
-        let spawn = |task, to| TraceKind::Spawn { task, to };
+        let spawn = |task, to| TraceKind::Spawn {
+            task: Id::for_test(task),
+            to,
+        };
         Trace::from_events(vec![
             at(None, 0, 0, spawn(1, Place::Injector)),
             event(
@@ -969,18 +973,25 @@ mod tests {
                 2,
                 30,
                 TraceKind::Poll {
-                    task: 1,
+                    task: Id::for_test(1),
                     from: TaskSource::Injector,
                 },
             ),
             event(0, 5, 0, spawn(2, Place::LifoSlot)),
-            event(0, 8, 0, TraceKind::LifoDisplaced { task: 2 }),
+            event(
+                0,
+                8,
+                0,
+                TraceKind::LifoDisplaced {
+                    task: Id::for_test(2),
+                },
+            ),
             event(
                 0,
                 8,
                 0,
                 TraceKind::Wake {
-                    task: 3,
+                    task: Id::for_test(3),
                     to: Place::LifoSlot,
                 },
             ),
@@ -1001,7 +1012,7 @@ mod tests {
                 31,
                 10,
                 TraceKind::Poll {
-                    task: 2,
+                    task: Id::for_test(2),
                     from: TaskSource::Stolen,
                 },
             ),
@@ -1019,9 +1030,9 @@ mod tests {
         // Cross-lane: outside to worker 0 (task 1), worker 0 to worker 1 (task 2). Task 3
         // ran where it was woken: no arrow.
         assert_eq!(svg.matches("class=\"wake\"").count(), 2);
-        assert!(svg.contains("outside spawned task 0x1 into the injector"));
+        assert!(svg.contains("outside spawned task 1 into the injector"));
         assert!(svg.contains(
-            "worker 0 spawned task 0x2 into its lifo at 5.0 µs; worker 1 polled it (found in stolen)"
+            "worker 0 spawned task 2 into its lifo at 5.0 µs; worker 1 polled it (found in stolen)"
         ));
         assert_eq!(svg.matches("class=\"steal\"").count(), 1);
         assert!(svg.contains("worker 1 took 1 tasks from worker 0 (its queue)"));
@@ -1041,7 +1052,7 @@ mod tests {
                 2 * i,
                 0,
                 TraceKind::Wake {
-                    task: i as usize,
+                    task: Id::for_test(i + 1),
                     to: Place::Queue,
                 },
             ));
@@ -1050,7 +1061,7 @@ mod tests {
                 2 * i + 1,
                 0,
                 TraceKind::Poll {
-                    task: i as usize,
+                    task: Id::for_test(i + 1),
                     from: TaskSource::Stolen,
                 },
             ));

@@ -238,7 +238,7 @@ impl WorkerLocal {
     #[inline(never)]
     fn run_traced(&self, task: Notified) {
         let kind = TraceKind::Poll {
-            task: task.addr(),
+            task: task.id(),
             from: self.from.get(),
         };
         let start = Instant::now();
@@ -448,7 +448,7 @@ impl WorkerLocal {
         bump(&self.stats.spawned, 1);
         let to = || self.landing(Place::LifoSlot);
         self.trace.event(|| TraceKind::Spawn {
-            task: task.addr(),
+            task: task.id(),
             to: to(),
         });
         self.place_local(task);
@@ -458,7 +458,7 @@ impl WorkerLocal {
     pub(crate) fn schedule_local(&self, task: Notified) {
         let to = || self.landing(Place::LifoSlot);
         self.trace.event(|| TraceKind::Wake {
-            task: task.addr(),
+            task: task.id(),
             to: to(),
         });
         self.place_local(task);
@@ -485,7 +485,7 @@ impl WorkerLocal {
         }
         if let Some(prev) = self.remote().lifo.put(task) {
             self.trace
-                .event(|| TraceKind::LifoDisplaced { task: prev.addr() });
+                .event(|| TraceKind::LifoDisplaced { task: prev.id() });
             self.push_back(prev);
             self.shared.notify_parked_local();
             return;
@@ -504,7 +504,7 @@ impl WorkerLocal {
     pub(crate) fn schedule_yield(&self, task: Notified) {
         let to = || self.landing(Place::Queue);
         self.trace.event(|| TraceKind::Wake {
-            task: task.addr(),
+            task: task.id(),
             to: to(),
         });
         if self.delivering.get() {
