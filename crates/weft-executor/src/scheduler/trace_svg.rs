@@ -241,7 +241,7 @@ impl Trace {
         let mid = |lane: usize| lane_y(lane) + LANE_H / 2.0;
         let axis_y = lane_y(lanes + 1) + 4.0;
         let legend_y = axis_y + 34.0;
-        let height = legend_y + 50.0;
+        let height = legend_y + 70.0;
 
         writeln!(
             out,
@@ -256,8 +256,8 @@ impl Trace {
         ] {
             write!(
                 out,
-                "<marker id=\"{id}\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" \
-                 markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" \
+                "<marker id=\"{id}\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"9\" markerUnits=\"userSpaceOnUse\" \
+                 markerHeight=\"9\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" \
                  fill=\"{fill}\"/></marker>"
             )?;
         }
@@ -415,33 +415,6 @@ impl Trace {
             }
         }
 
-        // Steals: an arrow from the victim's lane to the thief's.
-        for e in events.iter().filter(visible) {
-            if let TraceKind::Steal {
-                victim,
-                from: place,
-                tasks,
-            } = e.kind
-            {
-                let x = scale.x(e.start);
-                let (y0, y1) = (mid(lane_of(victim)), mid(lane_of(e.worker)));
-                let victim_name = victim.map_or("the injector".to_owned(), |v| {
-                    format!("worker {v} (its {})", place.name())
-                });
-                writeln!(
-                    out,
-                    "<path class=\"steal\" d=\"M{x:.2},{y0:.1} C{:.2},{y0:.1} {:.2},{y1:.1} {:.2},{y1:.1}\" \
-                     stroke=\"#333\" stroke-width=\"1.2\" fill=\"none\" marker-end=\"url(#arrow)\">\
-                     <title>worker {} took {tasks} tasks from {victim_name} at {}</title></path>",
-                    x + 8.0,
-                    x - 8.0,
-                    x + 0.01,
-                    lane_of(e.worker).saturating_sub(1),
-                    human(e.start)
-                )?;
-            }
-        }
-
         // Unparks: a dashed arrow from the waker's lane to the sleeper's.
         for e in events.iter().filter(visible) {
             if let TraceKind::Unpark { worker } = e.kind {
@@ -460,6 +433,49 @@ impl Trace {
         }
 
         self.write_wakes(&mut out, &scale, from, to, &mid)?;
+
+        // Steals, over the wakes: an arrow from the victim's lane to the thief's, labelled
+        // with what it took from while there are few.
+        let few_steals = events
+            .iter()
+            .filter(visible)
+            .filter(|e| matches!(e.kind, TraceKind::Steal { .. }))
+            .count()
+            <= 12;
+        for e in events.iter().filter(visible) {
+            if let TraceKind::Steal {
+                victim,
+                from: place,
+                tasks,
+            } = e.kind
+            {
+                let x = scale.x(e.start);
+                let (y0, y1) = (mid(lane_of(victim)), mid(lane_of(e.worker)));
+                let victim_name = victim.map_or("the injector".to_owned(), |v| {
+                    format!("worker {v} (its {})", place.name())
+                });
+                writeln!(
+                    out,
+                    "<path class=\"steal\" d=\"M{x:.2},{y0:.1} C{:.2},{y0:.1} {:.2},{y1:.1} {:.2},{y1:.1}\" \
+                     stroke=\"#333\" stroke-width=\"2\" fill=\"none\" marker-end=\"url(#arrow)\">\
+                     <title>worker {} took {tasks} tasks from {victim_name} at {}</title></path>",
+                    x + 8.0,
+                    x - 8.0,
+                    x + 0.01,
+                    lane_of(e.worker).saturating_sub(1),
+                    human(e.start)
+                )?;
+                if few_steals {
+                    writeln!(
+                        out,
+                        "<text x=\"{:.2}\" y=\"{:.1}\" font-size=\"10\">steal: {}</text>",
+                        x + 4.0,
+                        (y0 + y1) / 2.0 + 3.0,
+                        victim.map_or("injector", |_| place.name())
+                    )?;
+                }
+            }
+        }
 
         // The time axis.
         writeln!(
