@@ -509,8 +509,16 @@ impl TraceLocal {
     #[inline(always)]
     pub(crate) fn event(&self, kind: impl FnOnce() -> TraceKind) {
         if self.on() {
-            self.record_instant(kind());
+            self.event_cold(kind);
         }
+    }
+
+    /// `event`'s recording, out of line: building the event inline would give its caller
+    /// a stack frame (two instructions more per wake when tracing is off).
+    #[cold]
+    #[inline(never)]
+    fn event_cold(&self, kind: impl FnOnce() -> TraceKind) {
+        self.record_instant(kind());
     }
 
     /// Records an event begun at `start` (from [`clock`](Self::clock)) and ending now.
