@@ -159,7 +159,9 @@ pub enum TraceKind {
     },
     /// Woke a task (an instant): the task is queued at `to`, of the worker that recorded
     /// the event (`Injector` when the waker is outside the runtime). A task that yields
-    /// wakes itself into the queue.
+    /// (and goes to the back of the queue) is not recorded: its next poll follows its last
+    /// with no wake between (recording it would cost every yield a branch while tracing
+    /// is off, docs/measuring.md).
     Wake {
         /// The task, as in [`TraceKind::Poll`].
         task: Id,

@@ -502,12 +502,9 @@ impl WorkerLocal {
     /// would run again at once while tasks spawned from outside wait in the injector for
     /// the next maintenance tick, 61 polls away: a task that yields in a loop would let
     /// the injector advance one batch per 61 of its polls.
+    ///
+    /// Not traced (see `TraceKind::Wake`): the hottest path of all stays as it is.
     pub(crate) fn schedule_yield(&self, task: Notified) {
-        let to = || self.landing(Place::Queue);
-        self.trace.event(|| TraceKind::Wake {
-            task: task.id(),
-            to: to(),
-        });
         if self.delivering.get() {
             self.push_ready(task);
             return;
