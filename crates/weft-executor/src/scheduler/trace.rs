@@ -532,13 +532,11 @@ impl TraceLocal {
     }
 
     /// Records an event that began at `start` and ends now.
-    #[cold]
     pub(crate) fn record(&self, start: Instant, kind: TraceKind) {
         self.push(start, Instant::now().saturating_duration_since(start), kind);
     }
 
     /// Records an event of no duration, now.
-    #[cold]
     pub(crate) fn record_instant(&self, kind: TraceKind) {
         self.push(Instant::now(), Duration::ZERO, kind);
     }

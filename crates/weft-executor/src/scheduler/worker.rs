@@ -412,9 +412,7 @@ impl Core {
         w.ready.pop()
     }
 
-    /// Becomes a searcher and looks for work elsewhere, spinning a little. Not inlined: the
-    /// loop that polls stays as small as it was before searches were traced.
-    #[inline(never)]
+    /// Becomes a searcher and looks for work elsewhere, spinning a little.
     fn search(&mut self, w: &WorkerLocal) -> Option<Notified> {
         if !park::start_searching(&w.shared.idle, &mut self.searching) {
             return None;
@@ -472,6 +470,8 @@ impl Core {
         });
     }
 
+    // Not inlined into the run loop: its trace of the park's end would grow the loop.
+    #[inline(never)]
     fn park(&mut self, w: &WorkerLocal) {
         let shared = &*w.shared;
         bump(&w.stats.parks, 1);
