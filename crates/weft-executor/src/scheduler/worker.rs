@@ -581,7 +581,7 @@ impl WorkerLocal {
 
     /// Queues a task on this worker: in the LIFO slot (spawn, wake), or in the ready queue
     /// (woken while the driver delivers events).
-    #[inline]
+    #[inline(always)]
     fn place_local(&self, task: Notified) {
         if self.delivering.get() {
             self.push_ready(task);
