@@ -37,7 +37,7 @@
 //!    settings (`Config`), metrics and traces.
 //! 4. The public layer: [`Builder`] (`builder.rs`), [`Runtime`] (`runtime.rs`),
 //!    [`Handle`] with [`spawn`] and [`spawn_blocking`] (`handle.rs`), [`RuntimeMetrics`]
-//!    (`metrics.rs`), and on them [`block_on`], [`JoinSet`], [`yield_now`] and task-locals
+//!    (`metrics.rs`), and on them [`block_on`], [`block_in_place`], [`JoinSet`], [`yield_now`] and task-locals
 //!    ([`LocalKey`]).
 //!
 //! The weft facade crate re-exports all of this with the timer and the reactor wired in;
@@ -60,6 +60,8 @@ mod task;
 mod scheduler;
 // Layer 4.
 #[cfg(not(weft_loom))]
+mod block_in_place;
+#[cfg(not(weft_loom))]
 mod block_on;
 #[cfg(not(weft_loom))]
 mod builder;
@@ -76,6 +78,8 @@ mod task_local;
 #[cfg(not(weft_loom))]
 mod yield_now;
 
+#[cfg(not(weft_loom))]
+pub use block_in_place::block_in_place;
 #[cfg(not(weft_loom))]
 pub use block_on::block_on;
 #[cfg(not(weft_loom))]
