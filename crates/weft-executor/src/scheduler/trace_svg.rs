@@ -14,6 +14,7 @@
 //!   window holds more than `MAX_WAKE_ARROWS` of them, they are summed up: one arrow per pair
 //!   of lanes and column of `WAKE_BUCKET_PX`, thicker the more wakes it stands for, its
 //!   tooltip counting them.
+//!   Steals past `MAX_STEAL_ARROWS` are summed up the same way.
 //! - An unpark is a dashed brown arrow from the waker's lane to the worker it woke.
 //! - The picture shows a window of at most `Trace::SVG_DETAIL_SPAN` in detail. When the trace is
 //!   longer, a strip above it sums up the whole run (each worker's share of time spent
@@ -28,7 +29,9 @@ use super::trace::{TaskSource, Trace, TraceEvent, TraceKind};
 const MERGE_PX: f64 = 1.0;
 /// Past this many cross-lane wakes in the window, wake arrows are summed up.
 const MAX_WAKE_ARROWS: usize = 60;
-/// The width of the columns summed-up wake arrows are gathered in.
+/// Past this many steals in the window, steal arrows are summed up the same way.
+const MAX_STEAL_ARROWS: usize = 60;
+/// The width of the columns summed-up wake (and steal) arrows are gathered in.
 const WAKE_BUCKET_PX: f64 = 24.0;
 const WAKE_COLOUR: &str = "#2ca02c";
 const UNPARK_COLOUR: &str = "#8c564b";
@@ -436,13 +439,56 @@ impl Trace {
 
         // Steals, over the wakes: an arrow from the victim's lane to the thief's, labelled
         // with what it took from while there are few.
-        let few_steals = events
+        let steals = events
             .iter()
             .filter(visible)
             .filter(|e| matches!(e.kind, TraceKind::Steal { .. }))
-            .count()
-            <= 12;
-        for e in events.iter().filter(visible) {
+            .count();
+        let few_steals = steals <= 12;
+        if steals > MAX_STEAL_ARROWS {
+            // Many: one arrow per (victim lane, thief lane, column), as for wakes.
+            let mut buckets: std::collections::BTreeMap<
+                (usize, usize, usize),
+                (usize, usize, f64),
+            > = Default::default();
+            for e in events.iter().filter(visible) {
+                if let TraceKind::Steal { victim, tasks, .. } = e.kind {
+                    let x = scale.x(e.start);
+                    let column = ((x - LEFT) / WAKE_BUCKET_PX) as usize;
+                    let b = buckets
+                        .entry((lane_of(victim), lane_of(e.worker), column))
+                        .or_insert((0, 0, 0.0));
+                    b.0 += 1;
+                    b.1 += tasks;
+                    b.2 += x;
+                }
+            }
+            for ((l0, l1, _), (n, tasks, sum)) in buckets {
+                let x = sum / n as f64;
+                let (y0, y1) = (mid(l0), mid(l1));
+                writeln!(
+                    out,
+                    "<path class=\"steal\" d=\"M{x:.2},{y0:.1} C{:.2},{y0:.1} {:.2},{y1:.1} {:.2},{y1:.1}\" \
+                     stroke=\"#333\" stroke-width=\"{:.1}\" fill=\"none\" marker-end=\"url(#arrow)\">\
+                     <title>{n} steals ({tasks} tasks) by {} from {}</title></path>",
+                    x + 8.0,
+                    x - 8.0,
+                    x + 0.01,
+                    1.5 + (n as f64).log2().min(4.0),
+                    lane_name(l1.checked_sub(1)),
+                    if l0 == 0 {
+                        "the injector".to_owned()
+                    } else {
+                        lane_name(l0.checked_sub(1))
+                    }
+                )?;
+            }
+        }
+        for e in events
+            .iter()
+            .filter(|_| steals <= MAX_STEAL_ARROWS)
+            .filter(visible)
+        {
             if let TraceKind::Steal {
                 victim,
                 from: place,
@@ -1096,6 +1142,44 @@ mod tests {
             .map(|(n, _)| n.parse::<usize>().unwrap())
             .sum();
         assert_eq!(counted, 500);
+    }
+
+    #[test]
+    fn many_steals_are_summed_up_per_column() {
+        // 300 steals by worker 1 from worker 0's ready queue, one every 3 µs.
+        let events: Vec<_> = (0..300u64)
+            .map(|i| {
+                event(
+                    1,
+                    3 * i,
+                    0,
+                    TraceKind::Steal {
+                        victim: Some(0),
+                        from: Place::Ready,
+                        tasks: 2,
+                    },
+                )
+            })
+            .collect();
+        let svg = svg_of(&Trace::from_events(events), 0, 1000);
+        well_formed(&svg);
+        let arrows = svg.matches("class=\"steal\"").count();
+        assert!(
+            (2..=MAX_STEAL_ARROWS).contains(&arrows),
+            "{arrows} steal arrows for 300 steals"
+        );
+        let (mut steals, mut tasks) = (0, 0);
+        for t in svg.split("<title>").skip(1) {
+            if let Some((n, rest)) = t.split_once(" steals (") {
+                steals += n.parse::<usize>().unwrap();
+                let (k, rest) = rest
+                    .split_once(" tasks) by worker 1 from worker 0")
+                    .unwrap();
+                assert!(rest.starts_with("</title>"));
+                tasks += k.parse::<usize>().unwrap();
+            }
+        }
+        assert_eq!((steals, tasks), (300, 600));
     }
 
     #[test]
