@@ -164,7 +164,10 @@ impl Handle {
     /// later). Empty unless the runtime was built with [`Builder::trace`](crate::Builder::trace); see
     /// [`Trace`](crate::Trace) for an example.
     pub fn take_trace(&self) -> crate::Trace {
-        crate::scheduler::trace::take(self.shared.remotes.iter().map(|r| &r.trace))
+        crate::scheduler::trace::take(
+            self.shared.remotes.iter().map(|r| &r.trace),
+            &self.shared.outside_trace,
+        )
     }
 }
 

@@ -103,7 +103,7 @@ pub use runtime::Runtime;
 #[cfg(not(weft_loom))]
 pub use scheduler::poll::SlowPoll;
 #[cfg(not(weft_loom))]
-pub use scheduler::trace::{TaskSource, Trace, TraceEvent, TraceKind};
+pub use scheduler::trace::{ParkEnd, Place, TaskSource, Trace, TraceEvent, TraceKind};
 pub use task::{task_id, try_task_id, AbortHandle, Id as TaskId, JoinError, JoinHandle};
 #[cfg(not(weft_loom))]
 pub use task_builder::TaskBuilder;

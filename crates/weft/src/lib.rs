@@ -66,7 +66,7 @@ pub use weft_executor::{
 
 /// Scheduler traces: what each worker did and when (see [`Builder::trace`]).
 pub mod trace {
-    pub use weft_executor::{TaskSource, Trace, TraceEvent, TraceKind};
+    pub use weft_executor::{ParkEnd, Place, TaskSource, Trace, TraceEvent, TraceKind};
 }
 
 #[cfg(feature = "macros")]

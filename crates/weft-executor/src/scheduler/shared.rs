@@ -8,7 +8,7 @@ use super::idle::Idle;
 use super::lifo::LifoSlot;
 use super::metrics::WorkerStats;
 use super::park::{Parker, Sleep};
-use super::trace::TraceBuffer;
+use super::trace::{OutsideTrace, Place, TraceBuffer, TraceKind};
 use super::worker::WATCH_INTERVAL;
 use crate::driver::Driver;
 use crate::sync::deque::{Injector, Steal, Stealer, Worker as LocalQueue};
@@ -82,6 +82,8 @@ pub(crate) struct Shared {
     /// `shutdown` it made each remote spawn miss the cache; docs/measuring.md).
     pub(crate) remote_spawned: CachePadded<AtomicU64>,
     pub(crate) blocking: BlockingPool,
+    /// The events of threads outside the workers (see `trace.rs`).
+    pub(crate) outside_trace: OutsideTrace,
     pub(crate) config: Arc<Config>,
     /// The threads of `block_in_place` hand-offs (see `worker.rs`).
     pub(crate) hand_offs: Mutex<HandOffs>,
@@ -140,6 +142,7 @@ impl Shared {
             shutdown: CachePadded::new(AtomicBool::new(false)),
             remote_spawned: CachePadded::new(AtomicU64::new(0)),
             blocking: BlockingPool::new(config.clone(), me.clone()),
+            outside_trace: OutsideTrace::new(config.trace_limit, config.epoch),
             config,
             hand_offs: Mutex::new(HandOffs::default()),
         });
@@ -194,11 +197,24 @@ impl Shared {
                 Some(w) => w.spawned(notified),
                 None => {
                     self.remote_spawned.fetch_add(1, Relaxed);
+                    self.outside_trace.event(|| TraceKind::Spawn {
+                        task: notified.id(),
+                        to: Place::Injector,
+                    });
                     self.schedule_remote(notified);
                 }
             }
             join
         })
+    }
+
+    /// A wake from outside the workers: traced, then `schedule_remote`.
+    fn schedule_outside(&self, task: Notified) {
+        self.outside_trace.event(|| TraceKind::Wake {
+            task: task.id(),
+            to: Place::Injector,
+        });
+        self.schedule_remote(task);
     }
 
     /// From outside the workers: into the injector, then wake a worker if needed.
@@ -225,10 +241,20 @@ impl Shared {
         Sleep::notify_parked_local(self)
     }
 
+    /// Records an instant on the calling worker's trace, or the outside lane's.
+    #[cold]
+    fn trace_event(&self, kind: TraceKind) {
+        context::with_worker(|w| match w {
+            Some(w) if ptr::eq(&*w.shared, self) => w.trace.event(|| kind),
+            _ => self.outside_trace.event(|| kind),
+        })
+    }
+
     /// Makes sure some idle worker watches the LIFO slots (see `worker.rs`).
     pub(crate) fn wake_watcher(&self) {
         let owner = self.driver_owner.load(SeqCst);
         if owner != NO_OWNER {
+            self.on_unpark(owner);
             self.remotes[owner].parker.unpark(&*self.driver);
         } else {
             self.notify_parked();
@@ -385,6 +411,15 @@ impl Sleep for Shared {
         self.watcher_armed.store(false, SeqCst);
         self.driver_owner.store(NO_OWNER, SeqCst);
     }
+    // Only when a sleeper is woken: out of line, so that the paths that wake nobody (most
+    // spawns and yields) stay as small as before.
+    #[cold]
+    #[inline(never)]
+    fn on_unpark(&self, worker: usize) {
+        if self.outside_trace.on() {
+            self.trace_event(TraceKind::Unpark { worker });
+        }
+    }
 }
 
 /// The owned-list shard of a thread outside the workers (one of `REMOTE_SHARDS`).
@@ -396,14 +431,14 @@ impl Schedule for Arc<Shared> {
     fn schedule(&self, task: Notified) {
         context::with_worker(|w| match w {
             Some(w) if ptr::eq(&*w.shared, &**self) => w.schedule_local(task),
-            _ => self.schedule_remote(task),
+            _ => self.schedule_outside(task),
         })
     }
 
     fn yield_now(&self, task: Notified) {
         context::with_worker(|w| match w {
             Some(w) if ptr::eq(&*w.shared, &**self) => w.schedule_yield(task),
-            _ => self.schedule_remote(task),
+            _ => self.schedule_outside(task),
         })
     }
 

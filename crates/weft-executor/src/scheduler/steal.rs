@@ -2,7 +2,7 @@
 //! (the protocol is in `worker.rs`'s header, sections "Stealing" and "The LIFO slot cannot
 //! strand a task").
 
-use super::trace::{TaskSource, TraceKind};
+use super::trace::{Place, TaskSource, TraceKind};
 use super::worker::{Core, WorkerLocal, QUEUE_CAP};
 use crate::scheduler::metrics::bump;
 use crate::sync::deque::{Steal, Stealer, Worker as LocalQueue};
@@ -55,7 +55,7 @@ impl Core {
 
     pub(super) fn steal_round(&mut self, w: &WorkerLocal) -> Option<Notified> {
         if let Some(t) = self.steal_injector(w) {
-            w.note_steal(None, 1 + w.queue.len());
+            w.note_steal(None, Place::Injector, 1 + w.queue.len());
             self.from = TaskSource::Injector;
             return Some(t);
         }
@@ -69,11 +69,11 @@ impl Core {
             }
             // Its driver-woken tasks first, into our own ready queue.
             let r = &remotes[v];
-            if let Some(t) = self.steal_half(w, &r.ready_stealer, &w.ready, v) {
+            if let Some(t) = self.steal_half(w, &r.ready_stealer, &w.ready, v, Place::Ready) {
                 w.maybe_ready.set(true); // the rest of the batch is in our ready queue
                 return Some(t);
             }
-            if let Some(t) = self.steal_half(w, &r.stealer, &w.queue, v) {
+            if let Some(t) = self.steal_half(w, &r.stealer, &w.queue, v, Place::Queue) {
                 return Some(t);
             }
         }
@@ -87,6 +87,7 @@ impl Core {
         from: &Stealer<Notified>,
         into: &LocalQueue<Notified>,
         victim: usize,
+        place: Place,
     ) -> Option<Notified> {
         if from.is_empty() {
             return None;
@@ -94,7 +95,7 @@ impl Core {
         loop {
             match from.steal_batch_with_limit_and_pop(into, QUEUE_CAP / 2) {
                 Steal::Success(t) => {
-                    w.note_steal(Some(victim), 1 + into.len());
+                    w.note_steal(Some(victim), place, 1 + into.len());
                     self.from = TaskSource::Stolen;
                     return Some(t);
                 }
@@ -115,7 +116,7 @@ impl Core {
             if !now.is_null() && now == seen[v] {
                 if let Some(t) = remote.lifo.take_if(now) {
                     seen[v] = std::ptr::null_mut();
-                    w.note_steal(Some(v), 1);
+                    w.note_steal(Some(v), Place::LifoSlot, 1);
                     self.from = TaskSource::Stolen;
                     return Some(t);
                 }
@@ -137,14 +138,16 @@ impl Core {
 }
 
 impl WorkerLocal {
-    /// Counts a steal (of `tasks`, from worker `victim` or the injector) and traces it.
-    fn note_steal(&self, victim: Option<usize>, tasks: usize) {
+    /// Counts a steal (of `tasks`, from `from` of worker `victim`, or the injector) and
+    /// traces it.
+    fn note_steal(&self, victim: Option<usize>, from: Place, tasks: usize) {
         bump(&self.stats.steal_ops, 1);
         bump(&self.stats.stolen, tasks as u64);
-        if self.trace.on() {
-            self.trace
-                .record_instant(TraceKind::Steal { victim, tasks });
-        }
+        self.trace.event(|| TraceKind::Steal {
+            victim,
+            from,
+            tasks,
+        });
     }
 
     /// Moves a share of the injector into our empty queue, without waiting for a trickle

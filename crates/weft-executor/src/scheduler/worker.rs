@@ -129,7 +129,7 @@ use super::context;
 use super::metrics::{bump, LocalStats};
 use super::park;
 use super::poll::PollSite;
-use super::trace::{TaskSource, TraceKind, TraceLocal};
+use super::trace::{ParkEnd, Place, TaskSource, TraceKind, TraceLocal};
 use super::{Remote, Shared, WorkerQueues};
 use crate::sync::deque::Worker as LocalQueue;
 use crate::task::alloc::LocalCache;
@@ -521,6 +521,16 @@ impl Core {
         if !park::start_searching(&w.shared.idle, &mut self.searching) {
             return None;
         }
+        let start = w.trace.clock();
+        let found = self.search_rounds(w);
+        w.trace.span(start, || TraceKind::Search {
+            found: found.is_some(),
+        });
+        found
+    }
+
+    /// The looks of a search (see `search`).
+    fn search_rounds(&mut self, w: &WorkerLocal) -> Option<Notified> {
         // The LIFO slots are compared with our previous look (the end of the previous
         // search, or before we slept) now, and again after a full spin: a task seen in
         // the same slot at both looks has waited at least that long behind one poll.
@@ -564,6 +574,8 @@ impl Core {
         });
     }
 
+    // Not inlined into the run loop: its trace of the park's end would grow the loop.
+    #[inline(never)]
     fn park(&mut self, w: &WorkerLocal) {
         let shared = &*w.shared;
         bump(&w.stats.parks, 1);
@@ -571,12 +583,12 @@ impl Core {
         w.settle();
         // What other workers gave back while we ran: keep a cache's worth, free the rest.
         w.cells.trim(&w.remote().free);
-        let start = w.trace.on().then(Instant::now);
+        let start = w.trace.clock();
+        let ready_before = if start.is_some() { w.ready.len() } else { 0 };
         // Register, look once more, sleep, unregister (see `park.rs`).
-        let in_driver = park::park_worker(shared, w.index, &mut self.searching, &w.delivering);
-        if let Some(start) = start {
-            w.trace.record(start, TraceKind::Park { in_driver });
-        }
+        let woke = park::park_worker(shared, w.index, &mut self.searching, &w.delivering);
+        w.trace
+            .span(start, || w.park_end(start, ready_before, woke));
         w.poll_site.refresh_clock();
         // Tasks woken by the driver landed in our ready queue; share them.
         if w.ready.len() + w.queue.len() > 1 {
@@ -623,20 +635,69 @@ impl WorkerLocal {
         }
     }
 
+    /// Why a park ended, for the trace: notified, else a task the driver woke into our
+    /// ready queue, else the watcher's interval passed, else spurious.
+    #[cold]
+    fn park_end(&self, start: Option<Instant>, ready_before: usize, woke: park::Woke) -> TraceKind {
+        let slept = start.map_or(Duration::ZERO, |s| s.elapsed());
+        let why = if woke.notified {
+            ParkEnd::Notified
+        } else if woke.in_driver && self.ready.len() > ready_before {
+            ParkEnd::DriverEvent
+        } else if woke.in_driver && slept >= WATCH_INTERVAL {
+            ParkEnd::WatcherTimeout
+        } else {
+            ParkEnd::Spurious
+        };
+        TraceKind::Park {
+            in_driver: woke.in_driver,
+            woke: why,
+        }
+    }
+
     /// Called for a task spawned on this worker.
     pub(crate) fn spawned(&self, task: Notified) {
         bump(&self.stats.spawned, 1);
-        self.schedule_local(task);
+        let to = || self.landing(Place::LifoSlot);
+        self.trace.event(|| TraceKind::Spawn {
+            task: task.id(),
+            to: to(),
+        });
+        self.place_local(task);
+    }
+
+    /// Queues a task woken on this worker (see `place_local`).
+    pub(crate) fn schedule_local(&self, task: Notified) {
+        let to = || self.landing(Place::LifoSlot);
+        self.trace.event(|| TraceKind::Wake {
+            task: task.id(),
+            to: to(),
+        });
+        self.place_local(task);
+    }
+
+    /// Where a task queued now goes, for the trace (recorded before it goes, so that the
+    /// wake comes before any poll of the task): the ready queue while the driver delivers
+    /// events, else `usual`.
+    fn landing(&self, usual: Place) -> Place {
+        if self.delivering.get() {
+            Place::Ready
+        } else {
+            usual
+        }
     }
 
     /// Queues a task on this worker: in the LIFO slot (spawn, wake), or in the ready queue
     /// (woken while the driver delivers events).
-    pub(crate) fn schedule_local(&self, task: Notified) {
+    #[inline(always)]
+    fn place_local(&self, task: Notified) {
         if self.delivering.get() {
             self.push_ready(task);
             return;
         }
         if let Some(prev) = self.remote().lifo.put(task) {
+            self.trace
+                .event(|| TraceKind::LifoDisplaced { task: prev.id() });
             self.push_back(prev);
             self.shared.notify_parked_local();
             return;
@@ -652,6 +713,8 @@ impl WorkerLocal {
     /// would run again at once while tasks spawned from outside wait in the injector for
     /// the next maintenance tick, 61 polls away: a task that yields in a loop would let
     /// the injector advance one batch per 61 of its polls.
+    ///
+    /// Not traced (see `TraceKind::Wake`): the hottest path of all stays as it is.
     pub(crate) fn schedule_yield(&self, task: Notified) {
         if self.delivering.get() {
             self.push_ready(task);
@@ -680,13 +743,22 @@ impl WorkerLocal {
     #[inline]
     fn push_capped(&self, queue: &LocalQueue<Notified>, task: Notified) {
         if queue.len() >= QUEUE_CAP {
+            let mut moved = 0;
             for _ in 0..QUEUE_CAP / 2 {
                 match queue.pop() {
                     Some(t) => self.shared.injector.push(t),
                     None => break,
                 }
+                moved += 1;
             }
             bump(&self.stats.overflows, 1);
+            let from = if std::ptr::eq(queue, &self.ready) {
+                Place::Ready
+            } else {
+                Place::Queue
+            };
+            self.trace
+                .event(|| TraceKind::Overflow { from, tasks: moved });
         }
         queue.push(task);
     }
