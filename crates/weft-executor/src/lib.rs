@@ -96,7 +96,7 @@ pub use metrics::RuntimeMetrics;
 pub use runtime::Runtime;
 #[cfg(not(weft_loom))]
 pub use scheduler::trace::{TaskSource, Trace, TraceEvent, TraceKind};
-pub use task::{AbortHandle, JoinError, JoinHandle};
+pub use task::{task_id, try_task_id, AbortHandle, Id as TaskId, JoinError, JoinHandle};
 #[cfg(not(weft_loom))]
 pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
 #[cfg(not(weft_loom))]

@@ -79,6 +79,7 @@ pub mod task {
         LocalKey, TaskLocalFuture, YieldNow,
     };
     pub use weft_executor::{spawn_local, LocalSet, RunUntil};
+    pub use weft_executor::{task_id as id, try_task_id as try_id, TaskId as Id};
 }
 
 /// Time: `sleep`, `timeout`, `interval`.

@@ -11,6 +11,7 @@
 pub(crate) mod alloc;
 pub(crate) mod cell;
 mod error;
+pub(crate) mod id;
 mod join;
 pub(crate) mod list;
 pub(crate) mod state;
@@ -20,6 +21,7 @@ pub(crate) mod waker;
 pub(crate) mod tests_loom;
 
 pub use error::JoinError;
+pub use id::Id;
 pub use join::{AbortHandle, JoinHandle};
 
 use cell::{Header, TaskCell};
@@ -102,9 +104,9 @@ impl Notified {
         ptr
     }
 
-    /// The address of the task's cell: names the task while it lives.
-    pub(crate) fn addr(&self) -> usize {
-        self.0.as_ptr() as usize
+    /// The task's id.
+    pub(crate) fn id(&self) -> Id {
+        Header::id_of(self.0)
     }
 
     /// Polls the task once (or cancels it), consuming this reference.
@@ -156,7 +158,7 @@ where
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let ptr = TaskCell::allocate(future, scheduler, shard, memory);
+    let ptr = TaskCell::allocate(future, scheduler, Id::next(), shard, memory);
     (Notified(ptr), JoinHandle::new(ptr), ptr)
 }
 
@@ -181,8 +183,50 @@ where
     F::Output: 'static,
     S: Schedule,
 {
-    let ptr = TaskCell::allocate(future, scheduler, shard, alloc::alloc_global);
+    let ptr = TaskCell::allocate(future, scheduler, Id::next(), shard, alloc::alloc_global);
     (Notified(ptr), JoinHandle::new(ptr), ptr)
+}
+
+/// The id of the task running on this thread.
+///
+/// # Panics
+///
+/// Outside a task (on a thread that is not polling one, or dropping its future): use
+/// [`try_task_id`] where that can happen.
+///
+/// # Examples
+///
+/// ```
+/// let rt = weft_executor::Runtime::new().unwrap();
+/// let h = rt.spawn(async { weft_executor::task_id() });
+/// let id = h.id();
+/// assert_eq!(rt.block_on(h).unwrap(), id);
+/// // Closures of the blocking pool run as tasks too.
+/// let b = rt.spawn_blocking(weft_executor::task_id);
+/// let id = b.id();
+/// assert_eq!(rt.block_on(b).unwrap(), id);
+/// ```
+#[track_caller]
+pub fn task_id() -> Id {
+    match waker::current_id() {
+        Some(id) => id,
+        None => panic!(
+            "task::id() called outside a task (block_on's own future is not a task): use \
+             task::try_id() where there may be no task, or read JoinHandle::id()"
+        ),
+    }
+}
+
+/// The id of the task running on this thread, or `None` outside a task (see [`task_id`]).
+///
+/// ```
+/// assert!(weft_executor::try_task_id().is_none());
+/// let rt = weft_executor::Runtime::new().unwrap();
+/// assert!(rt.block_on(async { weft_executor::try_task_id() }).is_none());
+/// assert!(rt.block_on(rt.spawn(async { weft_executor::try_task_id() })).unwrap().is_some());
+/// ```
+pub fn try_task_id() -> Option<Id> {
+    waker::current_id()
 }
 
 /// Cancels a task that the owned list (or a closed list) handed over. Consumes the list's
