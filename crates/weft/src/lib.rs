@@ -216,6 +216,33 @@ pub mod channel {
 /// #[weft::main(worker_threads = 0)]
 /// async fn main() {}
 /// ```
+///
+/// ```compile_fail
+/// #[weft::main(flavor = "single")]
+/// async fn main() {}
+/// ```
+///
+/// `worker_threads` needs the multi-thread flavour, which `#[weft::test]` is not by default:
+///
+/// ```compile_fail
+/// #[weft::test(worker_threads = 2)]
+/// async fn t() {}
+/// ```
+///
+/// ```compile_fail
+/// #[weft::main(flavor = "current_thread", worker_threads = 2)]
+/// async fn main() {}
+/// ```
+///
+/// While these compile:
+///
+/// ```
+/// #[weft::main(flavor = "current_thread")]
+/// async fn main() {
+///     let rc = std::rc::Rc::new(1);
+///     assert_eq!(weft::task::spawn_local(async move { *rc }).await.unwrap(), 1);
+/// }
+/// ```
 #[cfg(all(doctest, feature = "macros"))]
 pub struct MacroErrors;
 
