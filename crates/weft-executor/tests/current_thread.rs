@@ -427,3 +427,22 @@ fn the_runtime_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<Runtime>();
 }
+
+#[test]
+fn block_in_place_panics_on_the_current_thread_flavour_in_tasks_and_the_main_future() {
+    let rt = current();
+    let err = rt.block_on(async {
+        spawn(async { weft_executor::block_in_place(|| 1) })
+            .await
+            .unwrap_err()
+    });
+    let payload = err.into_panic();
+    let msg = payload.downcast_ref::<String>().unwrap();
+    assert!(msg.contains("spawn_blocking(f).await"), "{msg}");
+    let msg = panic_message(|| {
+        rt.block_on(async { weft_executor::block_in_place(|| 1) });
+    });
+    assert!(msg.contains("current-thread runtime"), "{msg}");
+    // The runtime goes on.
+    assert_eq!(rt.block_on(rt.spawn(async { 3 })).unwrap(), 3);
+}

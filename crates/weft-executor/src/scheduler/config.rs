@@ -26,6 +26,9 @@ pub(crate) struct Config {
     /// Events each worker may record (0: tracing off), and the instant traces count from.
     pub(crate) trace_limit: usize,
     pub(crate) epoch: Instant,
+    /// The current-thread flavour (`Builder::new_current_thread`): its one worker is the
+    /// thread in `block_on`.
+    pub(crate) current_thread: bool,
 }
 
 impl Config {
