@@ -171,7 +171,7 @@ fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
 
 #[test]
 fn pausing_a_timer_not_allowed_to_pause_panics_with_advice() {
-    let rt = weft_timer::install(&mut Builder::new().worker_threads(1))
+    let rt = weft_timer::install(Builder::new().worker_threads(1))
         .build()
         .unwrap();
     let err = rt
