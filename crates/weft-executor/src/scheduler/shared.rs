@@ -329,6 +329,9 @@ impl Sleep for Shared {
         self.watcher_armed.store(false, SeqCst);
         self.driver_owner.store(NO_OWNER, SeqCst);
     }
+    fn blocking_busy(&self) -> bool {
+        self.blocking.busy()
+    }
 }
 
 /// The owned-list shard of a thread outside the workers (one of `REMOTE_SHARDS`).
