@@ -36,7 +36,7 @@ pub fn wake_contained(waker: std::task::Waker) {
 ///
 /// # Contract
 ///
-/// - `park` is called by one thread at a time. It returns after `unpark`, after its own
+/// - `park` (and `park_idle`, which is a `park`) is called by one thread at a time. It returns after `unpark`, after its own
 ///   events (having woken their tasks), after `timeout`, or spuriously.
 /// - `unpark` may be called from any thread at any time. If no thread is parked, the
 ///   next `park` must return at once (the notification is latched, not lost).
