@@ -32,7 +32,8 @@
 //!    handles, the owned-task list with its per-worker batches, the cell caches. It knows
 //!    a scheduler only as the `task::Schedule` trait.
 //! 3. The scheduler (`scheduler/`): the state the workers share, the workers (their
-//!    protocol is explained at the top of `scheduler/worker.rs`), stealing, the idle
+//!    protocol is explained at the top of `scheduler/worker.rs`), the current-thread
+//!    flavour that lends the one worker to `block_on` (`scheduler/current_thread.rs`), stealing, the idle
 //!    protocol, parking, the LIFO slot, the thread-local context, the blocking pool, the
 //!    settings (`Config`), metrics and traces.
 //! 4. The public layer: [`Builder`] (`builder.rs`), [`Runtime`] (`runtime.rs`),

@@ -151,7 +151,7 @@ pub(crate) struct WorkerLocal {
     ready_polls: Cell<u32>,
     /// False only when `ready` is known empty: we are its only pusher (thieves only take).
     pub(super) maybe_ready: Cell<bool>,
-    searching: Cell<bool>,
+    pub(super) searching: Cell<bool>,
     /// The driver is delivering events on this thread (`Driver::poll`, `poll_due`, or a
     /// park in the driver): tasks woken now go to the ready queue, not the LIFO slot.
     delivering: Cell<bool>,
@@ -173,28 +173,7 @@ pub(crate) struct WorkerLocal {
 
 /// The body of a worker thread.
 pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: WorkerQueues) {
-    let n = shared.num_workers();
-    let WorkerQueues { queue, ready } = queues;
-    let local = WorkerLocal {
-        index,
-        queue,
-        ready,
-        tick: Cell::new(0),
-        lifo_polls: Cell::new(0),
-        ready_polls: Cell::new(0),
-        maybe_ready: Cell::new(false),
-        searching: Cell::new(false),
-        delivering: Cell::new(false),
-        injector_trickle: Cell::new(false),
-        rng: Cell::new(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
-        stats: LocalStats::default(),
-        from: Cell::new(TaskSource::Queue),
-        trace: TraceLocal::new(index, shared.config.trace_limit, shared.config.epoch),
-        lifo_seen: RefCell::new(vec![std::ptr::null_mut(); n].into_boxed_slice()),
-        batches: Batches::new(index, shared.owned.num_shards()),
-        cells: LocalCache::new(),
-        shared,
-    };
+    let local = WorkerLocal::new(shared, index, queues);
     // (The thread entered the runtime already: see `thread::spawn`.)
     let _worker = context::set_worker(&local);
     local.run_loop();
@@ -202,6 +181,41 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: WorkerQueues) {
 }
 
 impl WorkerLocal {
+    /// Worker `index`'s state, around its ends of its queues (see `WorkerQueues`).
+    pub(super) fn new(shared: Arc<Shared>, index: usize, queues: WorkerQueues) -> WorkerLocal {
+        let n = shared.num_workers();
+        let WorkerQueues { queue, ready } = queues;
+        WorkerLocal {
+            index,
+            queue,
+            ready,
+            tick: Cell::new(0),
+            lifo_polls: Cell::new(0),
+            ready_polls: Cell::new(0),
+            maybe_ready: Cell::new(false),
+            searching: Cell::new(false),
+            delivering: Cell::new(false),
+            injector_trickle: Cell::new(false),
+            rng: Cell::new(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
+            stats: LocalStats::default(),
+            from: Cell::new(TaskSource::Queue),
+            trace: TraceLocal::new(index, shared.config.trace_limit, shared.config.epoch),
+            lifo_seen: RefCell::new(vec![std::ptr::null_mut(); n].into_boxed_slice()),
+            batches: Batches::new(index, shared.owned.num_shards()),
+            cells: LocalCache::new(),
+            shared,
+        }
+    }
+
+    /// Gives back the worker's ends of its queues (the current-thread flavour keeps them
+    /// between its `block_on` calls). The caller settled and published first.
+    pub(super) fn into_queues(self) -> WorkerQueues {
+        WorkerQueues {
+            queue: self.queue,
+            ready: self.ready,
+        }
+    }
+
     pub(super) fn remote(&self) -> &Remote {
         &self.shared.remotes[self.index]
     }
@@ -224,12 +238,18 @@ impl WorkerLocal {
             if self.searching.get() {
                 self.stop_searching();
             }
-            bump(&self.stats.polls, 1);
-            if self.trace.on() {
-                self.run_traced(task);
-            } else {
-                task.run();
-            }
+            self.run_task(task);
+        }
+    }
+
+    /// Polls one task: the poll site of both flavours (`current_thread.rs` too).
+    #[inline]
+    pub(super) fn run_task(&self, task: Notified) {
+        bump(&self.stats.polls, 1);
+        if self.trace.on() {
+            self.run_traced(task);
+        } else {
+            task.run();
         }
     }
 
@@ -247,7 +267,7 @@ impl WorkerLocal {
     }
 
     /// Steps 1-5 of the header comment.
-    fn next_local(&self) -> Option<Notified> {
+    pub(super) fn next_local(&self) -> Option<Notified> {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick % DUE_INTERVAL == 0 {
@@ -331,7 +351,7 @@ impl WorkerLocal {
     }
 
     /// Hands our counters and trace events over to where other threads read them.
-    fn publish(&self) {
+    pub(super) fn publish(&self) {
         self.stats.publish(&self.remote().stats);
         self.trace.publish(&self.remote().trace);
     }
@@ -387,13 +407,13 @@ impl WorkerLocal {
         }
     }
 
-    fn stop_searching(&self) {
+    pub(super) fn stop_searching(&self) {
         park::stop_searching(&*self.shared, &self.searching, || {
             !self.queue.is_empty() || !self.ready.is_empty() || !self.shared.injector.is_empty()
         });
     }
 
-    fn park(&self) {
+    pub(super) fn park(&self) {
         let shared = &*self.shared;
         bump(&self.stats.parks, 1);
         self.publish();
