@@ -343,6 +343,7 @@ impl Builder {
                 extensions: self.extensions.clone(),
                 trace_limit: self.trace_limit,
                 epoch: std::time::Instant::now(),
+                current_thread: self.flavor == Flavor::CurrentThread,
             },
         );
         if self.flavor == Flavor::CurrentThread {

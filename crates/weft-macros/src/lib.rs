@@ -33,7 +33,16 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 /// ```
 ///
-/// Options: `#[weft::test(worker_threads = 1)]`.
+/// Options: `#[weft::test(worker_threads = 1)]`; `#[weft::test(start_paused = true)]`
+/// runs it on a current-thread runtime with its clock paused (see
+/// `weft::Builder::start_paused`):
+///
+/// ```ignore
+/// #[weft::test(start_paused = true)]
+/// async fn a_day_in_no_time() {
+///     weft::time::sleep(std::time::Duration::from_secs(86_400)).await;
+/// }
+/// ```
 #[proc_macro_attribute]
 pub fn test(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(attr, item.clone(), true).unwrap_or_else(|e| with_item(e, item))
@@ -59,10 +68,14 @@ fn error(span: Span, msg: &str) -> TokenStream {
     ts.into_iter().collect()
 }
 
-/// `worker_threads = N` (the only option), as builder calls.
-fn options(attr: TokenStream) -> Result<Vec<TokenTree>, TokenStream> {
+/// The options as builder calls: `worker_threads = N`, `start_paused = true|false`.
+/// Returns them, and whether the runtime must be the current-thread one (paused time
+/// needs it).
+fn options(attr: TokenStream) -> Result<(Vec<TokenTree>, bool), TokenStream> {
     let tokens: Vec<TokenTree> = attr.into_iter().collect();
     let mut calls = Vec::new();
+    let mut workers: Option<Span> = None;
+    let mut paused: Option<Span> = None;
     let mut i = 0;
     while i < tokens.len() {
         let key = match &tokens[i] {
@@ -74,31 +87,47 @@ fn options(attr: TokenStream) -> Result<Vec<TokenTree>, TokenStream> {
                 ))
             }
         };
-        if key.to_string() != "worker_threads" {
+        let name = key.to_string();
+        if name != "worker_threads" && name != "start_paused" {
             return Err(error(
                 key.span(),
-                "unknown option: the only option is `worker_threads = N`",
+                "unknown option: the options are `worker_threads = N` and \
+                 `start_paused = true`",
             ));
         }
         match tokens.get(i + 1) {
             Some(TokenTree::Punct(p)) if p.as_char() == '=' => {}
-            _ => return Err(error(key.span(), "expected `worker_threads = N`")),
+            _ => return Err(error(key.span(), &format!("expected `{name} = ..`"))),
         }
-        let value = match tokens.get(i + 2) {
-            Some(TokenTree::Literal(l)) if l.to_string().parse::<usize>().is_ok_and(|n| n > 0) => {
-                l.clone()
+        let value: TokenTree = match (name.as_str(), tokens.get(i + 2)) {
+            ("worker_threads", Some(TokenTree::Literal(l)))
+                if l.to_string().parse::<usize>().is_ok_and(|n| n > 0) =>
+            {
+                workers = Some(key.span());
+                l.clone().into()
             }
-            Some(t) => {
+            ("worker_threads", Some(t)) => {
                 return Err(error(
                     t.span(),
                     "`worker_threads` must be a whole number above 0",
                 ))
             }
-            None => return Err(error(key.span(), "expected `worker_threads = N`")),
+            ("start_paused", Some(TokenTree::Ident(b)))
+                if b.to_string() == "true" || b.to_string() == "false" =>
+            {
+                if b.to_string() == "true" {
+                    paused = Some(key.span());
+                }
+                b.clone().into()
+            }
+            (_, Some(t)) => {
+                return Err(error(t.span(), "`start_paused` must be `true` or `false`"))
+            }
+            (_, None) => return Err(error(key.span(), &format!("expected `{name} = ..`"))),
         };
         calls.push(Punct::new('.', Spacing::Alone).into());
-        calls.push(Ident::new("worker_threads", key.span()).into());
-        calls.push(Group::new(Delimiter::Parenthesis, TokenTree::from(value).into()).into());
+        calls.push(Ident::new(&name, key.span()).into());
+        calls.push(Group::new(Delimiter::Parenthesis, value.into()).into());
         i += 3;
         match tokens.get(i) {
             Some(TokenTree::Punct(p)) if p.as_char() == ',' => i += 1,
@@ -106,7 +135,14 @@ fn options(attr: TokenStream) -> Result<Vec<TokenTree>, TokenStream> {
             Some(t) => return Err(error(t.span(), "expected `,` between options")),
         }
     }
-    Ok(calls)
+    if let (Some(_), Some(span)) = (workers, paused) {
+        return Err(error(
+            span,
+            "`start_paused` needs the current-thread runtime, and `worker_threads` asks \
+             for the multi-thread one: drop `worker_threads`",
+        ));
+    }
+    Ok((calls, paused.is_some()))
 }
 
 fn expand(attr: TokenStream, item: TokenStream, is_test: bool) -> Result<TokenStream, TokenStream> {
@@ -115,7 +151,7 @@ fn expand(attr: TokenStream, item: TokenStream, is_test: bool) -> Result<TokenSt
     } else {
         "#[weft::main]"
     };
-    let calls = options(attr)?;
+    let (calls, current_thread) = options(attr)?;
     let mut tokens: Vec<TokenTree> = item.into_iter().collect();
     let fn_pos = tokens
         .iter()
@@ -152,7 +188,12 @@ fn expand(attr: TokenStream, item: TokenStream, is_test: bool) -> Result<TokenSt
     // ::weft::Builder::new() <calls> .build().expect("..").block_on(async move <body>)
     let span = body.span();
     let mut expr: Vec<TokenTree> = Vec::new();
-    for seg in ["weft", "Builder", "new"] {
+    let ctor = if current_thread {
+        "new_current_thread"
+    } else {
+        "new"
+    };
+    for seg in ["weft", "Builder", ctor] {
         expr.push(Punct::new(':', Spacing::Joint).into());
         expr.push(Punct::new(':', Spacing::Alone).into());
         expr.push(Ident::new(seg, span).into());

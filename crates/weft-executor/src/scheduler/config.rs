@@ -26,6 +26,9 @@ pub(crate) struct Config {
     /// Events each worker may record (0: tracing off), and the instant traces count from.
     pub(crate) trace_limit: usize,
     pub(crate) epoch: Instant,
+    /// The current-thread flavour: its one worker is all there is, so finding no work
+    /// there means the runtime is idle (its parks in the driver are idle ones).
+    pub(crate) current_thread: bool,
 }
 
 impl Config {

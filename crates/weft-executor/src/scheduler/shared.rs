@@ -329,6 +329,9 @@ impl Sleep for Shared {
         self.watcher_armed.store(false, SeqCst);
         self.driver_owner.store(NO_OWNER, SeqCst);
     }
+    fn reports_idle(&self) -> bool {
+        self.config.current_thread
+    }
     fn blocking_busy(&self) -> bool {
         self.blocking.busy()
     }
