@@ -38,8 +38,8 @@
 //!    settings (`Config`), metrics and traces.
 //! 4. The public layer: [`Builder`] (`builder.rs`), [`Runtime`] (`runtime.rs`),
 //!    [`Handle`] with [`spawn`] and [`spawn_blocking`] (`handle.rs`), [`RuntimeMetrics`]
-//!    (`metrics.rs`), and on them [`block_on`], [`JoinSet`], [`yield_now`] and task-locals
-//!    ([`LocalKey`]).
+//!    (`metrics.rs`), and on them [`block_on`], [`JoinSet`], [`yield_now`], task-locals
+//!    ([`LocalKey`]) and local tasks ([`LocalSet`], [`spawn_local`], `local_set.rs`).
 //!
 //! The weft facade crate re-exports all of this with the timer and the reactor wired in;
 //! depend on it unless you are building your own driver.
@@ -69,6 +69,8 @@ mod handle;
 #[cfg(not(weft_loom))]
 mod join_set;
 #[cfg(not(weft_loom))]
+mod local_set;
+#[cfg(not(weft_loom))]
 mod metrics;
 #[cfg(not(weft_loom))]
 mod runtime;
@@ -87,12 +89,14 @@ pub use handle::{spawn, spawn_blocking, EnterGuard, Handle, TryCurrentError};
 #[cfg(not(weft_loom))]
 pub use join_set::JoinSet;
 #[cfg(not(weft_loom))]
+pub use local_set::{spawn_local, LocalSet, RunUntil};
+#[cfg(not(weft_loom))]
 pub use metrics::RuntimeMetrics;
 #[cfg(not(weft_loom))]
 pub use runtime::Runtime;
 #[cfg(not(weft_loom))]
 pub use scheduler::trace::{TaskSource, Trace, TraceEvent, TraceKind};
-pub use task::{AbortHandle, JoinError, JoinHandle};
+pub use task::{task_id, try_task_id, AbortHandle, Id as TaskId, JoinError, JoinHandle};
 #[cfg(not(weft_loom))]
 pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
 #[cfg(not(weft_loom))]

@@ -2,6 +2,7 @@
 
 use crate::builder::Builder;
 use crate::handle::{EnterGuard, Handle};
+use crate::local_set::LocalSet;
 use crate::metrics::RuntimeMetrics;
 use crate::scheduler::context;
 use crate::scheduler::current_thread::CurrentThread;
@@ -76,7 +77,10 @@ impl Runtime {
 
     /// Runs `future` to completion on the calling thread, with the runtime entered (so it
     /// can [`spawn`](crate::spawn)), and returns its output. On a current-thread runtime
-    /// ([`Builder::new_current_thread`]) this thread runs the runtime's tasks meanwhile.
+    /// ([`Builder::new_current_thread`]) this thread runs the runtime's tasks meanwhile,
+    /// and [`spawn_local`](crate::spawn_local) spawns local tasks that live as long as
+    /// this call (those still running when it returns are dropped: their handles resolve
+    /// to cancelled errors).
     ///
     /// # Panics
     ///
@@ -85,7 +89,12 @@ impl Runtime {
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter(self.handle.shared.clone());
         match &self.current_thread {
-            Some(scheduler) => scheduler.block_on(future),
+            Some(scheduler) => {
+                // The set `spawn_local` spawns onto: its tasks live as long as this call.
+                let local = LocalSet::new();
+                let _local = local.enter();
+                scheduler.block_on(local.run_until(future))
+            }
             None => crate::block_on(future),
         }
     }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{DropCount, Gate, Recording};
+use common::{panic_message, DropCount, Gate, Recording};
 use std::future::poll_fn;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -319,17 +319,14 @@ fn a_task_panic_reaches_its_handle_and_the_runtime_goes_on() {
 #[test]
 fn block_on_inside_a_task_panics_with_a_message() {
     let rt = current();
-    let err = rt.block_on(async {
-        spawn(async { weft_executor::block_on(async {}) })
-            .await
-            .unwrap_err()
+    let msg = panic_message(|| {
+        rt.block_on(async {
+            let err = spawn(async { weft_executor::block_on(async {}) })
+                .await
+                .unwrap_err();
+            std::panic::resume_unwind(err.into_panic())
+        })
     });
-    let payload = err.into_panic();
-    let msg = payload
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| payload.downcast_ref::<&str>().copied())
-        .unwrap();
     assert!(msg.contains("`.await` the future instead"), "{msg}");
 }
 

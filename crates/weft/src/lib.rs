@@ -71,13 +71,15 @@ pub mod trace {
 #[cfg(feature = "macros")]
 pub use weft_macros::{main, test};
 
-/// Tasks: spawning, joining, cancelling, yielding, task-local values.
+/// Tasks: spawning, joining, cancelling, yielding, task-local values, local (`!Send`) tasks.
 pub mod task {
     pub use weft_executor::coop::{consume_budget, unconstrained, Unconstrained};
     pub use weft_executor::{
         spawn, spawn_blocking, yield_now, AbortHandle, AccessError, JoinError, JoinHandle, JoinSet,
         LocalKey, TaskLocalFuture, YieldNow,
     };
+    pub use weft_executor::{spawn_local, LocalSet, RunUntil};
+    pub use weft_executor::{task_id as id, try_task_id as try_id, TaskId as Id};
 }
 
 /// Time: `sleep`, `timeout`, `interval`, the runtime's clock ([`Instant`](time::Instant)),

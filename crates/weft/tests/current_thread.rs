@@ -89,3 +89,47 @@ fn a_tcp_echo_runs_on_one_thread() {
         assert_eq!(server.await.unwrap(), here);
     });
 }
+
+#[test]
+fn local_tasks_with_rc_refcell_state_sleep_and_wake_on_one_thread() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let rt = current();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    rt.block_on(async move {
+        let hs: Vec<_> = [20u64, 5, 10]
+            .into_iter()
+            .map(|ms| {
+                let l = l.clone();
+                weft::task::spawn_local(async move {
+                    weft::time::sleep(Duration::from_millis(ms)).await;
+                    l.borrow_mut().push(ms);
+                })
+            })
+            .collect();
+        for h in hs {
+            h.await.unwrap();
+        }
+    });
+    assert_eq!(*log.borrow(), [5, 10, 20]);
+}
+
+#[test]
+fn a_local_set_on_the_multi_thread_runtime_runs_timers_and_rc_state() {
+    use std::rc::Rc;
+    let rt = weft::Runtime::new().unwrap();
+    let local = weft::task::LocalSet::new();
+    let here = std::thread::current().id();
+    let rc = Rc::new(3);
+    let v = rt.block_on(local.run_until(async move {
+        weft::task::spawn_local(async move {
+            weft::time::sleep(Duration::from_millis(5)).await;
+            assert_eq!(std::thread::current().id(), here);
+            *rc * 2
+        })
+        .await
+        .unwrap()
+    }));
+    assert_eq!(v, 6);
+}

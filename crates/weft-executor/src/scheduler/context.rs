@@ -4,7 +4,7 @@
 //! It holds the scheduler's `Arc<Shared>`, not the public `Handle` (which wraps it): the
 //! scheduler knows nothing of the layer above it.
 
-use super::worker::WorkerLocal;
+use super::worker::{Worker, WorkerLocal};
 use super::Shared;
 use std::cell::{Cell, RefCell};
 use std::ptr;
@@ -21,8 +21,6 @@ struct Context {
     entered: RefCell<Vec<(u64, Arc<Shared>)>>,
     /// The id of the next `EnterGuard` made on this thread.
     next_guard: Cell<u64>,
-    /// On a worker thread while it runs: its local state.
-    worker: Cell<*const WorkerLocal>,
     /// Inside `block_on` on this thread.
     blocking: Cell<bool>,
 }
@@ -33,33 +31,49 @@ thread_local! {
             runtime: RefCell::new(None),
             entered: RefCell::new(Vec::new()),
             next_guard: Cell::new(0),
-            worker: Cell::new(ptr::null()),
             blocking: Cell::new(false),
         }
     };
 }
 
-/// Runs `f` with this thread's worker, if it is a worker thread. During thread-local
-/// destruction the context may be gone: then it is treated as a foreign thread.
+thread_local! {
+    /// On a worker thread while it runs: the worker it owns (see "What re-enters the worker"
+    /// in `worker.rs`). Apart from `CONTEXT`: with no destructor, reading it needs no check
+    /// of the thread-local's state, and it stays readable during thread-local destruction.
+    static WORKER: Cell<*mut Worker> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// Runs `f` with the re-entrant part of this thread's worker, if it is a worker thread.
 #[inline]
 pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&WorkerLocal>) -> R) -> R {
-    let ptr = CONTEXT.try_with(|c| c.worker.get()).unwrap_or(ptr::null());
-    // SAFETY: the pointer is set by `WorkerGuard` for exactly as long as the worker's
-    // local state lives on this thread's stack, and only this thread reads it.
-    f(unsafe { ptr.as_ref() })
+    let worker = WORKER.with(Cell::get);
+    if worker.is_null() {
+        return f(None);
+    }
+    // SAFETY: the pointer is set by `WorkerGuard` for exactly as long as this thread owns
+    // the worker (until its loop ends, or `take_worker` hands it off), and only this thread
+    // reads it. Only the `local` half is reached, by a place projection that makes no
+    // reference to the whole: the run loop holds the `core` half mutably meanwhile.
+    f(Some(unsafe { &*ptr::addr_of!((*worker).local) }))
+}
+
+/// The worker this thread owns now, if any (null if none).
+#[inline]
+pub(crate) fn worker_ptr() -> *mut Worker {
+    WORKER.with(Cell::get)
 }
 
 /// Marks this thread as running `worker` until the guard drops.
 pub(crate) struct WorkerGuard(());
 
-pub(crate) fn set_worker(worker: &WorkerLocal) -> WorkerGuard {
-    CONTEXT.with(|c| c.worker.set(worker));
+pub(crate) fn set_worker(worker: *mut Worker) -> WorkerGuard {
+    WORKER.with(|w| w.set(worker));
     WorkerGuard(())
 }
 
 impl Drop for WorkerGuard {
     fn drop(&mut self) {
-        let _ = CONTEXT.try_with(|c| c.worker.set(ptr::null()));
+        WORKER.with(|w| w.set(ptr::null_mut()));
     }
 }
 
@@ -137,7 +151,8 @@ runs: `.await` the future instead, or move the blocking code to `spawn_blocking`
 
 #[track_caller]
 pub(crate) fn enter_block_on() -> BlockingGuard {
-    let nested = CONTEXT.with(|c| !c.worker.get().is_null() || c.blocking.replace(true));
+    let on_worker = !worker_ptr().is_null();
+    let nested = CONTEXT.with(|c| on_worker || c.blocking.replace(true));
     if nested {
         panic!("{NESTED_BLOCK_ON}");
     }

@@ -6,12 +6,12 @@
 //! The runtime is the multi-thread one's `Shared` with a single worker slot (index 0) and
 //! no thread started for it. The worker's ends of its queues (`WorkerQueues`) wait in
 //! `CurrentThread::core` while no `block_on` runs; a `block_on` takes them, builds a
-//! `WorkerLocal` around them on its own stack, marks its thread as that worker
+//! `Worker` around them, marks its thread as that worker
 //! (`context::set_worker`), and gives the queues back when it returns or unwinds
 //! (`CoreGuard`). So spawning, waking, yielding, the LIFO slot, the ready queue, the
 //! cooperative budget, the cell caches, the metrics (one worker's worth) and the trace are
-//! the worker's own code (`worker.rs`), and the next task is found as a worker finds it
-//! (`WorkerLocal::next_local`: timers due every 32 ticks, the driver and the injector
+//! the worker's own code (`worker.rs`, polls through `Worker::poll`), and the next task is found as a worker finds it
+//! (`Worker::next_ready`: timers due every 32 ticks, the driver and the injector
 //! every 61, so both are served even when tasks are always ready). Nothing steals: there
 //! is nobody to steal from.
 //!
@@ -25,7 +25,7 @@
 //! 3. No task left (looked for again after settling the batches, whose destructors may
 //!    wake or spawn) and the main future not woken (looked at again: finding no task may
 //!    have let the driver deliver events, which may have woken it): park as a worker parks
-//!    (`WorkerLocal::park`), which sleeps in the driver, where timers and I/O wake tasks
+//!    (`Worker::park_idle`), which sleeps in the driver, where timers and I/O wake tasks
 //!    into the ready queue. From the last look at the flag until the park returns,
 //!    `MainWaker::parking` is set, and a wake on this thread unparks it as a wake from
 //!    another thread does.
@@ -57,9 +57,10 @@
 
 use super::context;
 use super::metrics::LocalStats;
-use super::worker::WorkerLocal;
+use super::worker::Worker;
 use super::{Shared, WorkerQueues};
 use crate::coop;
+use crate::task::Notified;
 use parking_lot::Mutex;
 use std::future::Future;
 use std::pin::{pin, Pin};
@@ -167,15 +168,15 @@ impl CurrentThread {
     }
 
     fn run<F: Future>(&self, queues: WorkerQueues, mut future: Pin<&mut F>) -> F::Output {
-        let mut local = WorkerLocal::new(self.shared.clone(), WORKER, queues);
-        local.stats = LocalStats::resume(&self.shared.remotes[WORKER].stats);
+        let mut worker = Worker::new(self.shared.clone(), WORKER, queues);
+        worker.local.stats = LocalStats::resume(&self.shared.remotes[WORKER].stats);
         let core = CoreGuard {
             rt: self,
-            local: Some(local),
+            worker: Box::into_raw(worker),
         };
-        let local = core.local.as_ref().expect("just put there");
+        let worker = core.worker;
         // Dropped before `core`: the thread stops being the worker, then the queues go back.
-        let _worker = context::set_worker(local);
+        let _worker = context::set_worker(worker);
         let waker = Waker::from(self.main.clone());
         let mut cx = Context::from_waker(&waker);
         let woken = &self.main.woken;
@@ -187,33 +188,44 @@ impl CurrentThread {
                     return v;
                 }
             }
+            // This thread owns the worker from `set_worker` on, and no poll hands it off
+            // (asserted after each): the unsafe calls below rely on that.
             while !woken.load(SeqCst) {
-                if let Some(task) = local.next_local() {
-                    local.run_task(task);
+                // SAFETY: we own the worker (above).
+                if let Some(task) = unsafe { Worker::next_ready(worker) } {
+                    Self::poll(worker, task);
                     continue;
                 }
-                // The settle inside `park` may run destructors (of finished tasks' outputs)
-                // that wake or spawn: settle first, then look again.
-                local.settle();
-                if let Some(task) = local.next_local() {
-                    local.run_task(task);
+                // The settle inside the park may run destructors (of finished tasks'
+                // outputs) that wake or spawn: settle first, then look again.
+                // SAFETY: we own the worker (above).
+                unsafe { (*worker).local.settle() };
+                // SAFETY: we own the worker (above).
+                if let Some(task) = unsafe { Worker::next_ready(worker) } {
+                    Self::poll(worker, task);
                     continue;
                 }
-                // `next_local` may have let the driver deliver events, and one may have
+                // `next_ready` may have let the driver deliver events, and one may have
                 // woken the main future: on this thread that only sets the flag, unless
                 // `parking` says we may be about to sleep.
                 self.main.parking.store(true, SeqCst);
                 if !woken.load(SeqCst) {
-                    local.park();
+                    // SAFETY: we own the worker (above).
+                    unsafe { Worker::park_idle(worker) };
                 }
                 self.main.parking.store(false, SeqCst);
-                if local.searching.get() {
-                    // A notifier woke us as a searcher (`idle.rs`, rule 2).
-                    local.stop_searching();
-                }
                 break;
             }
         }
+    }
+
+    fn poll(worker: *mut Worker, task: Notified) {
+        // SAFETY: `run`'s thread owns the worker.
+        let kept = unsafe { Worker::poll(worker, task) };
+        assert!(
+            kept,
+            "a task handed the current-thread worker to another thread"
+        );
     }
 
     /// Gives the queues back and lets the threads waiting for them look.
@@ -229,17 +241,19 @@ impl CurrentThread {
 /// Gives the worker's queues back when `block_on` returns or unwinds.
 struct CoreGuard<'a> {
     rt: &'a CurrentThread,
-    local: Option<WorkerLocal>,
+    /// From `Box::into_raw`; this thread owns it.
+    worker: *mut Worker,
 }
 
 impl Drop for CoreGuard<'_> {
     fn drop(&mut self) {
-        if let Some(local) = self.local.take() {
-            // Tasks spawned here go into the owned list (the next `block_on` makes a new
-            // `WorkerLocal`), and the counts and trace events are handed over.
-            local.settle();
-            local.publish();
-            self.rt.give_back(local.into_queues());
-        }
+        // SAFETY: ours, from `Box::into_raw`; the context stopped pointing at it (its
+        // guard dropped first) and no poll handed it off.
+        let worker = unsafe { Box::from_raw(self.worker) };
+        // Tasks spawned here go into the owned list (the next `block_on` makes a new
+        // worker), and the counts and trace events are handed over.
+        worker.local.settle();
+        worker.local.publish();
+        self.rt.give_back(worker.into_queues());
     }
 }

@@ -6,6 +6,7 @@
 //! - `config`: the settings a running runtime keeps.
 //! - `current_thread`: the current-thread flavour: the thread in `block_on` runs the
 //!   tasks as the one worker, between polls of its own future.
+//! - `local`: sets of local tasks (not `Send`), run on their owner thread.
 //! - `worker`: the worker loop, with the protocol (ticks, stealing, parking, shutdown)
 //!   explained at its top.
 //! - `steal`: how a worker takes work from the injector and from other workers.
@@ -28,6 +29,8 @@ pub(crate) mod context;
 pub(crate) mod current_thread;
 pub(crate) mod idle;
 pub(crate) mod lifo;
+#[cfg(not(weft_loom))]
+pub(crate) mod local;
 pub(crate) mod metrics;
 pub(crate) mod park;
 #[cfg(not(weft_loom))]

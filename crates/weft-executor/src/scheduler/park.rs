@@ -170,12 +170,12 @@ pub(crate) trait Sleep {
 /// Makes the calling worker a searcher unless it is one (`searching`) or half the
 /// workers already are (rule 4). Returns whether it is a searcher now.
 #[inline]
-pub(crate) fn start_searching(idle: &Idle, searching: &Cell<bool>) -> bool {
-    if !searching.get() {
+pub(crate) fn start_searching(idle: &Idle, searching: &mut bool) -> bool {
+    if !*searching {
         if !idle.try_start_searching() {
             return false;
         }
-        searching.set(true);
+        *searching = true;
     }
     true
 }
@@ -185,10 +185,10 @@ pub(crate) fn start_searching(idle: &Idle, searching: &Cell<bool>) -> bool {
 #[inline]
 pub(crate) fn stop_searching<S: Sleep>(
     site: &S,
-    searching: &Cell<bool>,
+    searching: &mut bool,
     more_work: impl FnOnce() -> bool,
 ) {
-    searching.set(false);
+    *searching = false;
     if site.idle().stop_searching() && more_work() {
         site.notify_parked_local();
     }
@@ -202,11 +202,11 @@ pub(crate) fn stop_searching<S: Sleep>(
 pub(crate) fn park_worker<S: Sleep>(
     site: &S,
     worker: usize,
-    searching: &Cell<bool>,
+    searching: &mut bool,
     delivering: &Cell<bool>,
 ) -> bool {
     let idle = site.idle();
-    idle.transition_to_parked(worker, searching.replace(false));
+    idle.transition_to_parked(worker, std::mem::take(searching));
     // Rule 3: look once more now that we are registered as asleep.
     if site.work_visible() {
         site.notify_parked();
@@ -235,6 +235,6 @@ pub(crate) fn park_worker<S: Sleep>(
             false
         }
     };
-    searching.set(idle.transition_from_parked(worker));
+    *searching = idle.transition_from_parked(worker);
     parked_in_driver
 }

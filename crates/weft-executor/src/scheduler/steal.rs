@@ -3,7 +3,7 @@
 //! strand a task").
 
 use super::trace::{TaskSource, TraceKind};
-use super::worker::{WorkerLocal, QUEUE_CAP};
+use super::worker::{Core, WorkerLocal, QUEUE_CAP};
 use crate::scheduler::metrics::bump;
 use crate::sync::deque::{Steal, Stealer, Worker as LocalQueue};
 use crate::task::Notified;
@@ -17,17 +17,17 @@ const INJECTOR_TRICKLE: usize = 4;
 /// See `INJECTOR_TRICKLE`.
 const TRICKLE_WAIT: Duration = Duration::from_micros(2);
 
-impl WorkerLocal {
-    pub(super) fn steal_injector(&self) -> Option<Notified> {
-        let injector = &self.shared.injector;
+impl Core {
+    pub(super) fn steal_injector(&mut self, w: &WorkerLocal) -> Option<Notified> {
+        let injector = &w.shared.injector;
         if injector.is_empty() {
             // Drained: whoever feeds it is not outpacing us (a lone task spawned from
             // outside later is taken at once).
-            self.injector_trickle.set(false);
+            self.injector_trickle = false;
             return None;
         }
         let mut len = injector.len();
-        let waited = len < INJECTOR_TRICKLE && self.injector_trickle.get();
+        let waited = len < INJECTOR_TRICKLE && self.injector_trickle;
         if waited {
             // Our last take found a single task: we are keeping pace with a thread that
             // spawns from outside, one task at a time, both of us on the same injector
@@ -39,12 +39,12 @@ impl WorkerLocal {
             }
             len = injector.len();
         }
-        let limit = self.injector_share(len, waited);
-        let before = self.queue.len();
+        let limit = w.injector_share(len, waited);
+        let before = w.queue.len();
         loop {
-            match injector.steal_batch_with_limit_and_pop(&self.queue, limit) {
+            match injector.steal_batch_with_limit_and_pop(&w.queue, limit) {
                 Steal::Success(t) => {
-                    self.injector_trickle.set(self.queue.len() == before);
+                    self.injector_trickle = w.queue.len() == before;
                     return Some(t);
                 }
                 Steal::Empty => return None,
@@ -53,27 +53,27 @@ impl WorkerLocal {
         }
     }
 
-    pub(super) fn steal_round(&self) -> Option<Notified> {
-        if let Some(t) = self.steal_injector() {
-            self.note_steal(None, 1 + self.queue.len());
-            self.from.set(TaskSource::Injector);
+    pub(super) fn steal_round(&mut self, w: &WorkerLocal) -> Option<Notified> {
+        if let Some(t) = self.steal_injector(w) {
+            w.note_steal(None, 1 + w.queue.len());
+            self.from = TaskSource::Injector;
             return Some(t);
         }
-        let remotes = &self.shared.remotes;
+        let remotes = &w.shared.remotes;
         let n = remotes.len();
         let start = self.next_rand() as usize % n;
         for i in 0..n {
             let v = (start + i) % n;
-            if v == self.index {
+            if v == w.index {
                 continue;
             }
             // Its driver-woken tasks first, into our own ready queue.
             let r = &remotes[v];
-            if let Some(t) = self.steal_half(&r.ready_stealer, &self.ready, v) {
-                self.maybe_ready.set(true); // the rest of the batch is in our ready queue
+            if let Some(t) = self.steal_half(w, &r.ready_stealer, &w.ready, v) {
+                w.maybe_ready.set(true); // the rest of the batch is in our ready queue
                 return Some(t);
             }
-            if let Some(t) = self.steal_half(&r.stealer, &self.queue, v) {
+            if let Some(t) = self.steal_half(w, &r.stealer, &w.queue, v) {
                 return Some(t);
             }
         }
@@ -82,7 +82,8 @@ impl WorkerLocal {
 
     /// Takes up to half of `from` (worker `victim`'s) into `into` and returns one task of it.
     fn steal_half(
-        &self,
+        &mut self,
+        w: &WorkerLocal,
         from: &Stealer<Notified>,
         into: &LocalQueue<Notified>,
         victim: usize,
@@ -93,8 +94,8 @@ impl WorkerLocal {
         loop {
             match from.steal_batch_with_limit_and_pop(into, QUEUE_CAP / 2) {
                 Steal::Success(t) => {
-                    self.note_steal(Some(victim), 1 + into.len());
-                    self.from.set(TaskSource::Stolen);
+                    w.note_steal(Some(victim), 1 + into.len());
+                    self.from = TaskSource::Stolen;
                     return Some(t);
                 }
                 Steal::Empty => return None,
@@ -104,18 +105,18 @@ impl WorkerLocal {
     }
 
     /// Takes a task that sat in another worker's LIFO slot since our previous look.
-    pub(super) fn steal_stale_lifo(&self) -> Option<Notified> {
-        let mut seen = self.lifo_seen.borrow_mut();
-        for (v, remote) in self.shared.remotes.iter().enumerate() {
-            if v == self.index {
+    pub(super) fn steal_stale_lifo(&mut self, w: &WorkerLocal) -> Option<Notified> {
+        let seen = &mut self.lifo_seen;
+        for (v, remote) in w.shared.remotes.iter().enumerate() {
+            if v == w.index {
                 continue;
             }
             let now = remote.lifo.peek();
             if !now.is_null() && now == seen[v] {
                 if let Some(t) = remote.lifo.take_if(now) {
                     seen[v] = std::ptr::null_mut();
-                    self.note_steal(Some(v), 1);
-                    self.from.set(TaskSource::Stolen);
+                    w.note_steal(Some(v), 1);
+                    self.from = TaskSource::Stolen;
                     return Some(t);
                 }
             }
@@ -124,6 +125,18 @@ impl WorkerLocal {
         None
     }
 
+    fn next_rand(&mut self) -> u32 {
+        // xorshift32: cheap, and good enough to spread victims.
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng = x;
+        x
+    }
+}
+
+impl WorkerLocal {
     /// Counts a steal (of `tasks`, from worker `victim` or the injector) and traces it.
     fn note_steal(&self, victim: Option<usize>, tasks: usize) {
         bump(&self.stats.steal_ops, 1);
@@ -157,15 +170,5 @@ impl WorkerLocal {
             len / self.shared.num_workers()
         };
         share.min(QUEUE_CAP / 2).min(room).max(1)
-    }
-
-    fn next_rand(&self) -> u32 {
-        // xorshift32: cheap, and good enough to spread victims.
-        let mut x = self.rng.get();
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.rng.set(x);
-        x
     }
 }

@@ -102,28 +102,28 @@ impl Pool {
         }
     }
 
-    /// The shape of `WorkerLocal::run_loop`: a job, else a search, else a sleep.
+    /// The shape of `Worker::next_task`: a job, else a search, else a sleep.
     fn worker(&self, me: usize) {
-        let searching = Cell::new(false);
+        let mut searching = false;
         let delivering = Cell::new(false);
         loop {
             if self.finished() {
                 break;
             }
             if self.run_job() {
-                if searching.get() {
-                    park::stop_searching(self, &searching, || !self.queue.is_empty());
+                if searching {
+                    park::stop_searching(self, &mut searching, || !self.queue.is_empty());
                 }
                 continue;
             }
-            if !searching.get() && park::start_searching(&self.idle, &searching) {
+            if !searching && park::start_searching(&self.idle, &mut searching) {
                 continue; // one search round: look at the queue again
             }
             // The last job unparks every parker, and a parker keeps the notification for
             // its next park: a worker going to sleep after that returns at once.
-            park::park_worker(self, me, &searching, &delivering);
+            park::park_worker(self, me, &mut searching, &delivering);
         }
-        if searching.get() {
+        if searching {
             self.idle.stop_searching();
         }
     }

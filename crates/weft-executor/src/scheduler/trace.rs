@@ -14,6 +14,7 @@
 //! (<https://ui.perfetto.dev>) and `chrome://tracing` display: one row per worker, a bar
 //! per poll and per sleep.
 
+use crate::task::Id;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io::{self, Write};
@@ -54,9 +55,8 @@ impl TaskSource {
 pub enum TraceKind {
     /// Polled a task once.
     Poll {
-        /// The task, as the address of its cell: unique among live tasks, reused after a
-        /// task is freed.
-        task: usize,
+        /// The task's id (never reused, see [`TaskId`](crate::TaskId)).
+        task: Id,
         /// Where the worker found it.
         from: TaskSource,
     },
@@ -163,7 +163,7 @@ impl Trace {
                 TraceKind::Poll { task, from } => write!(
                     out,
                     "{{\"name\":\"poll\",\"cat\":\"{}\",\"ph\":\"X\",\"pid\":1,\"tid\":{tid},\
-                     \"ts\":{ts},\"dur\":{},\"args\":{{\"task\":\"{task:#x}\",\"from\":\"{}\"}}}}",
+                     \"ts\":{ts},\"dur\":{},\"args\":{{\"task\":{task},\"from\":\"{}\"}}}}",
                     from.name(),
                     micros(e.duration),
                     from.name()

@@ -517,6 +517,7 @@ impl Trace {
 mod tests {
     use super::*;
     use crate::scheduler::trace::{TaskSource, Trace, TraceEvent, TraceKind};
+    use crate::task::Id;
 
     fn event(worker: usize, start_us: u64, dur_us: u64, kind: TraceKind) -> TraceEvent {
         TraceEvent {
@@ -579,7 +580,7 @@ mod tests {
                 0,
                 10,
                 TraceKind::Poll {
-                    task: 1,
+                    task: Id::for_test(1),
                     from: TaskSource::LifoSlot,
                 },
             ),
@@ -588,7 +589,7 @@ mod tests {
                 50,
                 10,
                 TraceKind::Poll {
-                    task: 2,
+                    task: Id::for_test(2),
                     from: TaskSource::Queue,
                 },
             ),
@@ -607,7 +608,7 @@ mod tests {
                 46,
                 5,
                 TraceKind::Poll {
-                    task: 3,
+                    task: Id::for_test(3),
                     from: TaskSource::Stolen,
                 },
             ),
@@ -649,7 +650,7 @@ mod tests {
                     i,
                     1,
                     TraceKind::Poll {
-                        task: i as usize,
+                        task: Id::for_test(i + 1),
                         from: TaskSource::Queue,
                     },
                 )
@@ -663,16 +664,16 @@ mod tests {
         assert!(svg.contains("a poll of a task found in lifo"));
     }
 
-    fn lifo_poll(task: usize) -> TraceKind {
+    fn lifo_poll(task: u64) -> TraceKind {
         TraceKind::Poll {
-            task,
+            task: Id::for_test(task),
             from: TaskSource::LifoSlot,
         }
     }
 
-    fn queue_poll(task: usize) -> TraceKind {
+    fn queue_poll(task: u64) -> TraceKind {
         TraceKind::Poll {
-            task,
+            task: Id::for_test(task),
             from: TaskSource::Queue,
         }
     }
@@ -704,7 +705,7 @@ mod tests {
                 0,
                 10,
                 TraceKind::Poll {
-                    task: 1,
+                    task: Id::for_test(1),
                     from: TaskSource::Queue,
                 },
             ),
@@ -713,7 +714,7 @@ mod tests {
                 20_000,
                 10,
                 TraceKind::Poll {
-                    task: 2,
+                    task: Id::for_test(2),
                     from: TaskSource::Ready,
                 },
             ),

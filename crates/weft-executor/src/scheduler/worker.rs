@@ -75,10 +75,14 @@
 //!
 //! # What re-enters the worker
 //!
-//! `WorkerLocal` lives on the worker thread's stack and is reached again, through the
-//! thread-local context (`context::with_worker`), from code the worker calls:
+//! A worker's state is a `Worker` in a box, in two halves. `Core` is what only the run loop
+//! touches (its tick, the counts of polls in a row from the slot and the ready queue,
+//! whether it searches, the injector trickle, its random victim, where the next task came
+//! from, the LIFO slots it saw): plain fields, borrowed `&mut` by the loop while it looks
+//! for a task and never reachable from anywhere else. `WorkerLocal` is what the code the
+//! loop calls reaches again, through the thread-local context (`context::with_worker`):
 //!
-//! - A task's poll (`task.run()` in `run_loop`): a spawn (`Shared::spawn`: `cells.alloc`,
+//! - A task's poll (`task.run()` in `Worker::poll`): a spawn (`Shared::spawn`: `cells.alloc`,
 //!   `add_pending`, `spawned`), a wake or yield (`schedule_local`, `schedule_yield`, which
 //!   may `refill_from_injector`), the task completing (`release`, then `free_cell` into
 //!   `cells`), a `Runtime` dropped inside the task (`Shared::shutdown`: `settle`).
@@ -88,13 +92,18 @@
 //!   freed cell drops a task's output, which may spawn (`add_pending` while `settle` runs:
 //!   `Batches` takes no borrow across it, see `task/list.rs`).
 //!
-//! Hence every method takes `&self`, and the state is in `Cell`s read and written between
-//! calls out, never a `RefCell` borrow held across a poll, a driver call or a destructor
-//! (`lifo_seen`'s borrow spans only atomic operations on the slots). tokio routes the same
-//! re-entry through one `RefCell<Option<Box<Core>>>` taken out around each poll; that shape
-//! was not tried here: each access of the hot path (a spawn, a wake) would add a borrow
-//! flag's check and writes, against the `Cell`s' plain loads and stores, and it would need
-//! its own callgrind comparison.
+//! So `WorkerLocal` is only ever borrowed `&`: its mutable fields are two `Cell`s
+//! (`maybe_ready`, `delivering`) and types that keep their own (the counters, the trace,
+//! the batches, the cell cache), none borrowed across a call out. Around a poll the loop
+//! holds no reference into the `Worker` at all (`Worker::next_task` returns the task and
+//! its borrows end): a poll may give the whole worker away to another thread, and the loop
+//! looks at the context after every poll to see whether it still owns it.
+//!
+//! Measured (docs/measuring.md): tokio's shape, one `RefCell<Option<Box<Core>>>` put into
+//! the context before each poll and taken out after, costs a borrow flag's check and two
+//! writes per access; this split costs the ownership look after each poll (a thread-local
+//! load), and with the worker's own `Remote` kept as a pointer instead of looked up by
+//! index, yields and spawns from a task take fewer instructions than the `Cell`s did.
 
 use super::context;
 use super::metrics::{bump, LocalStats};
@@ -107,7 +116,7 @@ use crate::task::cell::Header;
 use crate::task::list::{BatchSite, Batches};
 use crate::task::Notified;
 use crossbeam_utils::Backoff;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
@@ -137,33 +146,59 @@ const SEARCH_SPIN: Duration = Duration::from_micros(30);
 /// slot of a blocked worker is taken at the second look that sees it, within two of these.
 pub(crate) const WATCH_INTERVAL: Duration = Duration::from_millis(10);
 
-/// A worker's own state. Lives on the worker thread's stack; reached from task code (spawn,
-/// wake) through the thread-local context.
+/// A worker's whole state. One thread owns it at a time: the worker thread, or the thread
+/// `block_in_place` hands it to (see "Blocking in place"). Boxed, so it stays put when it
+/// changes hands; its loop reaches it through a raw pointer, the context too.
+pub(crate) struct Worker {
+    /// What only the run loop touches.
+    core: Core,
+    /// What the code the loop calls may reach again through the context.
+    pub(crate) local: WorkerLocal,
+}
+
+// SAFETY: a worker is moved to another thread only whole, by `hand_off`, once its old
+// thread has stopped reaching it (the context no longer points at it and its loop checks
+// that after every poll). Its raw pointers (`lifo_seen`'s addresses, never dereferenced;
+// the batches' task references; the cell cache's free cells) belong to the worker, not
+// to a thread, and its `Cell`s are only ever touched by the one thread that owns it.
+unsafe impl Send for Worker {}
+
+/// The state only the run loop reads and writes: plain fields, borrowed `&mut` by the loop
+/// between polls and never reachable from the context.
+pub(super) struct Core {
+    tick: u32,
+    lifo_polls: u32,
+    /// Polls in a row taken from `ready` while `queue` waited.
+    ready_polls: u32,
+    searching: bool,
+    /// Our last take from the injector brought a single task (see `steal_injector`).
+    pub(super) injector_trickle: bool,
+    pub(super) rng: u32,
+    /// Where the task about to run was found (for the trace).
+    pub(super) from: TaskSource,
+    /// The LIFO slot content seen at the previous look, per worker.
+    pub(super) lifo_seen: Box<[*mut Header]>,
+}
+
+/// The part of a worker that a poll, the driver or a destructor reaches again through the
+/// thread-local context (see "What re-enters the worker"): taken by `&`, its few mutable
+/// fields are `Cell`s or manage their own.
 pub(crate) struct WorkerLocal {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
+    /// `shared.remotes[index]`, which `shared` keeps in place: looked up on every poll
+    /// and spawn, its index and bounds check cost about 1% of a yield's instructions.
+    remote: NonNull<Remote>,
     pub(super) queue: LocalQueue<Notified>,
     /// Tasks the driver woke here (timers fired, I/O ready): run before `queue`.
     pub(super) ready: LocalQueue<Notified>,
-    tick: Cell<u32>,
-    lifo_polls: Cell<u32>,
-    /// Polls in a row taken from `ready` while `queue` waited.
-    ready_polls: Cell<u32>,
     /// False only when `ready` is known empty: we are its only pusher (thieves only take).
     pub(super) maybe_ready: Cell<bool>,
-    pub(super) searching: Cell<bool>,
     /// The driver is delivering events on this thread (`Driver::poll`, `poll_due`, or a
     /// park in the driver): tasks woken now go to the ready queue, not the LIFO slot.
     delivering: Cell<bool>,
-    /// Our last take from the injector brought a single task (see `steal_injector`).
-    pub(super) injector_trickle: Cell<bool>,
-    pub(super) rng: Cell<u32>,
     pub(super) stats: LocalStats,
-    /// Where the task about to run was found (for the trace).
-    pub(super) from: Cell<TaskSource>,
     pub(super) trace: TraceLocal,
-    /// The LIFO slot content seen at the previous look, per worker.
-    pub(super) lifo_seen: RefCell<Box<[*mut Header]>>,
     /// Tasks spawned here and not linked into the owned list yet, and finished tasks of
     /// other shards not unlinked yet (see `task/list.rs`).
     batches: Batches,
@@ -173,160 +208,342 @@ pub(crate) struct WorkerLocal {
 
 /// The body of a worker thread.
 pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: WorkerQueues) {
-    let local = WorkerLocal::new(shared, index, queues);
+    let worker = Worker::new(shared, index, queues);
     // (The thread entered the runtime already: see `thread::spawn`.)
-    let _worker = context::set_worker(&local);
-    local.run_loop();
-    local.drain();
+    // SAFETY: a fresh box, ours.
+    unsafe { run_worker(Box::into_raw(worker)) }
 }
 
-impl WorkerLocal {
-    /// Worker `index`'s state, around its ends of its queues (see `WorkerQueues`).
-    pub(super) fn new(shared: Arc<Shared>, index: usize, queues: WorkerQueues) -> WorkerLocal {
+/// Runs `worker`'s loop on this thread until shutdown (then frees it), or until a poll hands
+/// it to another thread (`hand_off`), after which this thread never touches it again.
+///
+/// # Safety
+///
+/// `worker` comes from `Box::into_raw` and this thread owns it.
+unsafe fn run_worker(worker: *mut Worker) {
+    let _guard = context::set_worker(worker);
+    loop {
+        // Between polls no reference into the worker is held: a poll may hand it off.
+        // SAFETY: this thread owns the worker: it has not handed it off (checked below
+        // after every poll).
+        let Some(task) = (unsafe { Worker::next_task(worker) }) else {
+            break;
+        };
+        // SAFETY: as above.
+        if !unsafe { Worker::poll(worker, task) } {
+            // Handed off in the poll: another thread runs the worker now.
+            return;
+        }
+    }
+    // SAFETY: as above; `drain` may re-enter through the context (a dropped reference
+    // frees a task), so the guard lives until after it.
+    unsafe { Worker::drain(worker) };
+    drop(_guard);
+    // SAFETY: ours, from `Box::into_raw`, and nothing points at it any more.
+    drop(unsafe { Box::from_raw(worker) });
+}
+
+impl Worker {
+    /// Worker `index`'s state, around its ends of its queues.
+    pub(super) fn new(shared: Arc<Shared>, index: usize, queues: WorkerQueues) -> Box<Worker> {
         let n = shared.num_workers();
         let WorkerQueues { queue, ready } = queues;
-        WorkerLocal {
-            index,
-            queue,
-            ready,
-            tick: Cell::new(0),
-            lifo_polls: Cell::new(0),
-            ready_polls: Cell::new(0),
-            maybe_ready: Cell::new(false),
-            searching: Cell::new(false),
-            delivering: Cell::new(false),
-            injector_trickle: Cell::new(false),
-            rng: Cell::new(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
-            stats: LocalStats::default(),
-            from: Cell::new(TaskSource::Queue),
-            trace: TraceLocal::new(index, shared.config.trace_limit, shared.config.epoch),
-            lifo_seen: RefCell::new(vec![std::ptr::null_mut(); n].into_boxed_slice()),
-            batches: Batches::new(index, shared.owned.num_shards()),
-            cells: LocalCache::new(),
-            shared,
-        }
+        Box::new(Worker {
+            core: Core {
+                tick: 0,
+                lifo_polls: 0,
+                ready_polls: 0,
+                searching: false,
+                injector_trickle: false,
+                rng: 0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B),
+                from: TaskSource::Queue,
+                lifo_seen: vec![std::ptr::null_mut(); n].into_boxed_slice(),
+            },
+            local: WorkerLocal {
+                index,
+                remote: NonNull::from(&*shared.remotes[index]),
+                queue,
+                ready,
+                maybe_ready: Cell::new(false),
+                delivering: Cell::new(false),
+                stats: LocalStats::default(),
+                trace: TraceLocal::new(index, shared.config.trace_limit, shared.config.epoch),
+                batches: Batches::new(index, shared.owned.num_shards()),
+                cells: LocalCache::new(),
+                shared,
+            },
+        })
     }
 
     /// Gives back the worker's ends of its queues (the current-thread flavour keeps them
     /// between its `block_on` calls). The caller settled and published first.
-    pub(super) fn into_queues(self) -> WorkerQueues {
+    pub(super) fn into_queues(self: Box<Self>) -> WorkerQueues {
+        let Worker { local, .. } = *self;
         WorkerQueues {
-            queue: self.queue,
-            ready: self.ready,
+            queue: local.queue,
+            ready: local.ready,
         }
     }
 
-    pub(super) fn remote(&self) -> &Remote {
-        &self.shared.remotes[self.index]
+    /// Polls `task`, recording the poll in the trace: the poll site of both flavours
+    /// (`current_thread.rs` calls it too). Returns false if the poll handed the worker to
+    /// another thread, which then owns it.
+    ///
+    /// # Safety
+    ///
+    /// This thread owns `worker`.
+    #[inline]
+    pub(super) unsafe fn poll(worker: *mut Worker, task: Notified) -> bool {
+        // SAFETY: the caller's.
+        if unsafe { (*worker).local.trace.on() } {
+            // SAFETY: as above.
+            let from = unsafe { (*worker).core.from };
+            let kind = TraceKind::Poll {
+                task: task.id(),
+                from,
+            };
+            let start = Instant::now();
+            task.run();
+            if context::worker_ptr() != worker {
+                return false;
+            }
+            // SAFETY: as above, and the poll did not hand the worker off.
+            unsafe { (*worker).local.trace.record(start, kind) };
+            return true;
+        }
+        task.run();
+        context::worker_ptr() == worker
     }
 
-    fn run_loop(&self) {
+    /// For the current-thread flavour: the next task this worker has (steps 0-5 of the
+    /// header), without searching or parking.
+    ///
+    /// # Safety
+    ///
+    /// This thread owns `worker`.
+    #[inline]
+    pub(super) unsafe fn next_ready(worker: *mut Worker) -> Option<Notified> {
+        // SAFETY: the caller's; disjoint halves, as in `next_task`.
+        let (core, w) = unsafe { (&mut (*worker).core, &(*worker).local) };
+        let task = core.next_local(w)?;
+        bump(&w.stats.polls, 1);
+        Some(task)
+    }
+
+    /// For the current-thread flavour: parks as an idle worker does (see "Parking").
+    ///
+    /// # Safety
+    ///
+    /// This thread owns `worker`.
+    pub(super) unsafe fn park_idle(worker: *mut Worker) {
+        // SAFETY: the caller's; disjoint halves, as in `next_task`.
+        let (core, w) = unsafe { (&mut (*worker).core, &(*worker).local) };
+        core.park(w);
+        if core.searching {
+            // A notifier woke us as a searcher (`idle.rs`, rule 2).
+            core.stop_searching(w);
+        }
+    }
+
+    /// The next task to poll, after parking as long as there is none; `None` at shutdown.
+    ///
+    /// # Safety
+    ///
+    /// This thread owns `worker`.
+    #[inline]
+    unsafe fn next_task(worker: *mut Worker) -> Option<Notified> {
+        // SAFETY: the caller's. Two borrows of disjoint halves, made by place projection: the
+        // code this calls may reach `local` again through the context, never `core`.
+        let (core, w) = unsafe { (&mut (*worker).core, &(*worker).local) };
         loop {
-            if self.shared.is_shutdown() {
-                return;
+            if w.shared.is_shutdown() {
+                return None;
             }
-            let task = match self.next_local() {
+            let task = match core.next_local(w) {
                 Some(t) => t,
-                None => match self.search() {
+                None => match core.search(w) {
                     Some(t) => t,
                     None => {
-                        self.park();
+                        core.park(w);
                         continue;
                     }
                 },
             };
-            if self.searching.get() {
-                self.stop_searching();
+            if core.searching {
+                core.stop_searching(w);
             }
-            self.run_task(task);
+            bump(&w.stats.polls, 1);
+            return Some(task);
         }
     }
 
-    /// Polls one task: the poll site of both flavours (`current_thread.rs` too).
-    #[inline]
-    pub(super) fn run_task(&self, task: Notified) {
-        bump(&self.stats.polls, 1);
-        if self.trace.on() {
-            self.run_traced(task);
-        } else {
-            task.run();
+    /// On the way out: give back the references we hold in our queue and slot.
+    ///
+    /// # Safety
+    ///
+    /// This thread owns `worker`.
+    unsafe fn drain(worker: *mut Worker) {
+        // SAFETY: the caller's.
+        let w = unsafe { &(*worker).local };
+        while let Some(t) = w.queue.pop() {
+            drop(t);
         }
+        while let Some(t) = w.ready.pop() {
+            drop(t);
+        }
+        drop(w.remote().lifo.take());
+        w.settle();
+        w.publish();
     }
+}
 
-    /// Polls a task and records the poll (see `trace.rs`).
-    #[cold]
-    #[inline(never)]
-    fn run_traced(&self, task: Notified) {
-        let kind = TraceKind::Poll {
-            task: task.addr(),
-            from: self.from.get(),
-        };
-        let start = Instant::now();
-        task.run();
-        self.trace.record(start, kind);
-    }
-
+impl Core {
     /// Steps 1-5 of the header comment.
-    pub(super) fn next_local(&self) -> Option<Notified> {
-        let tick = self.tick.get().wrapping_add(1);
-        self.tick.set(tick);
+    fn next_local(&mut self, w: &WorkerLocal) -> Option<Notified> {
+        let tick = self.tick.wrapping_add(1);
+        self.tick = tick;
         if tick % DUE_INTERVAL == 0 {
             // Timers that came due go to our ready queue (see `Driver::poll_due`).
-            self.delivering.set(true);
-            self.shared.driver.poll_due();
-            self.delivering.set(false);
+            w.delivering.set(true);
+            w.shared.driver.poll_due();
+            w.delivering.set(false);
         }
         if tick % MAINTENANCE_INTERVAL == 0 {
-            self.maintenance();
-            if let Some(t) = self.steal_injector() {
-                self.lifo_polls.set(0);
-                self.from.set(TaskSource::Injector);
+            w.maintenance();
+            if let Some(t) = self.steal_injector(w) {
+                self.lifo_polls = 0;
+                self.from = TaskSource::Injector;
                 return Some(t);
             }
         }
-        if self.lifo_polls.get() < LIFO_CAP {
-            if let Some(t) = self.remote().lifo.take() {
-                self.lifo_polls.set(self.lifo_polls.get() + 1);
-                bump(&self.stats.lifo_hits, 1);
-                self.from.set(TaskSource::LifoSlot);
+        if self.lifo_polls < LIFO_CAP {
+            if let Some(t) = w.remote().lifo.take() {
+                self.lifo_polls += 1;
+                bump(&w.stats.lifo_hits, 1);
+                self.from = TaskSource::LifoSlot;
                 return Some(t);
             }
         }
-        self.lifo_polls.set(0);
+        self.lifo_polls = 0;
         // Most ticks find the ready queue empty: a thread-local flag says so without
         // touching the queue's shared indices.
-        let ready = self.maybe_ready.get();
-        if ready && self.ready_polls.get() < READY_CAP {
-            if let Some(t) = self.ready.pop() {
-                self.ready_polls.set(self.ready_polls.get() + 1);
-                self.from.set(TaskSource::Ready);
+        let ready = w.maybe_ready.get();
+        if ready && self.ready_polls < READY_CAP {
+            if let Some(t) = w.ready.pop() {
+                self.ready_polls += 1;
+                self.from = TaskSource::Ready;
                 return Some(t);
             }
-            self.maybe_ready.set(false);
+            w.maybe_ready.set(false);
         }
-        self.ready_polls.set(0);
-        if let Some(t) = self.queue.pop() {
-            self.from.set(TaskSource::Queue);
+        self.ready_polls = 0;
+        if let Some(t) = w.queue.pop() {
+            self.from = TaskSource::Queue;
             return Some(t);
         }
-        if self.maybe_ready.get() {
-            if let Some(t) = self.ready.pop() {
+        if w.maybe_ready.get() {
+            if let Some(t) = w.ready.pop() {
                 // Over the cap but the queue is empty.
-                self.ready_polls.set(1);
-                self.from.set(TaskSource::Ready);
+                self.ready_polls = 1;
+                self.from = TaskSource::Ready;
                 return Some(t);
             }
-            self.maybe_ready.set(false);
+            w.maybe_ready.set(false);
         }
-        if let Some(t) = self.remote().lifo.take() {
+        if let Some(t) = w.remote().lifo.take() {
             // Over the cap but nothing else to run.
-            self.lifo_polls.set(1);
-            bump(&self.stats.lifo_hits, 1);
-            self.from.set(TaskSource::LifoSlot);
+            self.lifo_polls = 1;
+            bump(&w.stats.lifo_hits, 1);
+            self.from = TaskSource::LifoSlot;
             return Some(t);
         }
-        self.from.set(TaskSource::Injector);
-        self.steal_injector()
+        self.from = TaskSource::Injector;
+        self.steal_injector(w)
+    }
+
+    /// `poll_driver`, then a task it woke.
+    fn poll_driver_and_pop(&mut self, w: &WorkerLocal) -> Option<Notified> {
+        if !w.poll_driver() {
+            return None;
+        }
+        self.from = TaskSource::Ready;
+        w.ready.pop()
+    }
+
+    /// Becomes a searcher and looks for work elsewhere, spinning a little.
+    fn search(&mut self, w: &WorkerLocal) -> Option<Notified> {
+        if !park::start_searching(&w.shared.idle, &mut self.searching) {
+            return None;
+        }
+        // The LIFO slots are compared with our previous look (the end of the previous
+        // search, or before we slept) now, and again after a full spin: a task seen in
+        // the same slot at both looks has waited at least that long behind one poll.
+        if let Some(t) = self.steal_stale_lifo(w) {
+            return Some(t);
+        }
+        // Events that came while we ran are the likeliest work: look at the driver first.
+        if let Some(t) = self.poll_driver_and_pop(w) {
+            return Some(t);
+        }
+        let backoff = Backoff::new();
+        let mut since: Option<Instant> = None;
+        loop {
+            if let Some(t) = self.steal_round(w) {
+                return Some(t);
+            }
+            if w.shared.is_shutdown() {
+                return None;
+            }
+            if backoff.is_completed() {
+                // Keep looking, yielding the CPU between looks, until as much time has
+                // passed as a wake-up would cost (see `SEARCH_SPIN`). Poll the driver
+                // meanwhile: nobody may be parked in it, so I/O and timers would wait.
+                let start = *since.get_or_insert_with(Instant::now);
+                if start.elapsed() >= SEARCH_SPIN {
+                    return self.steal_stale_lifo(w);
+                }
+                if let Some(t) = self.poll_driver_and_pop(w) {
+                    return Some(t);
+                }
+                std::thread::yield_now();
+                continue;
+            }
+            backoff.snooze();
+        }
+    }
+
+    fn stop_searching(&mut self, w: &WorkerLocal) {
+        park::stop_searching(&*w.shared, &mut self.searching, || {
+            !w.queue.is_empty() || !w.ready.is_empty() || !w.shared.injector.is_empty()
+        });
+    }
+
+    fn park(&mut self, w: &WorkerLocal) {
+        let shared = &*w.shared;
+        bump(&w.stats.parks, 1);
+        w.publish();
+        w.settle();
+        // What other workers gave back while we ran: keep a cache's worth, free the rest.
+        w.cells.trim(&w.remote().free);
+        let start = w.trace.on().then(Instant::now);
+        // Register, look once more, sleep, unregister (see `park.rs`).
+        let in_driver = park::park_worker(shared, w.index, &mut self.searching, &w.delivering);
+        if let Some(start) = start {
+            w.trace.record(start, TraceKind::Park { in_driver });
+        }
+        // Tasks woken by the driver landed in our ready queue; share them.
+        if w.ready.len() + w.queue.len() > 1 {
+            shared.notify_parked_local();
+        }
+    }
+}
+
+impl WorkerLocal {
+    #[inline]
+    pub(super) fn remote(&self) -> &Remote {
+        // SAFETY: it points into `self.shared.remotes`, a boxed slice that `self.shared`
+        // keeps alive and never moves or changes.
+        unsafe { self.remote.as_ref() }
     }
 
     /// Lets the driver deliver what is ready, if no other worker is in it: the tasks it
@@ -341,15 +558,6 @@ impl WorkerLocal {
         true
     }
 
-    /// `poll_driver`, then a task it woke.
-    fn poll_driver_and_pop(&self) -> Option<Notified> {
-        if !self.poll_driver() {
-            return None;
-        }
-        self.from.set(TaskSource::Ready);
-        self.ready.pop()
-    }
-
     /// Hands our counters and trace events over to where other threads read them.
     pub(super) fn publish(&self) {
         self.stats.publish(&self.remote().stats);
@@ -362,73 +570,6 @@ impl WorkerLocal {
         self.poll_driver();
         if self.queue.len() + self.ready.len() > 1 {
             self.shared.notify_parked_local();
-        }
-    }
-
-    /// Becomes a searcher and looks for work elsewhere, spinning a little.
-    fn search(&self) -> Option<Notified> {
-        if !park::start_searching(&self.shared.idle, &self.searching) {
-            return None;
-        }
-        // The LIFO slots are compared with our previous look (the end of the previous
-        // search, or before we slept) now, and again after a full spin: a task seen in
-        // the same slot at both looks has waited at least that long behind one poll.
-        if let Some(t) = self.steal_stale_lifo() {
-            return Some(t);
-        }
-        // Events that came while we ran are the likeliest work: look at the driver first.
-        if let Some(t) = self.poll_driver_and_pop() {
-            return Some(t);
-        }
-        let backoff = Backoff::new();
-        let mut since: Option<Instant> = None;
-        loop {
-            if let Some(t) = self.steal_round() {
-                return Some(t);
-            }
-            if self.shared.is_shutdown() {
-                return None;
-            }
-            if backoff.is_completed() {
-                // Keep looking, yielding the CPU between looks, until as much time has
-                // passed as a wake-up would cost (see `SEARCH_SPIN`). Poll the driver
-                // meanwhile: nobody may be parked in it, so I/O and timers would wait.
-                let start = *since.get_or_insert_with(Instant::now);
-                if start.elapsed() >= SEARCH_SPIN {
-                    return self.steal_stale_lifo();
-                }
-                if let Some(t) = self.poll_driver_and_pop() {
-                    return Some(t);
-                }
-                std::thread::yield_now();
-                continue;
-            }
-            backoff.snooze();
-        }
-    }
-
-    pub(super) fn stop_searching(&self) {
-        park::stop_searching(&*self.shared, &self.searching, || {
-            !self.queue.is_empty() || !self.ready.is_empty() || !self.shared.injector.is_empty()
-        });
-    }
-
-    pub(super) fn park(&self) {
-        let shared = &*self.shared;
-        bump(&self.stats.parks, 1);
-        self.publish();
-        self.settle();
-        // What other workers gave back while we ran: keep a cache's worth, free the rest.
-        self.cells.trim(&self.remote().free);
-        let start = self.trace.on().then(Instant::now);
-        // Register, look once more, sleep, unregister (see `park.rs`).
-        let in_driver = park::park_worker(shared, self.index, &self.searching, &self.delivering);
-        if let Some(start) = start {
-            self.trace.record(start, TraceKind::Park { in_driver });
-        }
-        // Tasks woken by the driver landed in our ready queue; share them.
-        if self.ready.len() + self.queue.len() > 1 {
-            shared.notify_parked_local();
         }
     }
 
@@ -530,18 +671,5 @@ impl WorkerLocal {
     /// Empties our batches into the owned list (see `Batches::settle`).
     pub(crate) fn settle(&self) {
         self.batches.settle(self.batch_site());
-    }
-
-    /// On the way out: give back the references we hold in our queue and slot.
-    fn drain(&self) {
-        while let Some(t) = self.queue.pop() {
-            drop(t);
-        }
-        while let Some(t) = self.ready.pop() {
-            drop(t);
-        }
-        drop(self.remote().lifo.take());
-        self.settle();
-        self.publish();
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! +--------------------------------------------+
-//! | Header: state word | vtable | list slot, shard, membership |  <- wakers and queues point here
+//! | Header: state word | vtable | id | list slot, shard, membership |  <- wakers and queues point here
 //! | scheduler hook (S)                         |
 //! | join waker slot: Option<Waker>             |
 //! | stage: Running(F) | Finished(output) | Consumed
@@ -18,8 +18,9 @@
 //! without one, to the completing thread); `JOIN_WAKER` decides who owns the waker slot.
 
 use super::error::JoinError;
+use super::id::Id;
 use super::state::{self, Snapshot, State, ToIdle, ToRunning, Wake};
-use super::waker::{enter_poll, leave_poll, waker_ref};
+use super::waker::{enter_drop, enter_poll, leave_poll, waker_ref};
 use super::{Notified, Schedule};
 use crate::sync::UnsafeCell;
 use std::alloc::Layout;
@@ -53,6 +54,8 @@ pub(crate) struct Vtable {
 pub(crate) struct Header {
     pub(crate) state: State,
     pub(crate) vtable: &'static Vtable,
+    /// The task's id (see `id.rs`). Fixed at spawn.
+    pub(crate) id: Id,
     /// The task's slot in its shard of the owned list while linked; guarded by the
     /// shard's mutex.
     pub(crate) slot: UnsafeCell<u32>,
@@ -60,7 +63,7 @@ pub(crate) struct Header {
     pub(crate) shard: u16,
     /// Where the task stands with the owned list: `list::{UNLINKED, LINKED, PENDING,
     /// PENDING_DONE}`, guarded as `list.rs` explains. (Packed beside `slot` and `shard`:
-    /// the header is 24 bytes.)
+    /// the header is 32 bytes.)
     pub(crate) membership: UnsafeCell<u8>,
 }
 
@@ -68,7 +71,7 @@ pub(crate) struct Header {
 // immutable after creation, or guarded (`slot` and `membership` as `list.rs` says).
 unsafe impl Send for Header {}
 // SAFETY: shared, a header is read through atomics (the state), fields written once
-// before it is shared (`vtable`, `shard`), or fields guarded by the owned list's shard
+// before it is shared (`vtable`, `id`, `shard`), or fields guarded by the owned list's shard
 // lock or its owner's protocol (`slot`, `membership`: see `list.rs`).
 unsafe impl Sync for Header {}
 
@@ -86,10 +89,12 @@ pub(crate) struct TaskCell<F: Future, S> {
     stage: UnsafeCell<Stage<F>>,
 }
 
+// No `Send` bound here: a local task's future and output need not be `Send` (see
+// `task::new_local_task`, whose caller keeps them on one thread).
 impl<F, S> TaskCell<F, S>
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future + 'static,
+    F::Output: 'static,
     S: Schedule,
 {
     const VTABLE: Vtable = Vtable {
@@ -107,6 +112,7 @@ where
     pub(crate) fn allocate(
         future: F,
         scheduler: S,
+        id: Id,
         shard: u16,
         memory: impl FnOnce(Layout) -> NonNull<u8>,
     ) -> NonNull<Header> {
@@ -115,6 +121,7 @@ where
             header: Header {
                 state: State::new(),
                 vtable: &Self::VTABLE,
+                id,
                 slot: UnsafeCell::new(0),
                 shard,
                 membership: UnsafeCell::new(super::list::UNLINKED),
@@ -148,7 +155,7 @@ where
         }
         let waker = waker_ref(ptr);
         let mut cx = Context::from_waker(&waker);
-        enter_poll(ptr);
+        let outer = enter_poll(ptr);
         let res = catch_unwind(AssertUnwindSafe(|| {
             // If the poll panics, the future is dropped while the panic unwinds (by this
             // guard), so its destructors see `std::thread::panicking()`: a guard that
@@ -169,7 +176,7 @@ where
             std::mem::forget(drop_on_unwind);
             poll
         }));
-        let yielded = leave_poll();
+        let yielded = leave_poll(outer);
         // `cell` is not used past `complete`/`cancel`: the references they return are
         // released through the raw pointer, so no `&Self` is alive if the cell is freed.
         let refs = match res {
@@ -221,7 +228,11 @@ where
     /// references to release (see `complete`).
     #[must_use]
     fn cancel(&self) -> usize {
-        let err = match catch_unwind(AssertUnwindSafe(|| self.set_stage(Stage::Consumed))) {
+        // The future's destructor runs as the task: `task_id()` works there too.
+        let outer = enter_drop(NonNull::from(&self.header));
+        let res = catch_unwind(AssertUnwindSafe(|| self.set_stage(Stage::Consumed)));
+        let _ = leave_poll(outer);
+        let err = match res {
             Ok(()) => JoinError::cancelled(),
             Err(panic) => JoinError::panic(panic),
         };
@@ -471,6 +482,12 @@ impl Header {
         unsafe { ptr.as_ref() }.state.load().has(state::COMPLETE)
     }
 
+    /// The task's id.
+    pub(crate) fn id_of(ptr: NonNull<Header>) -> Id {
+        // SAFETY: the caller holds a reference.
+        unsafe { ptr.as_ref() }.id
+    }
+
     /// The owned-list shard the task belongs to.
     pub(crate) fn shard_of(ptr: NonNull<Header>) -> usize {
         // SAFETY: the caller holds a reference.
@@ -496,8 +513,8 @@ impl Header {
 #[cfg(all(test, not(weft_loom), target_pointer_width = "64"))]
 mod tests {
     #[test]
-    fn the_header_is_twenty_four_bytes() {
+    fn the_header_is_thirty_two_bytes() {
         // Every task pays for it: keep it packed (see the `membership` field).
-        assert_eq!(std::mem::size_of::<super::Header>(), 24);
+        assert_eq!(std::mem::size_of::<super::Header>(), 32);
     }
 }

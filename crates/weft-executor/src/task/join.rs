@@ -2,6 +2,7 @@
 
 use super::cell::{Header, RawTask};
 use super::error::JoinError;
+use super::id::Id;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -75,6 +76,11 @@ impl<T> JoinHandle<T> {
         Header::is_complete(self.raw.ptr)
     }
 
+    /// The task's id (see [`Id`]): the same as [`task_id`](crate::task_id) inside it.
+    pub fn id(&self) -> Id {
+        Header::id_of(self.raw.ptr)
+    }
+
     /// A handle that can abort the task but not await it; it may outlive this one.
     pub fn abort_handle(&self) -> AbortHandle {
         Header::ref_inc(self.raw.ptr);
@@ -107,6 +113,7 @@ impl<T> Drop for JoinHandle<T> {
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
+            .field("id", &self.id())
             .field("finished", &self.is_finished())
             .finish()
     }
@@ -147,6 +154,11 @@ impl AbortHandle {
     pub fn is_finished(&self) -> bool {
         Header::is_complete(self.ptr)
     }
+
+    /// The task's id (see [`JoinHandle::id`]).
+    pub fn id(&self) -> Id {
+        Header::id_of(self.ptr)
+    }
 }
 
 impl Clone for AbortHandle {
@@ -165,6 +177,7 @@ impl Drop for AbortHandle {
 impl fmt::Debug for AbortHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AbortHandle")
+            .field("id", &self.id())
             .field("finished", &self.is_finished())
             .finish()
     }

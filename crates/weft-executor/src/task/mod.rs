@@ -11,6 +11,7 @@
 pub(crate) mod alloc;
 pub(crate) mod cell;
 mod error;
+pub(crate) mod id;
 mod join;
 pub(crate) mod list;
 pub(crate) mod state;
@@ -20,6 +21,7 @@ pub(crate) mod waker;
 pub(crate) mod tests_loom;
 
 pub use error::JoinError;
+pub use id::Id;
 pub use join::{AbortHandle, JoinHandle};
 
 use cell::{Header, TaskCell};
@@ -85,7 +87,10 @@ pub(crate) trait Schedule: Send + Sync + 'static {
 pub(crate) struct Notified(NonNull<Header>);
 
 // SAFETY: a Notified is a counted reference to a Send + Sync header; the future inside
-// is Send and only touched by whoever holds RUNNING.
+// is Send and only touched by whoever holds RUNNING, or it is a local task's, which its
+// scheduler runs only on its own thread (`new_local_task`): elsewhere a Notified is only
+// queued or dropped, which touches the state word and, for the last reference, drops a
+// finished cell (a waker, an output or error no JoinHandle holds any more: see there).
 unsafe impl Send for Notified {}
 
 impl Notified {
@@ -99,9 +104,9 @@ impl Notified {
         ptr
     }
 
-    /// The address of the task's cell: names the task while it lives.
-    pub(crate) fn addr(&self) -> usize {
-        self.0.as_ptr() as usize
+    /// The task's id.
+    pub(crate) fn id(&self) -> Id {
+        Header::id_of(self.0)
     }
 
     /// Polls the task once (or cancels it), consuming this reference.
@@ -153,8 +158,75 @@ where
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let ptr = TaskCell::allocate(future, scheduler, shard, memory);
+    let ptr = TaskCell::allocate(future, scheduler, Id::next(), shard, memory);
     (Notified(ptr), JoinHandle::new(ptr), ptr)
+}
+
+/// Makes a local task: its future (and output) need not be `Send`. Returns what
+/// [`new_task`] returns; the cell's memory is the global allocator's.
+///
+/// # Safety
+///
+/// The caller's scheduler runs the task (`Notified::run`) and shuts it down
+/// (`shutdown_task`) only on the thread calling this, and keeps the owned-list reference
+/// until one of them completed the task: so the future is polled and dropped on this
+/// thread only. The output is dropped by the runner (this thread), or by the
+/// `JoinHandle`, which is `Send` only if the output is; a cell freed elsewhere (its last
+/// `Notified` or waker dropped on another thread) holds no future and no unread output.
+pub(crate) unsafe fn new_local_task<F, S>(
+    future: F,
+    scheduler: S,
+    shard: u16,
+) -> (Notified, JoinHandle<F::Output>, NonNull<Header>)
+where
+    F: Future + 'static,
+    F::Output: 'static,
+    S: Schedule,
+{
+    let ptr = TaskCell::allocate(future, scheduler, Id::next(), shard, alloc::alloc_global);
+    (Notified(ptr), JoinHandle::new(ptr), ptr)
+}
+
+/// The id of the task running on this thread.
+///
+/// # Panics
+///
+/// Outside a task (on a thread that is not polling one, or dropping its future): use
+/// [`try_task_id`] where that can happen.
+///
+/// # Examples
+///
+/// ```
+/// let rt = weft_executor::Runtime::new().unwrap();
+/// let h = rt.spawn(async { weft_executor::task_id() });
+/// let id = h.id();
+/// assert_eq!(rt.block_on(h).unwrap(), id);
+/// // Closures of the blocking pool run as tasks too.
+/// let b = rt.spawn_blocking(weft_executor::task_id);
+/// let id = b.id();
+/// assert_eq!(rt.block_on(b).unwrap(), id);
+/// ```
+#[track_caller]
+pub fn task_id() -> Id {
+    match waker::current_id() {
+        Some(id) => id,
+        None => panic!(
+            "task::id() called outside a task (block_on's own future is not a task): use \
+             task::try_id() where there may be no task, or read JoinHandle::id()"
+        ),
+    }
+}
+
+/// The id of the task running on this thread, or `None` outside a task (see [`task_id`]).
+///
+/// ```
+/// assert!(weft_executor::try_task_id().is_none());
+/// let rt = weft_executor::Runtime::new().unwrap();
+/// assert!(rt.block_on(async { weft_executor::try_task_id() }).is_none());
+/// assert!(rt.block_on(rt.spawn(async { weft_executor::try_task_id() })).unwrap().is_some());
+/// ```
+pub fn try_task_id() -> Option<Id> {
+    waker::current_id()
 }
 
 /// Cancels a task that the owned list (or a closed list) handed over. Consumes the list's

@@ -5,6 +5,7 @@
 //! compare-and-swap on the state word, plus a push to a run queue when the task was idle.
 
 use super::cell::Header;
+use super::id::Id;
 use super::state::Wake;
 use std::cell::Cell;
 use std::mem::ManuallyDrop;
@@ -27,8 +28,9 @@ fn ptr(data: *const ()) -> NonNull<Header> {
 
 // The yield fast path's thread-local (loom's under the models: its threads are
 // coroutines on one OS thread): the task this thread is polling right now (its header),
-// or null. `request_yield` empties it, so an empty slot at the end of a poll means the
-// task asked to yield.
+// or null. `request_yield` sets the pointer's low bit (headers are 8-aligned), so a marked
+// pointer at the end of a poll means the task asked to yield; `task_id()` reads the id
+// through the pointer, marked or not.
 #[cfg(not(weft_loom))]
 std::thread_local! {
     static POLLING: Cell<*const ()> = const { Cell::new(std::ptr::null()) };
@@ -38,16 +40,40 @@ loom::thread_local! {
     static POLLING: Cell<*const ()> = Cell::new(std::ptr::null());
 }
 
-/// Marks the start of a poll of `ptr` on this thread.
+/// The mark `request_yield` puts on `POLLING`'s pointer.
+const YIELD_MARK: usize = 1;
+const _: () = assert!(std::mem::align_of::<Header>() > YIELD_MARK);
+
+/// Marks the start of a poll of `ptr` on this thread. Returns what it replaces (the task
+/// whose poll this one is nested in, or null), for `leave_poll` to put back.
 #[inline]
-pub(crate) fn enter_poll(ptr: NonNull<Header>) {
-    POLLING.with(|p| p.set(ptr.as_ptr() as *const ()));
+pub(crate) fn enter_poll(ptr: NonNull<Header>) -> *const () {
+    POLLING.with(|p| p.replace(ptr.as_ptr() as *const ()))
 }
 
-/// Marks the end of a poll; returns whether the task asked to yield during it.
+/// Marks the end of a poll, given what `enter_poll` returned; returns whether the task
+/// asked to yield during it.
 #[inline]
-pub(crate) fn leave_poll() -> bool {
-    POLLING.with(|p| p.replace(std::ptr::null())).is_null()
+pub(crate) fn leave_poll(outer: *const ()) -> bool {
+    POLLING.with(|p| p.replace(outer)) as usize & YIELD_MARK != 0
+}
+
+/// Makes `ptr`'s task the current one on this thread outside a poll (while its future is
+/// dropped), so `task_id()` works in its destructor; returns what it replaced, to put back
+/// with [`leave_poll`].
+pub(crate) fn enter_drop(ptr: NonNull<Header>) -> *const () {
+    POLLING
+        .try_with(|p| p.replace(ptr.as_ptr() as *const ()))
+        .unwrap_or(std::ptr::null())
+}
+
+/// The id of the task this thread is polling (or whose future it is dropping), if any.
+pub(crate) fn current_id() -> Option<Id> {
+    let p = POLLING.try_with(|p| p.get()).ok()?;
+    let header = (p as usize & !YIELD_MARK) as *const Header;
+    // SAFETY: a non-null `POLLING` is the header of the task being polled (or dropped) on
+    // this thread, whose runner holds a reference until it puts the pointer back.
+    unsafe { header.as_ref() }.map(|h| h.id)
 }
 
 /// Called by `yield_now` with the waker it was polled with. If that is the waker of the
@@ -61,7 +87,7 @@ pub(crate) fn request_yield(waker: &Waker) -> bool {
         && POLLING.with(|p| {
             let ours = p.get() == waker.data();
             if ours {
-                p.set(std::ptr::null());
+                p.set((waker.data() as usize | YIELD_MARK) as *const ());
             }
             ours
         })

@@ -14,6 +14,16 @@ pub fn rt(n: usize) -> Runtime {
     Builder::new().worker_threads(n).build().unwrap()
 }
 
+/// The message of the panic `f` must raise.
+pub fn panic_message(f: impl FnOnce()) -> String {
+    let err =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("expected a panic");
+    err.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap()
+}
+
 /// Counts its own drops in the shared counter.
 pub struct DropCount(pub Arc<AtomicUsize>);
 
