@@ -231,3 +231,38 @@ async fn the_test_attribute_starts_paused() {
     assert_eq!(start.elapsed(), Duration::from_secs(24 * 3600));
     assert!(real.elapsed() < HANG);
 }
+
+#[test]
+fn runnable_local_tasks_hold_the_clock() {
+    within(|| {
+        paused().block_on(async {
+            let start = Instant::now();
+            let sleeper = weft::task::spawn_local(async move {
+                sleep(Duration::from_secs(10)).await;
+                start.elapsed()
+            });
+            // A `!Send` task that stays runnable for a while (yielding), and one on a
+            // `LocalSet`: neither lets the clock jump while it can run.
+            let busy = weft::task::spawn_local(async move {
+                let here = std::rc::Rc::new(());
+                for _ in 0..1000 {
+                    weft::task::yield_now().await;
+                }
+                drop(here);
+                start.elapsed()
+            });
+            let set = weft::task::LocalSet::new();
+            let in_set = set
+                .run_until(async move {
+                    for _ in 0..1000 {
+                        weft::task::yield_now().await;
+                    }
+                    start.elapsed()
+                })
+                .await;
+            assert_eq!(in_set, Duration::ZERO);
+            assert_eq!(busy.await.unwrap(), Duration::ZERO);
+            assert_eq!(sleeper.await.unwrap(), Duration::from_secs(10));
+        })
+    });
+}
