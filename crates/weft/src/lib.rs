@@ -218,6 +218,13 @@ pub mod channel {
 /// #[weft::main(worker_threads = 0)]
 /// async fn main() {}
 /// ```
+///
+/// Paused time needs the current-thread runtime, which `worker_threads` does not ask for:
+///
+/// ```compile_fail
+/// #[weft::test(start_paused = true, worker_threads = 2)]
+/// async fn t() {}
+/// ```
 #[cfg(all(doctest, feature = "macros"))]
 pub struct MacroErrors;
 
