@@ -184,6 +184,31 @@ fn the_driver_is_polled_while_tasks_are_always_ready_and_parked_in_when_idle() {
     assert_eq!(driver.shutdowns.load(SeqCst), 1);
 }
 
+// The main future yielding in a loop until a task sets a flag: it woke itself during every
+// poll, and the loop polled it again before running any task (it hung in a facade test).
+#[test]
+fn a_main_future_yielding_in_a_loop_lets_the_tasks_run() {
+    let rt = current();
+    let (tx, rx) = mpsc::channel();
+    let t = std::thread::spawn(move || {
+        rt.block_on(async {
+            let flag = Arc::new(AtomicBool::new(false));
+            let f = flag.clone();
+            drop(spawn(async move {
+                yield_now().await;
+                f.store(true, SeqCst);
+            }));
+            while !flag.load(SeqCst) {
+                yield_now().await;
+            }
+        });
+        tx.send(()).unwrap();
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the tasks never ran");
+    t.join().unwrap();
+}
+
 /// Wakes the one waker it holds whenever it is polled, or parked in (then without
 /// sleeping): a socket that is ready each time the runtime looks.
 #[derive(Default)]

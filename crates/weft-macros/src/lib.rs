@@ -1,8 +1,9 @@
 //! `#[weft::main]` and `#[weft::test]`: run an `async fn` on a weft runtime.
 //!
 //! Written on `proc_macro` alone (no `syn`, no `quote`): the transformation is small (drop
-//! `async`, wrap the body in `Builder::new()...build().block_on(async move { .. })`), and
-//! users should not pay `syn`'s compile time for it. Errors point at the user's code.
+//! `async`, wrap the body in `Builder::new_current_thread()...build().block_on(async move
+//! { .. })`, or `new_multi_thread`), and users should not pay `syn`'s compile time for it.
+//! Errors point at the user's code.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -18,7 +19,9 @@ use proc_macro::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenSt
 /// }
 /// ```
 ///
-/// Options: `#[weft::main(worker_threads = 4)]`.
+/// It runs on the multi-thread runtime. Options: `worker_threads = N`, and
+/// `flavor = "current_thread"` for the current-thread runtime (then without
+/// `worker_threads`): `#[weft::main(flavor = "current_thread")]`.
 #[proc_macro_attribute]
 pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(attr, item.clone(), false).unwrap_or_else(|e| with_item(e, item))
@@ -33,9 +36,14 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 /// ```
 ///
-/// Options: `#[weft::test(worker_threads = 1)]`; `#[weft::test(start_paused = true)]`
-/// runs it on a current-thread runtime with its clock paused (see
-/// `weft::Builder::start_paused`):
+/// It runs on a current-thread runtime (as tokio's `#[tokio::test]` does): tasks run on the
+/// test's thread, and `spawn_local` works. For the multi-thread runtime:
+/// `#[weft::test(flavor = "multi_thread")]`, with `worker_threads = N` if wanted (the
+/// default is one per CPU): `#[weft::test(flavor = "multi_thread", worker_threads = 2)]`.
+///
+/// `start_paused = true` starts the runtime with its clock paused (see
+/// `weft::Builder::start_paused`; current-thread only): timers fire as soon as every task
+/// is idle, so a test of an hour of timeouts takes microseconds.
 ///
 /// ```ignore
 /// #[weft::test(start_paused = true)]
@@ -68,14 +76,27 @@ fn error(span: Span, msg: &str) -> TokenStream {
     ts.into_iter().collect()
 }
 
-/// The options as builder calls: `worker_threads = N`, `start_paused = true|false`.
-/// Returns them, and whether the runtime must be the current-thread one (paused time
-/// needs it).
-fn options(attr: TokenStream) -> Result<(Vec<TokenTree>, bool), TokenStream> {
+/// The flavours `flavor = ".."` may name.
+const FLAVORS: &str = "`flavor = \"current_thread\"` or `flavor = \"multi_thread\"`";
+/// The options, for error messages.
+const OPTIONS: &str = "the options are `flavor = \"current_thread\"` / `\"multi_thread\"`, \
+    `worker_threads = N` and `start_paused = true`";
+
+/// The runtime the options ask for: the builder to start from and the calls to make on it.
+struct Options {
+    /// `new_current_thread` or `new_multi_thread`.
+    constructor: &'static str,
+    calls: Vec<TokenTree>,
+}
+
+/// Parses `key = value, ...` into the builder the function runs on: `#[weft::test]`
+/// defaults to the current-thread flavour, `#[weft::main]` to the multi-thread one (as
+/// tokio's do); `worker_threads = N` needs the multi-thread flavour.
+fn options(attr: TokenStream, is_test: bool) -> Result<Options, TokenStream> {
     let tokens: Vec<TokenTree> = attr.into_iter().collect();
-    let mut calls = Vec::new();
-    let mut workers: Option<Span> = None;
-    let mut paused: Option<Span> = None;
+    let mut flavor: Option<(String, Span)> = None;
+    let mut workers: Option<(Literal, Span)> = None;
+    let mut paused: Option<(Ident, Span)> = None;
     let mut i = 0;
     while i < tokens.len() {
         let key = match &tokens[i] {
@@ -83,51 +104,71 @@ fn options(attr: TokenStream) -> Result<(Vec<TokenTree>, bool), TokenStream> {
             t => {
                 return Err(error(
                     t.span(),
-                    "expected an option such as `worker_threads = 2`",
+                    &format!("expected an option such as `worker_threads = 2`: {OPTIONS}"),
                 ))
             }
         };
         let name = key.to_string();
-        if name != "worker_threads" && name != "start_paused" {
-            return Err(error(
-                key.span(),
-                "unknown option: the options are `worker_threads = N` and \
-                 `start_paused = true`",
-            ));
-        }
         match tokens.get(i + 1) {
             Some(TokenTree::Punct(p)) if p.as_char() == '=' => {}
             _ => return Err(error(key.span(), &format!("expected `{name} = ..`"))),
         }
-        let value: TokenTree = match (name.as_str(), tokens.get(i + 2)) {
-            ("worker_threads", Some(TokenTree::Literal(l)))
-                if l.to_string().parse::<usize>().is_ok_and(|n| n > 0) =>
-            {
-                workers = Some(key.span());
-                l.clone().into()
+        let Some(value) = tokens.get(i + 2) else {
+            return Err(error(key.span(), &format!("expected `{name} = ..`")));
+        };
+        match name.as_str() {
+            "worker_threads" => {
+                let n = match value {
+                    TokenTree::Literal(l)
+                        if l.to_string().parse::<usize>().is_ok_and(|n| n > 0) =>
+                    {
+                        l.clone()
+                    }
+                    t => {
+                        return Err(error(
+                            t.span(),
+                            "`worker_threads` must be a whole number above 0",
+                        ))
+                    }
+                };
+                if workers.replace((n, key.span())).is_some() {
+                    return Err(error(key.span(), "`worker_threads` is given twice"));
+                }
             }
-            ("worker_threads", Some(t)) => {
+            "start_paused" => {
+                let b = match value {
+                    TokenTree::Ident(b) if b.to_string() == "true" || b.to_string() == "false" => {
+                        b.clone()
+                    }
+                    t => return Err(error(t.span(), "`start_paused` must be `true` or `false`")),
+                };
+                if paused.replace((b, key.span())).is_some() {
+                    return Err(error(key.span(), "`start_paused` is given twice"));
+                }
+            }
+            "flavor" => {
+                let text = value.to_string();
+                let f = match (value, text.as_str()) {
+                    (TokenTree::Literal(_), "\"current_thread\"") => "current_thread",
+                    (TokenTree::Literal(_), "\"multi_thread\"") => "multi_thread",
+                    (t, _) => {
+                        return Err(error(
+                            t.span(),
+                            &format!("unknown flavor {text}: expected {FLAVORS}"),
+                        ))
+                    }
+                };
+                if flavor.replace((f.to_string(), key.span())).is_some() {
+                    return Err(error(key.span(), "`flavor` is given twice"));
+                }
+            }
+            _ => {
                 return Err(error(
-                    t.span(),
-                    "`worker_threads` must be a whole number above 0",
+                    key.span(),
+                    &format!("unknown option `{name}`: {OPTIONS}"),
                 ))
             }
-            ("start_paused", Some(TokenTree::Ident(b)))
-                if b.to_string() == "true" || b.to_string() == "false" =>
-            {
-                if b.to_string() == "true" {
-                    paused = Some(key.span());
-                }
-                b.clone().into()
-            }
-            (_, Some(t)) => {
-                return Err(error(t.span(), "`start_paused` must be `true` or `false`"))
-            }
-            (_, None) => return Err(error(key.span(), &format!("expected `{name} = ..`"))),
-        };
-        calls.push(Punct::new('.', Spacing::Alone).into());
-        calls.push(Ident::new(&name, key.span()).into());
-        calls.push(Group::new(Delimiter::Parenthesis, value.into()).into());
+        }
         i += 3;
         match tokens.get(i) {
             Some(TokenTree::Punct(p)) if p.as_char() == ',' => i += 1,
@@ -135,14 +176,46 @@ fn options(attr: TokenStream) -> Result<(Vec<TokenTree>, bool), TokenStream> {
             Some(t) => return Err(error(t.span(), "expected `,` between options")),
         }
     }
-    if let (Some(_), Some(span)) = (workers, paused) {
-        return Err(error(
-            span,
-            "`start_paused` needs the current-thread runtime, and `worker_threads` asks \
-             for the multi-thread one: drop `worker_threads`",
-        ));
+    let multi = match &flavor {
+        Some((f, _)) => f == "multi_thread",
+        None => !is_test,
+    };
+    let mut calls = Vec::new();
+    if let Some((n, span)) = workers {
+        if !multi {
+            let msg = if flavor.is_some() {
+                "`worker_threads` needs the multi-thread runtime: the current-thread flavour \
+                 runs tasks on the calling thread alone; use `flavor = \"multi_thread\"`"
+            } else {
+                "`worker_threads` needs the multi-thread runtime, and `#[weft::test]` runs \
+                 on the current-thread one by default: add `flavor = \"multi_thread\"`"
+            };
+            return Err(error(span, msg));
+        }
+        calls.push(Punct::new('.', Spacing::Alone).into());
+        calls.push(Ident::new("worker_threads", span).into());
+        calls.push(Group::new(Delimiter::Parenthesis, TokenTree::from(n).into()).into());
     }
-    Ok((calls, paused.is_some()))
+    if let Some((b, span)) = paused {
+        if multi && b.to_string() == "true" {
+            return Err(error(
+                span,
+                "`start_paused` needs the current-thread runtime (paused time advances when \
+                 every task is idle, which only it can tell): drop `flavor = \"multi_thread\"`",
+            ));
+        }
+        calls.push(Punct::new('.', Spacing::Alone).into());
+        calls.push(Ident::new("start_paused", span).into());
+        calls.push(Group::new(Delimiter::Parenthesis, TokenTree::from(b).into()).into());
+    }
+    Ok(Options {
+        constructor: if multi {
+            "new_multi_thread"
+        } else {
+            "new_current_thread"
+        },
+        calls,
+    })
 }
 
 fn expand(attr: TokenStream, item: TokenStream, is_test: bool) -> Result<TokenStream, TokenStream> {
@@ -151,7 +224,7 @@ fn expand(attr: TokenStream, item: TokenStream, is_test: bool) -> Result<TokenSt
     } else {
         "#[weft::main]"
     };
-    let (calls, current_thread) = options(attr)?;
+    let Options { constructor, calls } = options(attr, is_test)?;
     let mut tokens: Vec<TokenTree> = item.into_iter().collect();
     let fn_pos = tokens
         .iter()
@@ -185,15 +258,10 @@ fn expand(attr: TokenStream, item: TokenStream, is_test: bool) -> Result<TokenSt
     };
     tokens.remove(async_pos);
 
-    // ::weft::Builder::new() <calls> .build().expect("..").block_on(async move <body>)
+    // ::weft::Builder::new_..() <calls> .build().expect("..").block_on(async move <body>)
     let span = body.span();
     let mut expr: Vec<TokenTree> = Vec::new();
-    let ctor = if current_thread {
-        "new_current_thread"
-    } else {
-        "new"
-    };
-    for seg in ["weft", "Builder", ctor] {
+    for seg in ["weft", "Builder", constructor] {
         expr.push(Punct::new(':', Spacing::Joint).into());
         expr.push(Punct::new(':', Spacing::Alone).into());
         expr.push(Ident::new(seg, span).into());

@@ -219,11 +219,38 @@ pub mod channel {
 /// async fn main() {}
 /// ```
 ///
-/// Paused time needs the current-thread runtime, which `worker_threads` does not ask for:
+/// ```compile_fail
+/// #[weft::main(flavor = "single")]
+/// async fn main() {}
+/// ```
+///
+/// `worker_threads` needs the multi-thread flavour, which `#[weft::test]` is not by default:
 ///
 /// ```compile_fail
-/// #[weft::test(start_paused = true, worker_threads = 2)]
+/// #[weft::test(worker_threads = 2)]
 /// async fn t() {}
+/// ```
+///
+/// ```compile_fail
+/// #[weft::main(flavor = "current_thread", worker_threads = 2)]
+/// async fn main() {}
+/// ```
+///
+/// Paused time needs the current-thread runtime:
+///
+/// ```compile_fail
+/// #[weft::test(flavor = "multi_thread", start_paused = true)]
+/// async fn t() {}
+/// ```
+///
+/// While these compile:
+///
+/// ```
+/// #[weft::main(flavor = "current_thread")]
+/// async fn main() {
+///     let rc = std::rc::Rc::new(1);
+///     assert_eq!(weft::task::spawn_local(async move { *rc }).await.unwrap(), 1);
+/// }
 /// ```
 #[cfg(all(doctest, feature = "macros"))]
 pub struct MacroErrors;

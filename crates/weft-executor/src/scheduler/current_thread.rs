@@ -19,9 +19,9 @@
 //!
 //! 1. If the main future was woken (`MainWaker::woken`, set by its waker), poll it, with a
 //!    fresh budget; its output ends the loop.
-//! 2. Run tasks one at a time until the main future is woken or no task is left: the main
-//!    future is looked at after every task, so a yielding main future and yielding tasks
-//!    take turns.
+//! 2. Run tasks one at a time until the main future is woken (but at least one task, if
+//!    one is ready) or no task is left: the main future is looked at after every task, so
+//!    a main future that yields in a loop and yielding tasks take turns.
 //! 3. No task left (looked for again after settling the batches, whose destructors may
 //!    wake or spawn) and the main future not woken (looked at again: finding no task may
 //!    have let the driver deliver events, which may have woken it): park as a worker parks
@@ -190,10 +190,14 @@ impl CurrentThread {
             }
             // This thread owns the worker from `set_worker` on, and no poll hands it off
             // (asserted after each): the unsafe calls below rely on that.
-            while !woken.load(SeqCst) {
+            // At least one task between two polls of the main future: one that yields in
+            // a loop (woken during its own poll) must not starve the tasks.
+            let mut ran = false;
+            while !(ran && woken.load(SeqCst)) {
                 // SAFETY: we own the worker (above).
                 if let Some(task) = unsafe { Worker::next_ready(worker) } {
                     Self::poll(worker, task);
+                    ran = true;
                     continue;
                 }
                 // The settle inside the park may run destructors (of finished tasks'
@@ -203,6 +207,7 @@ impl CurrentThread {
                 // SAFETY: we own the worker (above).
                 if let Some(task) = unsafe { Worker::next_ready(worker) } {
                     Self::poll(worker, task);
+                    ran = true;
                     continue;
                 }
                 // `next_ready` may have let the driver deliver events, and one may have
