@@ -1,29 +1,37 @@
-//! A server benchmark: the same hyper 1.x hello server (HTTP/1.1, keep-alive) on weft
-//! (through weft-hyper), tokio (hyper-util's `TokioIo`) and smol (async-executor and
-//! async-io, through smol-hyper), each in a fresh process with the same worker count,
-//! loaded by `wrk -t1 -cN -dSs --latency` at each connection count, the runtimes
-//! alternating (each round starts with the next runtime). Prints every run, then per
-//! connection count and runtime the medians over the rounds of req/s, p50, p99 and p99.9
-//! with their ratios to tokio's.
+//! A server benchmark: the same hyper 1.x hello server on weft (through weft-hyper), tokio
+//! (hyper-util's `TokioIo` and `TokioExecutor`) and smol (async-executor and async-io,
+//! through smol-hyper), each in a fresh process with the same worker count, the runtimes
+//! alternating (each round starts with the next runtime):
+//!
+//! - HTTP/1.1 with keep-alive, loaded by `wrk -t1 -cN -dSs --latency` at each connection
+//!   count;
+//! - HTTP/2 over cleartext (prior knowledge), loaded by `h2load -t1 -cC -mM -DS`: C
+//!   connections of M concurrent streams each (10 x 10 by default: 100 streams in flight).
+//!
+//! Prints every run, then per load and runtime the medians over the rounds of req/s, p50,
+//! p99 and p99.9 with their ratios to tokio's.
 //!
 //! `cargo bench -p weft-benches --bench http -- [--rounds 3] [--seconds 4] [--warmup 1]
-//! [--connections 50,1000] [--workers 2] [--runtimes weft,tokio,smol]`
+//! [--connections 50,1000] [--workers 2] [--runtimes weft,tokio,smol] [--load wrk,h2load]
+//! [--h2-clients 10] [--h2-streams 10]`
 //!
 //! Run it while nothing else runs (`flock /tmp/weft-build.lock` on the shared machine):
-//! wrk shares the CPUs with the server. Each measured run follows a `--warmup`-second wrk
-//! run on the same server (0 skips it). Installs wrk with apt-get when it is missing, and
-//! raises the open-file limit the largest connection count needs (saying so, or saying
-//! that it could not).
+//! the load generator shares the CPUs with the server. Each measured run follows a
+//! `--warmup`-second run of the same load on the same server (0 skips it). Installs wrk
+//! and h2load (Debian packages `wrk` and `nghttp2-client`) with apt-get when they are
+//! missing, and raises the open-file limit the largest connection count needs (saying so,
+//! or saying that it could not).
 //!
-//! The servers are this binary re-run as `--serve RUNTIME --workers N`: it prints the
-//! address it listens on and serves until killed.
+//! The servers are this binary re-run as `--serve RUNTIME --proto h1|h2 --workers N`: it
+//! prints the address it listens on and serves until killed.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use weft_bench_common::http::Proto;
 use weft_bench_common::report::{latency, print_http, HttpMedians};
 use weft_bench_common::wrk::{self, WrkResult};
-use weft_bench_common::{http, workers};
+use weft_bench_common::{h2load, http, workers};
 
 struct Opts {
     rounds: usize,
@@ -32,6 +40,10 @@ struct Opts {
     connections: Vec<usize>,
     workers: usize,
     runtimes: Vec<String>,
+    wrk: bool,
+    h2load: bool,
+    h2_clients: usize,
+    h2_streams: usize,
 }
 
 fn opts(args: &[String]) -> Opts {
@@ -53,14 +65,18 @@ fn opts(args: &[String]) -> Opts {
         runtimes: value("--runtimes")
             .map(|v| v.split(',').map(String::from).collect())
             .unwrap_or_else(|| http::RUNTIMES.map(String::from).to_vec()),
+        wrk: value("--load").is_none_or(|v| v.split(',').any(|l| l == "wrk")),
+        h2load: value("--load").is_none_or(|v| v.split(',').any(|l| l == "h2load")),
+        h2_clients: number("--h2-clients", 10).max(1),
+        h2_streams: number("--h2-streams", 10).max(1),
     }
 }
 
 /// The server side: bind, say where, serve until killed.
-fn serve(runtime: &str, workers: usize) -> ! {
+fn serve(runtime: &str, workers: usize, proto: Proto) -> ! {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     println!("{}", listener.local_addr().unwrap());
-    let e = match http::serve(runtime, workers, listener) {
+    let e = match http::serve(runtime, workers, listener, proto) {
         Ok(()) => "stopped".to_string(),
         Err(e) => e.to_string(),
     };
@@ -75,9 +91,10 @@ struct Server {
 }
 
 impl Server {
-    fn start(runtime: &str, workers: usize) -> Server {
+    fn start(runtime: &str, workers: usize, proto: Proto) -> Server {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--serve", runtime, "--workers", &workers.to_string()])
+            .args(["--serve", runtime, "--proto", proto.name()])
+            .args(["--workers", &workers.to_string()])
             .stdout(Stdio::piped())
             .spawn()
             .expect("could not re-run the benchmark binary as a server");
@@ -145,48 +162,50 @@ fn machine() -> String {
     format!("{cpus} CPUs ({model})")
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let o = opts(&args);
-    if let Some(i) = args.iter().position(|a| a == "--serve") {
-        serve(&args[i + 1], o.workers);
+/// One measured run of `load` against a fresh `runtime` server, after its warm-up;
+/// exits on a failed run (printing why).
+fn measure(o: &Opts, runtime: &str, load: &Load) -> WrkResult {
+    let (proto, what) = match load {
+        Load::Wrk(c) => (Proto::Http1, format!("wrk at {c} connections")),
+        Load::H2load => (Proto::Http2, "h2load".to_string()),
+    };
+    let server = Server::start(runtime, o.workers, proto);
+    let run = |seconds| match load {
+        Load::Wrk(c) => wrk::run(server.addr, *c, seconds),
+        Load::H2load => h2load::run(server.addr, o.h2_clients, o.h2_streams, seconds),
+    };
+    if o.warmup > 0 {
+        let _ = run(o.warmup);
     }
-    let max_conns = o.connections.iter().copied().max().unwrap_or(0) as u64;
-    // A descriptor per connection in wrk and in the server, and a margin for the rest.
-    raise_open_files(max_conns + 256);
-    if let Err(e) = wrk::ensure_installed() {
-        eprintln!("{e}");
-        std::process::exit(1);
-    }
-    println!(
-        "hyper hello server, {} workers per runtime, on {}; wrk -t1 -cN -d{}s --latency \
-         ({} s warm-up), {} rounds, runtimes alternating\n",
-        o.workers,
-        machine(),
-        o.seconds,
-        o.warmup,
-        o.rounds
-    );
+    run(o.seconds).unwrap_or_else(|e| {
+        eprintln!("{runtime} under {what}: {e}");
+        wrk::remove_script();
+        std::process::exit(1)
+    })
+}
+
+/// A load the bench puts on each server.
+enum Load {
+    /// wrk, HTTP/1.1, at this many connections.
+    Wrk(usize),
+    /// h2load, HTTP/2, with the options' clients and streams.
+    H2load,
+}
+
+/// Runs every load on every runtime, `o.rounds` times alternating; prints each run, and
+/// returns per load (in `loads`' order) and runtime the runs.
+fn rounds(o: &Opts, loads: &[(String, Load)]) -> Vec<Vec<Vec<WrkResult>>> {
     let n = o.runtimes.len();
-    // runs[conns index][runtime index]: one result per round.
-    let mut runs: Vec<Vec<Vec<WrkResult>>> = vec![vec![Vec::new(); n]; o.connections.len()];
+    // runs[load index][runtime index]: one result per round.
+    let mut runs: Vec<Vec<Vec<WrkResult>>> = vec![vec![Vec::new(); n]; loads.len()];
     for round in 0..o.rounds {
-        for (ci, &conns) in o.connections.iter().enumerate() {
+        for (li, (label, load)) in loads.iter().enumerate() {
             for k in 0..n {
                 let ri = (round + k) % n;
                 let name = &o.runtimes[ri];
-                let server = Server::start(name, o.workers);
-                if o.warmup > 0 {
-                    let _ = wrk::run(server.addr, conns, o.warmup);
-                }
-                let r = wrk::run(server.addr, conns, o.seconds).unwrap_or_else(|e| {
-                    eprintln!("{name} at {conns} connections: {e}");
-                    wrk::remove_script();
-                    std::process::exit(1)
-                });
-                drop(server);
+                let r = measure(o, name, load);
                 println!(
-                    "round {} c{conns:<5} {name:<5} {:>9.0} req/s  p50 {:>9}  p99 {:>9}  p99.9 {:>9}  errors {}",
+                    "round {} {label:<9} {name:<5} {:>9.0} req/s  p50 {:>9}  p99 {:>9}  p99.9 {:>9}  errors {}",
                     round + 1,
                     r.req_per_s(),
                     latency(r.p50_us),
@@ -194,25 +213,85 @@ fn main() {
                     latency(r.p999_us),
                     r.errors
                 );
-                runs[ci][ri].push(r);
+                runs[li][ri].push(r);
             }
         }
     }
-    println!("\nMedians over {} rounds:\n", o.rounds);
+    runs
+}
+
+/// Prints the medians table of `loads`, first column `column`.
+fn table(o: &Opts, column: &str, loads: &[(String, Load)], runs: &[Vec<Vec<WrkResult>>]) {
     let mut rows = Vec::new();
-    for (ci, &conns) in o.connections.iter().enumerate() {
+    for (li, (label, _)) in loads.iter().enumerate() {
         for (ri, name) in o.runtimes.iter().enumerate() {
-            rows.push((conns, name.as_str(), HttpMedians::of(&runs[ci][ri])));
+            rows.push((label.clone(), name.as_str(), HttpMedians::of(&runs[li][ri])));
         }
     }
-    print_http(&rows);
-    wrk::remove_script();
+    print_http(column, &rows);
+}
 
-    // ---------------------------------------------------------------- HTTP/2: not yet
-    // HTTP/2 (h2load, Debian package nghttp2-client, 100 streams per connection) goes
-    // here once weft-hyper serves HTTP/2: an h2c hello server per runtime beside
-    // `HelloServer` (hyper's `http2::Builder`, with each runtime's executor), a `--serve-h2`
-    // mode, and `h2load -c<N> -m100 -D<S> http://ADDR/` parsed like wrk's output. Nothing
-    // is measured for it until then.
-    println!("\nHTTP/2 (h2load, 100 streams): not measured, weft-hyper has no HTTP/2 server yet.");
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let o = opts(&args);
+    if let Some(i) = args.iter().position(|a| a == "--serve") {
+        let proto = args
+            .iter()
+            .position(|a| a == "--proto")
+            .and_then(|p| Proto::from_name(args.get(p + 1)?))
+            .unwrap_or(Proto::Http1);
+        serve(&args[i + 1], o.workers, proto);
+    }
+    let max_conns = o.connections.iter().copied().max().unwrap_or(0) as u64;
+    // A descriptor per connection in the load generator and in the server, and a margin.
+    raise_open_files(max_conns.max(o.h2_clients as u64) + 256);
+    let installed = [
+        o.wrk.then(wrk::ensure_installed),
+        o.h2load.then(h2load::ensure_installed),
+    ];
+    if let Some(Err(e)) = installed.into_iter().flatten().find(Result::is_err) {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+    println!(
+        "hyper hello server, {} workers per runtime, on {}; {} s runs ({} s warm-up), {} rounds, \
+         runtimes alternating",
+        o.workers,
+        machine(),
+        o.seconds,
+        o.warmup,
+        o.rounds
+    );
+    let mut loads = Vec::new();
+    if o.wrk {
+        println!("HTTP/1.1: wrk -t1 -cN -d{}s --latency", o.seconds);
+        loads.extend(
+            o.connections
+                .iter()
+                .map(|&c| (format!("c{c}"), Load::Wrk(c))),
+        );
+    }
+    if o.h2load {
+        println!(
+            "HTTP/2 (h2c, prior knowledge): h2load -t1 -c{} -m{} -D{} ({} streams in flight)",
+            o.h2_clients,
+            o.h2_streams,
+            o.seconds,
+            o.h2_clients * o.h2_streams
+        );
+        loads.push((format!("{}x{}", o.h2_clients, o.h2_streams), Load::H2load));
+    }
+    println!();
+    let runs = rounds(&o, &loads);
+    println!("\nMedians over {} rounds:", o.rounds);
+    let split = if o.wrk { o.connections.len() } else { 0 };
+    if o.wrk {
+        println!("\nHTTP/1.1 (wrk):\n");
+        table(&o, "connections", &loads[..split], &runs[..split]);
+    }
+    if o.h2load {
+        println!("\nHTTP/2 (h2load):\n");
+        table(&o, "clients x streams", &loads[split..], &runs[split..]);
+    }
+    wrk::remove_script();
 }

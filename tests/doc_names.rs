@@ -60,6 +60,11 @@ const EXTERNAL: &[&str] = &[
     "syn",
     "quote",
     "bt",
+    // tonic's feature and status type, reqwest's builder methods (docs/ecosystem.md).
+    "transport",
+    "Status",
+    "dns_resolver",
+    "connector_layer",
     // Python's asyncio, which the facade's docs translate from.
     "contextvars",
     "create_task",

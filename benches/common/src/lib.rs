@@ -4,7 +4,8 @@
 //! - [`rt`]: the [`Rt`] and [`Net`] traits a workload is written against, and one adapter
 //!   file per runtime ([`Weft`], [`Tokio`], [`Smol`]) implementing them;
 //! - [`workload`]: the workloads and their sizes, each defined once;
-//! - [`http`]: the hyper hello server on each runtime, and [`wrk`] to load it;
+//! - [`http`]: the hyper hello server on each runtime, and [`wrk`] (HTTP/1.1) and
+//!   [`h2load`] (HTTP/2) to load it;
 //! - [`report`]: timing, medians and ratios.
 //!
 //! All three runtimes use the same number of worker threads: [`workers`], from
@@ -12,6 +13,7 @@
 
 #![warn(missing_docs, missing_debug_implementations)]
 
+pub mod h2load;
 pub mod http;
 pub mod report;
 pub mod rt;

@@ -160,11 +160,11 @@ pub fn latency(us: f64) -> String {
     }
 }
 
-/// Prints one Markdown table row per (connections, runtime): the medians, then each
-/// figure over tokio's at the same connection count. `rows` are in the order of
-/// [`crate::http::RUNTIMES`] within each connection count.
-pub fn print_http(rows: &[(usize, &str, HttpMedians)]) {
-    println!("| connections | runtime | req/s | p50 | p99 | p99.9 | req/s vs tokio | p50 vs tokio | p99 vs tokio | p99.9 vs tokio | errors |");
+/// Prints one Markdown table row per (load, runtime): the medians, then each figure over
+/// tokio's under the same load. `load` names the first column (`connections`, say);
+/// `rows` are in the order of [`crate::http::RUNTIMES`] within each load.
+pub fn print_http<L: PartialEq + std::fmt::Display>(load: &str, rows: &[(L, &str, HttpMedians)]) {
+    println!("| {load} | runtime | req/s | p50 | p99 | p99.9 | req/s vs tokio | p50 vs tokio | p99 vs tokio | p99.9 vs tokio | errors |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for (conns, name, m) in rows {
         let tokio = rows

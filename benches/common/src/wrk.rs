@@ -66,22 +66,29 @@ pub fn parse(stdout: &str) -> Option<WrkResult> {
 /// Checks that `wrk` runs; if it is missing, installs the Debian package with apt-get,
 /// saying so on stderr.
 pub fn ensure_installed() -> io::Result<()> {
-    let present = || Command::new("wrk").arg("-v").output().is_ok();
+    ensure_debian_package("wrk", "-v", "wrk")
+}
+
+/// Checks that `program` runs (with `probe_arg`); if it is missing, installs the Debian
+/// package `package` with apt-get (after an `apt-get update` if the first try fails),
+/// saying so on stderr.
+pub fn ensure_debian_package(program: &str, probe_arg: &str, package: &str) -> io::Result<()> {
+    let present = || Command::new(program).arg(probe_arg).output().is_ok();
     if present() {
         return Ok(());
     }
-    eprintln!("wrk is not installed: installing the Debian package `wrk` with apt-get");
+    eprintln!("{program} is not installed: installing the Debian package `{package}` with apt-get");
     let apt = |args: &[&str]| Command::new("apt-get").args(args).status();
-    if !matches!(apt(&["install", "-y", "wrk"]), Ok(s) if s.success()) {
+    if !matches!(apt(&["install", "-y", package]), Ok(s) if s.success()) {
         apt(&["update"])?;
-        apt(&["install", "-y", "wrk"])?;
+        apt(&["install", "-y", package])?;
     }
     if present() {
         Ok(())
     } else {
         Err(io::Error::new(
             io::ErrorKind::NotFound,
-            "wrk is missing and apt-get could not install it: install the `wrk` package",
+            format!("{program} is missing and apt-get could not install it: install the `{package}` package"),
         ))
     }
 }
@@ -114,14 +121,17 @@ pub fn run(addr: SocketAddr, connections: usize, seconds: u32) -> io::Result<Wrk
         .arg(script()?)
         .arg(format!("http://{addr}/"))
         .output()?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    parse(&stdout).ok_or_else(|| {
-        io::Error::other(format!(
-            "wrk printed no result ({}):\n{stdout}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    })
+    parse(&String::from_utf8_lossy(&out.stdout)).ok_or_else(|| no_result("wrk", &out))
+}
+
+/// The error of a load generator run that printed no result: its status and output.
+pub(crate) fn no_result(tool: &str, out: &std::process::Output) -> io::Error {
+    io::Error::other(format!(
+        "{tool} printed no result ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
 }
 
 #[cfg(test)]

@@ -38,8 +38,9 @@
 //!    settings (`Config`), metrics and traces.
 //! 4. The public layer: [`Builder`] (`builder.rs`), [`Runtime`] (`runtime.rs`),
 //!    [`Handle`] with [`spawn`] and [`spawn_blocking`] (`handle.rs`), [`RuntimeMetrics`]
-//!    (`metrics.rs`), and on them [`block_on`], [`JoinSet`], [`yield_now`], task-locals
-//!    ([`LocalKey`]) and local tasks ([`LocalSet`], [`spawn_local`], `local_set.rs`).
+//!    (`metrics.rs`), and on them [`block_on`], [`block_in_place`], [`JoinSet`],
+//!    [`yield_now`], task-locals ([`LocalKey`]) and local tasks ([`LocalSet`],
+//!    [`spawn_local`], `local_set.rs`).
 //!
 //! The weft facade crate re-exports all of this with the timer and the reactor wired in;
 //! depend on it unless you are building your own driver.
@@ -61,6 +62,8 @@ mod task;
 mod scheduler;
 // Layer 4.
 #[cfg(not(weft_loom))]
+mod block_in_place;
+#[cfg(not(weft_loom))]
 mod block_on;
 #[cfg(not(weft_loom))]
 mod builder;
@@ -79,6 +82,8 @@ mod task_local;
 #[cfg(not(weft_loom))]
 mod yield_now;
 
+#[cfg(not(weft_loom))]
+pub use block_in_place::block_in_place;
 #[cfg(not(weft_loom))]
 pub use block_on::block_on;
 #[cfg(not(weft_loom))]

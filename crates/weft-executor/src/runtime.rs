@@ -152,7 +152,11 @@ impl Runtime {
         if !shared.begin_shutdown() {
             return;
         }
-        join_all_but_current(self.threads.drain(..));
+        // Threads that handed their worker off (`block_in_place`) are waited for with the
+        // blocking tasks, within the timeout; those that took a worker over are joined.
+        let hand_offs = shared.take_hand_offs();
+        let threads = self.threads.drain(..).chain(hand_offs.started);
+        join_all_but_current(threads.filter(|t| !hand_offs.left.contains(&t.thread().id())));
         shared.shutdown(blocking_timeout);
     }
 }

@@ -75,8 +75,8 @@ pub use weft_macros::{main, test};
 pub mod task {
     pub use weft_executor::coop::{consume_budget, unconstrained, Unconstrained};
     pub use weft_executor::{
-        spawn, spawn_blocking, yield_now, AbortHandle, AccessError, JoinError, JoinHandle, JoinSet,
-        LocalKey, TaskLocalFuture, YieldNow,
+        block_in_place, spawn, spawn_blocking, yield_now, AbortHandle, AccessError, JoinError,
+        JoinHandle, JoinSet, LocalKey, TaskLocalFuture, YieldNow,
     };
     pub use weft_executor::{spawn_local, LocalSet, RunUntil};
     pub use weft_executor::{task_id as id, try_task_id as try_id, TaskId as Id};

@@ -7,8 +7,15 @@
 //! initialized first (`ReadBuf::initialize_unfilled` zeroes only what was never
 //! initialized). This crate has no unsafe code; the copy and the blocking call cost far
 //! more than the zeroing. Writes, flushes and shutdowns go to the `futures_io` methods
-//! (`poll_shutdown` is `poll_close`: it flushes). tokio's `AsyncSeek` (a `start_seek` then
-//! `poll_complete`) is not implemented for `File`: use `weft::io::AsyncSeekExt`.
+//! (`poll_shutdown` is `poll_close`: it flushes).
+//!
+//! tokio's `AsyncSeek` for `File` is its two steps over the one `futures_io` seek:
+//! `start_seek` records the target and `poll_complete` makes the seek (flushing what
+//! was written and dropping the read-ahead, so the position counts from the caller's
+//! bytes, not the read-ahead's); a seek started and never completed is made before the
+//! file's next operation. With no seek started, `poll_complete` answers at once with the
+//! position of the last one (tokio leaves that answer unspecified): tokio's `seek` calls it
+//! before every seek, which so costs no extra blocking call.
 //!
 //! [`fs::File`]: crate::fs::File
 
@@ -70,6 +77,16 @@ macro_rules! tokio_write {
 
 tokio_read!(File, Stdin);
 tokio_write!(File, Stdout, Stderr);
+
+impl tokio::io::AsyncSeek for File {
+    fn start_seek(self: Pin<&mut Self>, position: io::SeekFrom) -> io::Result<()> {
+        self.get_mut().start_seek(position)
+    }
+
+    fn poll_complete(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<u64>> {
+        self.get_mut().poll_started_seek(cx)
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -141,7 +141,11 @@ impl Net for Smol {
 /// (not in the executor, so it is not a third worker) and spawns each connection there,
 /// through smol-hyper's `FuturesIo` and `SmolTimer`.
 impl HelloServer for Smol {
-    fn serve_hello(workers: usize, listener: std::net::TcpListener) -> io::Result<()> {
+    fn serve_hello(
+        workers: usize,
+        listener: std::net::TcpListener,
+        proto: http::Proto,
+    ) -> io::Result<()> {
         // One server per process: the executor lives as long as the process.
         let ex: &'static Executor<'static> = Box::leak(Box::new(Executor::new()));
         let (_stop, never) = async_channel::bounded::<()>(1);
@@ -158,9 +162,21 @@ impl HelloServer for Smol {
                 ex.spawn(http::serve_connection(
                     smol_hyper::rt::FuturesIo::new(stream),
                     smol_hyper::rt::SmolTimer::new(),
+                    smol_hyper::rt::SmolExecutor::new(Leaked(ex)),
+                    proto,
                 ))
                 .detach();
             }
         })
+    }
+}
+
+/// The server's leaked executor, as smol-hyper's `SmolExecutor` wants it (`AsRef`).
+#[derive(Clone, Copy, Debug)]
+struct Leaked(&'static Executor<'static>);
+
+impl AsRef<Executor<'static>> for Leaked {
+    fn as_ref(&self) -> &Executor<'static> {
+        self.0
     }
 }

@@ -99,7 +99,11 @@ impl Net for Tokio {
 /// Accepts on the `block_on` thread (as `#[tokio::main]` would) and serves each
 /// connection in a task, through hyper-util's `TokioIo` and `TokioTimer`.
 impl HelloServer for Tokio {
-    fn serve_hello(workers: usize, listener: std::net::TcpListener) -> io::Result<()> {
+    fn serve_hello(
+        workers: usize,
+        listener: std::net::TcpListener,
+        proto: http::Proto,
+    ) -> io::Result<()> {
         let rt = runtime(workers)?;
         rt.block_on(async move {
             listener.set_nonblocking(true)?;
@@ -114,6 +118,8 @@ impl HelloServer for Tokio {
                 tokio::spawn(http::serve_connection(
                     hyper_util::rt::TokioIo::new(stream),
                     hyper_util::rt::TokioTimer::new(),
+                    hyper_util::rt::TokioExecutor::new(),
+                    proto,
                 ));
             }
         })

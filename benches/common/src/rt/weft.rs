@@ -76,7 +76,11 @@ impl Net for Weft {
 /// Accepts on the `block_on` thread and serves each connection in a task, as
 /// `examples/http_server` does, through `weft-hyper`.
 impl HelloServer for Weft {
-    fn serve_hello(workers: usize, listener: std::net::TcpListener) -> io::Result<()> {
+    fn serve_hello(
+        workers: usize,
+        listener: std::net::TcpListener,
+        proto: http::Proto,
+    ) -> io::Result<()> {
         let rt = weft::Builder::new().worker_threads(workers).build()?;
         rt.block_on(async move {
             let listener = weft::net::TcpListener::from_std(listener)?;
@@ -90,6 +94,8 @@ impl HelloServer for Weft {
                 weft::spawn(http::serve_connection(
                     weft_hyper::HyperIo::new(stream),
                     weft_hyper::WeftTimer,
+                    weft_hyper::WeftExecutor,
+                    proto,
                 ));
             }
         })

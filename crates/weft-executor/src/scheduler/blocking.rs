@@ -44,6 +44,9 @@ struct Inner {
 struct PoolState {
     queue: VecDeque<Notified>,
     threads: usize,
+    /// Worker threads that handed their worker off (`block_in_place`) and still finish
+    /// their task's poll: shutdown waits for them as for its own threads.
+    adopted: usize,
     idle: usize,
     /// Wake-ups sent to idle threads not yet consumed.
     pending_wakeups: usize,
@@ -54,7 +57,8 @@ struct PoolState {
 struct Scheduler(Arc<Inner>);
 
 thread_local! {
-    /// On a pool thread: its pool. (Shutdown must not wait for the thread it runs on.)
+    /// On a pool thread, or a thread it adopted: its pool. (Shutdown must not wait for the
+    /// thread it runs on.)
     static THIS_POOL: std::cell::Cell<*const Inner> = const { std::cell::Cell::new(std::ptr::null()) };
 }
 
@@ -82,6 +86,7 @@ impl BlockingPool {
                 state: Mutex::new(PoolState {
                     queue: VecDeque::new(),
                     threads: 0,
+                    adopted: 0,
                     idle: 0,
                     pending_wakeups: 0,
                     shutdown: false,
@@ -145,17 +150,35 @@ impl BlockingPool {
         let on_pool = THIS_POOL.try_with(|p| p.get() == me).unwrap_or(false);
         let others = usize::from(on_pool);
         let mut st = self.inner.state.lock();
-        while st.threads > others {
+        while st.threads + st.adopted > others {
             match deadline {
                 Some(d) => {
                     if self.inner.exited.wait_until(&mut st, d).timed_out() {
-                        return st.threads <= others;
+                        return st.threads + st.adopted <= others;
                     }
                 }
                 None => self.inner.exited.wait(&mut st),
             }
         }
         true
+    }
+}
+
+impl BlockingPool {
+    /// Counts the calling thread, a worker thread that just handed its worker off, as
+    /// one that shutdown waits for, until `release_thread`. Not one of the pool's threads:
+    /// it runs no blocking task and does not count against `max_blocking_threads`.
+    pub(crate) fn adopt_thread(&self) {
+        self.inner.state.lock().adopted += 1;
+        // A worker thread is no pool thread: nothing to restore after.
+        THIS_POOL.with(|p| p.set(Arc::as_ptr(&self.inner)));
+    }
+
+    /// The adopted thread's poll returned: it exits now.
+    pub(crate) fn release_thread(&self) {
+        THIS_POOL.with(|p| p.set(std::ptr::null()));
+        self.inner.state.lock().adopted -= 1;
+        self.inner.exited.notify_all();
     }
 }
 

@@ -63,6 +63,17 @@ pub(crate) fn worker_ptr() -> *mut Worker {
     WORKER.with(Cell::get)
 }
 
+/// Takes this thread's worker away from it, to hand it to another thread: from now on the
+/// thread is not a worker (spawns and wakes go through the injector). Null if it had none.
+pub(crate) fn take_worker() -> *mut Worker {
+    WORKER.with(|w| w.replace(ptr::null_mut()))
+}
+
+/// Gives a worker taken with `take_worker` back to this thread (its hand-off failed).
+pub(crate) fn restore_worker(worker: *mut Worker) {
+    WORKER.with(|w| w.set(worker));
+}
+
 /// Marks this thread as running `worker` until the guard drops.
 pub(crate) struct WorkerGuard(());
 

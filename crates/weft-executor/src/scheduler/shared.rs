@@ -82,6 +82,19 @@ pub(crate) struct Shared {
     pub(crate) remote_spawned: CachePadded<AtomicU64>,
     pub(crate) blocking: BlockingPool,
     pub(crate) config: Arc<Config>,
+    /// The threads of `block_in_place` hand-offs (see `worker.rs`).
+    pub(crate) hand_offs: Mutex<HandOffs>,
+}
+
+/// The threads `block_in_place` started and left (see "Blocking in place" in `worker.rs`).
+#[derive(Default)]
+pub(crate) struct HandOffs {
+    /// Threads started to run a worker handed off: joined at shutdown like the first ones.
+    pub(crate) started: Vec<thread::JoinHandle<()>>,
+    /// Threads that handed their worker off and still finish a poll: not joined (they
+    /// may block for long); shutdown waits for them as for blocking tasks, within its
+    /// timeout (`BlockingPool::adopt_thread`).
+    pub(crate) left: Vec<thread::ThreadId>,
 }
 
 impl Shared {
@@ -127,6 +140,7 @@ impl Shared {
             remote_spawned: CachePadded::new(AtomicU64::new(0)),
             blocking: BlockingPool::new(config.clone(), me.clone()),
             config,
+            hand_offs: Mutex::new(HandOffs::default()),
         });
         (shared, queues)
     }
@@ -280,6 +294,47 @@ impl Shared {
         }
         self.blocking.shutdown(blocking_timeout);
         self.driver.shutdown();
+    }
+
+    /// Starts a thread that runs `body`, the loop of worker `index` handed off by the
+    /// calling thread (see "Blocking in place" in `worker.rs`). False, and nothing
+    /// started, once shutdown began or if the OS refuses a thread.
+    pub(crate) fn start_hand_off(
+        self: &Arc<Self>,
+        index: usize,
+        body: impl FnOnce() + Send + 'static,
+    ) -> bool {
+        let mut hand_offs = self.hand_offs.lock();
+        // Under the lock: `Runtime`'s shutdown sets the flag, then takes the threads.
+        if self.is_shutdown() {
+            return false;
+        }
+        // Threads that ran a worker and exited: dropping their handles releases what the
+        // OS keeps for them.
+        hand_offs.started.retain(|t| !t.is_finished());
+        let name = format!("{}-worker-{index}", self.config.thread_name);
+        match super::thread::spawn(&self.config, name, Arc::downgrade(self), body) {
+            Ok(t) => {
+                hand_offs.started.push(t);
+                hand_offs.left.push(thread::current().id());
+                self.blocking.adopt_thread();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The calling thread handed its worker off and its poll has returned: it exits now.
+    pub(crate) fn hand_off_done(&self) {
+        let me = thread::current().id();
+        self.hand_offs.lock().left.retain(|t| *t != me);
+        self.blocking.release_thread();
+    }
+
+    /// At shutdown (the flag set): the threads started by hand-offs, to join, and those
+    /// that handed off and may still block, not to join.
+    pub(crate) fn take_hand_offs(&self) -> HandOffs {
+        std::mem::take(&mut *self.hand_offs.lock())
     }
 
     /// Starts worker `index`'s thread, with its queues.

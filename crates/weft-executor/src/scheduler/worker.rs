@@ -73,6 +73,25 @@
 //! all workers are joined, the runtime closes the owned list and drops every task's future
 //! exactly once, then empties the injector (`Shared::shutdown`, in `shared.rs`).
 //!
+//! # Blocking in place
+//!
+//! `block_in_place(f)`, called in a task's poll on a worker thread, hands the worker to a
+//! new thread before `f` runs (`hand_off`): the context stops pointing at it, and a thread
+//! started with it runs its loop (`run_worker`) from where it was, with everything the
+//! worker holds: its queue, its ready queue, its LIFO slot (in its `Remote`, which goes by
+//! the worker's index), its batches and cell cache, its counters. The driver needs no
+//! hand-over: a worker holds it only around `Driver::poll` and its park, never during a
+//! poll. The old thread runs `f`, then the rest of the poll as a plain thread of the
+//! runtime (its spawns and wakes go through the injector); when the poll returns, its loop
+//! sees it no longer owns the worker and the thread exits. Until then shutdown counts it
+//! with the blocking pool's threads (`BlockingPool::adopt_thread`): it waits for it, within
+//! `Runtime::shutdown_timeout`, but does not join it. Threads started by hand-offs are
+//! joined like the first workers. Once shutdown began, or if the OS refuses a thread,
+//! there is no hand-off and `f` runs in place. Nested calls, calls off the workers and
+//! calls outside a task's poll (a destructor the loop runs between polls) just run `f`. No atomic protocol is added: the worker changes hands through the thread
+//! spawn, and the new thread is recorded under `Shared::hand_offs`'s lock, the same lock
+//! shutdown takes after setting its flag.
+//!
 //! # What re-enters the worker
 //!
 //! A worker's state is a `Worker` in a box, in two halves. `Core` is what only the run loop
@@ -221,6 +240,8 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: WorkerQueues) {
 ///
 /// `worker` comes from `Box::into_raw` and this thread owns it.
 unsafe fn run_worker(worker: *mut Worker) {
+    // SAFETY: the caller's.
+    let shared = unsafe { (*worker).local.shared.clone() };
     let _guard = context::set_worker(worker);
     loop {
         // Between polls no reference into the worker is held: a poll may hand it off.
@@ -232,6 +253,7 @@ unsafe fn run_worker(worker: *mut Worker) {
         // SAFETY: as above.
         if !unsafe { Worker::poll(worker, task) } {
             // Handed off in the poll: another thread runs the worker now.
+            shared.hand_off_done();
             return;
         }
     }
@@ -241,6 +263,51 @@ unsafe fn run_worker(worker: *mut Worker) {
     drop(_guard);
     // SAFETY: ours, from `Box::into_raw`, and nothing points at it any more.
     drop(unsafe { Box::from_raw(worker) });
+}
+
+/// A worker on its way to another thread.
+struct SendWorker(*mut Worker);
+
+// SAFETY: `Worker` is `Send` (see there); the pointer is its box's, handed over whole.
+unsafe impl Send for SendWorker {}
+
+impl SendWorker {
+    /// Moves the whole value into a closure (not just its field, which is not `Send`).
+    fn into_raw(self) -> *mut Worker {
+        self.0
+    }
+}
+
+/// `block_in_place`: if this thread runs a worker (so it is in one of its task's polls),
+/// hands the worker to a new thread, which runs its loop from here on, and makes this
+/// thread a plain one of the runtime (see "Blocking in place"). Returns whether it did;
+/// if not (not a worker thread, shutdown began, no thread to be had), nothing changed.
+pub(crate) fn hand_off() -> bool {
+    // Only from inside a task's poll, where the loop holds no borrow of the worker. Not
+    // from a destructor the loop itself runs while it looks for work (a task's output
+    // freed by `settle`, say): `Worker::next_task` borrows both halves then. (Futures are
+    // dropped with a task current outside a poll only once shutdown began, when there is
+    // no hand-off either.)
+    if crate::task::try_task_id().is_none() {
+        return false;
+    }
+    let worker = context::take_worker();
+    if worker.is_null() {
+        return false;
+    }
+    // SAFETY: this thread owned the worker until `take_worker` and no other has it yet; its
+    // loop, below us on this stack, holds no reference into it during the poll. Only
+    // fields no one writes are read.
+    let (shared, index) = unsafe { ((*worker).local.shared.clone(), (*worker).local.index) };
+    let moved = SendWorker(worker);
+    // SAFETY: the new thread owns the worker from its start: this one no longer reaches it
+    // (the context does not point at it, and the loop below us sees that after the poll).
+    let started = shared.start_hand_off(index, move || unsafe { run_worker(moved.into_raw()) });
+    if !started {
+        // Nothing started: the closure, holding only the pointer, is dropped; still ours.
+        context::restore_worker(worker);
+    }
+    started
 }
 
 impl Worker {

@@ -7,7 +7,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 /// The std file, shared with `metadata` calls that do not wait for the buffer.
 struct FileRaw(Arc<std::fs::File>);
@@ -100,6 +100,13 @@ impl Raw for FileRaw {
 pub struct File {
     std: Arc<std::fs::File>,
     io: Blocking<FileRaw>,
+    /// tokio's two-step seek (`start_seek`, feature `tokio-io`): started and not yet
+    /// made. It is made by `poll_complete` or, if that is never called, by the next
+    /// operation on the file, before that operation.
+    started_seek: Option<SeekFrom>,
+    /// Where the last seek made for `started_seek` left the file: what `poll_complete`
+    /// answers when no seek is pending (tokio leaves that answer unspecified).
+    last_seek: u64,
 }
 
 impl File {
@@ -138,7 +145,38 @@ impl File {
         File {
             io: Blocking::pipelined(FileRaw(std.clone()), Policy::Full),
             std,
+            started_seek: None,
+            last_seek: 0,
         }
+    }
+
+    /// tokio's `start_seek`: records the seek, made by [`File::poll_started_seek`] (or
+    /// before the next operation). A second one before that is refused, as tokio's
+    /// trait allows, with an error that says what to do.
+    #[cfg(feature = "tokio-io")]
+    pub(crate) fn start_seek(&mut self, pos: SeekFrom) -> io::Result<()> {
+        if self.started_seek.is_some() {
+            return Err(io::Error::other(
+                "weft: a seek is already started on this file: call poll_complete before start_seek",
+            ));
+        }
+        self.started_seek = Some(pos);
+        Ok(())
+    }
+
+    /// Makes the started seek, if any (flushing and dropping read-ahead as every seek
+    /// does), and returns where it left the file; with none started, the last such
+    /// position, at once.
+    pub(crate) fn poll_started_seek(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<u64>> {
+        let Some(pos) = self.started_seek else {
+            return Poll::Ready(Ok(self.last_seek));
+        };
+        let r = ready!(self.io.poll_seek(cx, pos));
+        self.started_seek = None;
+        if let Ok(at) = r {
+            self.last_seek = at;
+        }
+        Poll::Ready(r)
     }
 
     /// Runs `f` on the std file after a flush, in one blocking call.
@@ -147,7 +185,11 @@ impl File {
         F: FnOnce(&std::fs::File) -> io::Result<()> + Send + 'static,
     {
         let mut f = Some(move |raw: &mut FileRaw| f(&raw.0));
-        std::future::poll_fn(|cx| self.io.poll_other(cx, &mut f)).await
+        std::future::poll_fn(|cx| {
+            ready!(self.poll_started_seek(cx))?;
+            self.io.poll_other(cx, &mut f)
+        })
+        .await
     }
 
     /// Flushes, then makes data and metadata durable ([`std::fs::File::sync_all`]).
@@ -188,8 +230,9 @@ impl File {
 
     /// Flushes, then gives back the std file, at the caller's position (read-ahead is
     /// given back to the OS by a seek). An error if the flush or that seek fails.
-    pub async fn into_std(self) -> io::Result<std::fs::File> {
-        let File { std, mut io } = self;
+    pub async fn into_std(mut self) -> io::Result<std::fs::File> {
+        std::future::poll_fn(|cx| self.poll_started_seek(cx)).await?;
+        let File { std, mut io, .. } = self;
         std::future::poll_fn(|cx| io.poll_flush(cx)).await?;
         let raw = std::future::poll_fn(|cx| io.poll_into_raw(cx)).await?;
         drop(raw);
@@ -233,13 +276,17 @@ impl futures_lite::AsyncRead for File {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.get_mut().io.poll_read(cx, buf)
+        let me = self.get_mut();
+        ready!(me.poll_started_seek(cx))?;
+        me.io.poll_read(cx, buf)
     }
 }
 
 impl futures_lite::AsyncBufRead for File {
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
-        self.get_mut().io.poll_fill_buf(cx)
+        let me = self.get_mut();
+        ready!(me.poll_started_seek(cx))?;
+        me.io.poll_fill_buf(cx)
     }
     fn consume(self: Pin<&mut Self>, amt: usize) {
         self.get_mut().io.consume(amt)
@@ -252,14 +299,18 @@ impl futures_lite::AsyncWrite for File {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.get_mut().io.poll_write(cx, buf)
+        let me = self.get_mut();
+        ready!(me.poll_started_seek(cx))?;
+        me.io.poll_write(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().io.poll_flush(cx)
+        let me = self.get_mut();
+        ready!(me.poll_started_seek(cx))?;
+        me.io.poll_flush(cx)
     }
     /// Flushes; the descriptor itself is closed when the `File` drops.
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().io.poll_flush(cx)
+        futures_lite::AsyncWrite::poll_flush(self, cx)
     }
 }
 
@@ -271,7 +322,9 @@ impl futures_lite::AsyncSeek for File {
         cx: &mut Context<'_>,
         pos: SeekFrom,
     ) -> Poll<io::Result<u64>> {
-        self.get_mut().io.poll_seek(cx, pos)
+        let me = self.get_mut();
+        ready!(me.poll_started_seek(cx))?;
+        me.io.poll_seek(cx, pos)
     }
 }
 
