@@ -39,10 +39,14 @@ pub fn block_in_place<F, R>(f: F) -> R
 where
     F: FnOnce() -> R,
 {
-    // Check point for the current-thread flavour: on its `block_on` thread, where there
-    // is no worker to hand over and the tasks would stall, `block_in_place` must panic
-    // with `CURRENT_THREAD_BLOCK_IN_PLACE` (wired when that flavour lands).
-    worker::hand_off();
+    match worker::hand_off() {
+        // Check point for the current-thread flavour: on its `block_on` thread, where there
+        // is no other thread to hand the worker to and the tasks would stall,
+        // `block_in_place` must panic with `CURRENT_THREAD_BLOCK_IN_PLACE` (wired when that
+        // flavour lands).
+        worker::HandOff::Pinned => {}
+        worker::HandOff::Moved | worker::HandOff::Stayed => {}
+    }
     f()
 }
 

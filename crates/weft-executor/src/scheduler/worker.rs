@@ -128,6 +128,7 @@ use super::context;
 use super::metrics::{bump, LocalStats};
 use super::park;
 use super::trace::{TaskSource, TraceKind, TraceLocal};
+use super::shared::LeftWorker;
 use super::{Remote, Shared, WorkerQueues};
 use crate::sync::deque::Worker as LocalQueue;
 use crate::task::alloc::LocalCache;
@@ -223,10 +224,19 @@ pub(crate) struct WorkerLocal {
     batches: Batches,
     /// Free task cells (see `task/alloc.rs`).
     pub(crate) cells: LocalCache,
+    /// Set by `run_worker` for the worker it runs, and by nothing else: a worker another
+    /// loop drives (the current-thread flavour's, on its `block_on` thread) is never
+    /// handed off (see `hand_off`).
+    hand_off_able: bool,
+    /// True only while `run_worker` polls a task and no runtime frame on this thread holds
+    /// this half (`context::with_worker` lowers it around its closure): the one time a
+    /// poll may give the worker away (see `hand_off`).
+    pub(super) in_poll: Cell<bool>,
 }
 
-/// The body of a worker thread.
-pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: WorkerQueues) {
+/// The body of a worker thread; what it returns is dropped after `on_thread_stop` (see
+/// `run_worker`).
+pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: WorkerQueues) -> Option<LeftWorker> {
     let n = shared.num_workers();
     let WorkerQueues { queue, ready } = queues;
     let worker = Box::new(Worker {
@@ -251,6 +261,8 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: WorkerQueues) {
             trace: TraceLocal::new(index, shared.config.trace_limit, shared.config.epoch),
             batches: Batches::new(index, shared.owned.num_shards()),
             cells: LocalCache::new(),
+            hand_off_able: false,
+            in_poll: Cell::new(false),
             shared,
         },
     });
@@ -260,14 +272,20 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: WorkerQueues) {
 }
 
 /// Runs `worker`'s loop on this thread until shutdown (then frees it), or until a poll hands
-/// it to another thread (`hand_off`), after which this thread never touches it again.
+/// it to another thread (`hand_off`), after which this thread never touches it again and
+/// the notice returned tells shutdown it is gone once dropped (after `on_thread_stop`:
+/// see `thread::spawn`).
 ///
 /// # Safety
 ///
 /// `worker` comes from `Box::into_raw` and this thread owns it.
-unsafe fn run_worker(worker: *mut Worker) {
-    // SAFETY: the caller's.
-    let shared = unsafe { (*worker).local.shared.clone() };
+unsafe fn run_worker(worker: *mut Worker) -> Option<LeftWorker> {
+    // SAFETY: the caller hands us the worker and nothing borrows it yet: a plain write and
+    // a clone, through place projections.
+    let shared = unsafe {
+        (*worker).local.hand_off_able = true;
+        (*worker).local.shared.clone()
+    };
     let _guard = context::set_worker(worker);
     loop {
         // Between polls no reference into the worker is held: a poll may hand it off.
@@ -276,37 +294,48 @@ unsafe fn run_worker(worker: *mut Worker) {
         let Some(task) = (unsafe { Worker::next_task(worker) }) else {
             break;
         };
-        // SAFETY: as above.
+        // SAFETY: still ours (no poll since the check), and `next_task`'s borrows ended:
+        // a shared read of the trace's switch.
         if unsafe { (*worker).local.trace.on() } {
-            // SAFETY: as above.
+            // SAFETY: still ours, and nothing borrows `core` between polls.
             let from = unsafe { (*worker).core.from };
             let kind = TraceKind::Poll {
                 task: task.id(),
                 from,
             };
             let start = Instant::now();
+            // SAFETY: still ours; a `Cell`, reached by a place projection.
+            unsafe { (*worker).local.in_poll.set(true) };
             task.run();
             if context::worker_ptr() != worker {
-                shared.hand_off_done();
-                return;
+                return Some(shared.hand_off_done());
             }
-            // SAFETY: as above.
-            unsafe { (*worker).local.trace.record(start, kind) };
+            // SAFETY: the poll did not hand the worker off (the context still points at
+            // it), and the poll's borrows ended with it.
+            unsafe {
+                (*worker).local.in_poll.set(false);
+                (*worker).local.trace.record(start, kind);
+            }
             continue;
         }
+        // SAFETY: still ours; a `Cell`, reached by a place projection.
+        unsafe { (*worker).local.in_poll.set(true) };
         task.run();
         if context::worker_ptr() != worker {
             // Handed off in the poll: another thread runs the worker now.
-            shared.hand_off_done();
-            return;
+            return Some(shared.hand_off_done());
         }
+        // SAFETY: the poll did not hand the worker off (the context still points at it).
+        unsafe { (*worker).local.in_poll.set(false) };
     }
-    // SAFETY: as above; `drain` may re-enter through the context (a dropped reference
-    // frees a task), so the guard lives until after it.
+    // SAFETY: the loop ended without a hand-off, so the worker is still ours; `drain` may
+    // re-enter through the context (a dropped reference frees a task), so the guard lives
+    // until after it.
     unsafe { Worker::drain(worker) };
     drop(_guard);
     // SAFETY: ours, from `Box::into_raw`, and nothing points at it any more.
     drop(unsafe { Box::from_raw(worker) });
+    None
 }
 
 /// A worker on its way to another thread.
@@ -322,36 +351,75 @@ impl SendWorker {
     }
 }
 
-/// `block_in_place`: if this thread runs a worker (so it is in one of its task's polls),
-/// hands the worker to a new thread, which runs its loop from here on, and makes this
-/// thread a plain one of the runtime (see "Blocking in place"). Returns whether it did;
-/// if not (not a worker thread, shutdown began, no thread to be had), nothing changed.
-pub(crate) fn hand_off() -> bool {
-    // Only from inside a task's poll, where the loop holds no borrow of the worker. Not
-    // from a destructor the loop itself runs while it looks for work (a task's output
-    // freed by `settle`, say): `Worker::next_task` borrows both halves then. (Futures are
-    // dropped with a task current outside a poll only once shutdown began, when there is
-    // no hand-off either.)
-    if crate::task::try_task_id().is_none() {
-        return false;
-    }
-    let worker = context::take_worker();
+/// What `hand_off` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HandOff {
+    /// The worker went to a new thread: this one is a plain thread of the runtime now,
+    /// until its poll returns and it exits.
+    Moved,
+    /// Nothing changed, and `f` runs in place: no worker on this thread; or not inside a
+    /// task's poll with the worker free (a runtime frame lent it out, as a spawn does
+    /// while its batch's flush frees a cell, or the loop runs a destructor between polls);
+    /// or shutdown began; or the OS refused a thread.
+    Stayed,
+    /// This thread's worker is not run by `run_worker` (the current-thread flavour's, on
+    /// its `block_on` thread): it never moves.
+    Pinned,
+}
+
+/// `block_in_place`: if this thread runs a worker, inside one of its task's polls, hands
+/// the worker to a new thread, which runs its loop from here on, and makes this thread a
+/// plain one of the runtime (see "Blocking in place").
+pub(crate) fn hand_off() -> HandOff {
+    let worker = context::worker_ptr();
     if worker.is_null() {
-        return false;
+        return HandOff::Stayed;
     }
-    // SAFETY: this thread owned the worker until `take_worker` and no other has it yet; its
-    // loop, below us on this stack, holds no reference into it during the poll. Only
-    // fields no one writes are read.
-    let (shared, index) = unsafe { ((*worker).local.shared.clone(), (*worker).local.index) };
+    let (shared, index) = {
+        // SAFETY: this thread owns the worker (the context points at it). Only the `local`
+        // half is reached, by a place projection, and only shared: during a poll the loop
+        // below us holds no borrow of the worker, and a runtime frame that lent it out
+        // (`context::with_worker`) holds `&WorkerLocal`, shared too. The reference ends
+        // before the worker can change hands.
+        let local = unsafe { &*std::ptr::addr_of!((*worker).local) };
+        if !local.hand_off_able {
+            return HandOff::Pinned;
+        }
+        // Only inside `run_worker`'s poll with no runtime frame holding the worker: a
+        // spawn flushing its batch, or the loop looking for work, would go on using it.
+        if !local.in_poll.get() {
+            return HandOff::Stayed;
+        }
+        // The new thread's loop starts between polls.
+        local.in_poll.set(false);
+        (local.shared.clone(), local.index)
+    };
+    // Given back if the hand-off fails or unwinds before a thread took the worker.
+    let taken = TakenWorker(context::take_worker());
     let moved = SendWorker(worker);
     // SAFETY: the new thread owns the worker from its start: this one no longer reaches it
     // (the context does not point at it, and the loop below us sees that after the poll).
     let started = shared.start_hand_off(index, move || unsafe { run_worker(moved.into_raw()) });
     if !started {
         // Nothing started: the closure, holding only the pointer, is dropped; still ours.
-        context::restore_worker(worker);
+        drop(taken);
+        return HandOff::Stayed;
     }
-    started
+    std::mem::forget(taken);
+    HandOff::Moved
+}
+
+/// A worker `hand_off` took from the context and has not given to a thread yet: dropped,
+/// it goes back to this thread, still inside its poll.
+struct TakenWorker(*mut Worker);
+
+impl Drop for TakenWorker {
+    fn drop(&mut self) {
+        context::restore_worker(self.0);
+        // SAFETY: no thread took the worker (this guard is forgotten once one did), so it is
+        // this thread's again; a `Cell`, reached by a place projection.
+        unsafe { (*self.0).local.in_poll.set(true) };
+    }
 }
 
 impl Worker {
