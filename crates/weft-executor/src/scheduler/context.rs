@@ -52,14 +52,10 @@ pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&WorkerLocal>) -> R) -> R {
     // the worker (until its loop ends, or `take_worker` hands it off), and only this thread
     // reads it. Only the `local` half is reached, by a place projection that makes no
     // reference to the whole: the run loop holds the `core` half mutably meanwhile.
-    let local = unsafe { &*ptr::addr_of!((*worker).local) };
-    // While `f` holds `local` the worker stays on this thread: `hand_off` refuses until
-    // `f` returns. (If `f` unwinds, the flag stays down for the rest of the poll: a
-    // hand-off refused, never one allowed wrongly.)
-    let in_poll = local.in_poll.replace(false);
-    let r = f(Some(local));
-    local.in_poll.set(in_poll);
-    r
+    // `f` must not let user code run while it holds the worker, but through
+    // `WorkerLocal::lend` (a batch's flush does), which keeps `hand_off` from giving the
+    // worker away under it.
+    f(Some(unsafe { &*ptr::addr_of!((*worker).local) }))
 }
 
 /// The worker this thread owns now, if any (null if none).

@@ -228,10 +228,9 @@ pub(crate) struct WorkerLocal {
     /// loop drives (the current-thread flavour's, on its `block_on` thread) is never
     /// handed off (see `hand_off`).
     hand_off_able: bool,
-    /// True only while `run_worker` polls a task and no runtime frame on this thread holds
-    /// this half (`context::with_worker` lowers it around its closure): the one time a
-    /// poll may give the worker away (see `hand_off`).
-    pub(super) in_poll: Cell<bool>,
+    /// Raised while runtime code that holds this half runs user code (`lend`: a batch's
+    /// flush frees cells, dropping outputs and join wakers): `hand_off` refuses then.
+    lent: Cell<bool>,
 }
 
 /// The body of a worker thread; what it returns is dropped after `on_thread_stop` (see
@@ -262,7 +261,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: WorkerQueues) -> Op
             batches: Batches::new(index, shared.owned.num_shards()),
             cells: LocalCache::new(),
             hand_off_able: false,
-            in_poll: Cell::new(false),
+            lent: Cell::new(false),
             shared,
         },
     });
@@ -304,29 +303,20 @@ unsafe fn run_worker(worker: *mut Worker) -> Option<LeftWorker> {
                 from,
             };
             let start = Instant::now();
-            // SAFETY: still ours; a `Cell`, reached by a place projection.
-            unsafe { (*worker).local.in_poll.set(true) };
             task.run();
             if context::worker_ptr() != worker {
                 return Some(shared.hand_off_done());
             }
             // SAFETY: the poll did not hand the worker off (the context still points at
             // it), and the poll's borrows ended with it.
-            unsafe {
-                (*worker).local.in_poll.set(false);
-                (*worker).local.trace.record(start, kind);
-            }
+            unsafe { (*worker).local.trace.record(start, kind) };
             continue;
         }
-        // SAFETY: still ours; a `Cell`, reached by a place projection.
-        unsafe { (*worker).local.in_poll.set(true) };
         task.run();
         if context::worker_ptr() != worker {
             // Handed off in the poll: another thread runs the worker now.
             return Some(shared.hand_off_done());
         }
-        // SAFETY: the poll did not hand the worker off (the context still points at it).
-        unsafe { (*worker).local.in_poll.set(false) };
     }
     // SAFETY: the loop ended without a hand-off, so the worker is still ours; `drain` may
     // re-enter through the context (a dropped reference frees a task), so the guard lives
@@ -385,13 +375,15 @@ pub(crate) fn hand_off() -> HandOff {
         if !local.hand_off_able {
             return HandOff::Pinned;
         }
-        // Only inside `run_worker`'s poll with no runtime frame holding the worker: a
-        // spawn flushing its batch, or the loop looking for work, would go on using it.
-        if !local.in_poll.get() {
+        // Only inside a task's poll (the loop below us then holds no borrow of the
+        // worker: the destructors it runs while it looks for work run with no task
+        // current, and futures are dropped as their task outside a poll only once
+        // shutdown began, when there is no hand-off either), and not while a runtime
+        // frame lent the worker out: a spawn whose batch's flush frees a cell goes on
+        // using it after.
+        if local.lent.get() || crate::task::try_task_id().is_none() {
             return HandOff::Stayed;
         }
-        // The new thread's loop starts between polls.
-        local.in_poll.set(false);
         (local.shared.clone(), local.index)
     };
     // Given back if the hand-off fails or unwinds before a thread took the worker.
@@ -416,9 +408,6 @@ struct TakenWorker(*mut Worker);
 impl Drop for TakenWorker {
     fn drop(&mut self) {
         context::restore_worker(self.0);
-        // SAFETY: no thread took the worker (this guard is forgotten once one did), so it is
-        // this thread's again; a `Cell`, reached by a place projection.
-        unsafe { (*self.0).local.in_poll.set(true) };
     }
 }
 
@@ -734,7 +723,7 @@ impl WorkerLocal {
     pub(crate) fn add_pending(&self, task: NonNull<Header>) {
         // SAFETY: the task was just allocated by our caller for our shard and is not
         // scheduled yet.
-        unsafe { self.batches.add_pending(self.batch_site(), task) }
+        unsafe { self.lend(|| self.batches.add_pending(self.batch_site(), task)) }
     }
 
     /// A task finished here before shutdown began: unlinks it from the owned list, or
@@ -743,11 +732,23 @@ impl WorkerLocal {
     pub(crate) fn release(&self, task: NonNull<Header>) -> bool {
         // SAFETY: our caller, the task's `complete`, finishes it here and holds a
         // reference.
-        unsafe { self.batches.release(self.batch_site(), task) }
+        unsafe { self.lend(|| self.batches.release(self.batch_site(), task)) }
     }
 
     /// Empties our batches into the owned list (see `Batches::settle`).
     pub(crate) fn settle(&self) {
-        self.batches.settle(self.batch_site());
+        self.lend(|| self.batches.settle(self.batch_site()));
+    }
+
+    /// Runs `f`, which may run user code (a batch's flush frees cells: outputs and join
+    /// wakers are dropped) while our caller goes on holding this half after it: the
+    /// worker cannot be handed off meanwhile. (`f` does not unwind: the drops a flush
+    /// runs are contained, see `Cell::dealloc` and `shutdown_task`.)
+    #[inline]
+    fn lend<R>(&self, f: impl FnOnce() -> R) -> R {
+        let lent = self.lent.replace(true);
+        let r = f();
+        self.lent.set(lent);
+        r
     }
 }
