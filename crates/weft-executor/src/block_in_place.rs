@@ -15,7 +15,19 @@ use crate::scheduler::worker;
 /// and lets the task await the result.
 ///
 /// Outside a worker (no runtime, inside `block_on`, on a blocking-pool thread, or nested in
-/// another `block_in_place`), `f` just runs.
+/// another `block_in_place`), `f` just runs. So it does, still blocking the worker and the
+/// tasks queued on it, where the worker cannot be given away: outside a task's poll (in a
+/// destructor the runtime runs, such as a task's output or a `JoinHandle`'s waker being
+/// dropped), once the runtime's shutdown began, or if the OS refuses a new thread.
+///
+/// Only after a hand-off is the calling thread off the workers, so only then may `f` call
+/// [`block_on`](crate::block_on); where `f` runs in place on a worker,
+/// `block_on` panics as it does in any task.
+///
+/// Shutdown waits for the thread that runs `f` after a hand-off as for a blocking task,
+/// within [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout). Where `f` ran in
+/// place on a worker thread, shutdown joins that thread, with no bound (not even
+/// `shutdown_timeout`'s): an `f` that waits for the runtime to stop would wait forever.
 ///
 /// # Examples
 ///

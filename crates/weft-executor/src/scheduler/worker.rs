@@ -86,11 +86,16 @@
 //! sees it no longer owns the worker and the thread exits. Until then shutdown counts it
 //! with the blocking pool's threads (`BlockingPool::adopt_thread`): it waits for it, within
 //! `Runtime::shutdown_timeout`, but does not join it. Threads started by hand-offs are
-//! joined like the first workers. Once shutdown began, or if the OS refuses a thread,
-//! there is no hand-off and `f` runs in place. Nested calls, calls off the workers and
-//! calls outside a task's poll (a destructor the loop runs between polls) just run `f`. No atomic protocol is added: the worker changes hands through the thread
-//! spawn, and the new thread is recorded under `Shared::hand_offs`'s lock, the same lock
-//! shutdown takes after setting its flag.
+//! joined like the first workers. A thread that left says so (`LeftWorker`) after its
+//! `on_thread_stop` hook. Once shutdown began, or if the OS refuses a thread, there is no
+//! hand-off and `f` runs in place. Nested calls and calls off the workers just run `f`, and
+//! so do calls where runtime code below still holds the worker: outside a task's poll (a
+//! destructor the loop runs between polls) and inside a flush of its batches
+//! (`WorkerLocal::lend`: a spawn's flush frees a cell, whose join waker's drop may call
+//! `block_in_place`). Only a worker `run_worker` runs moves (`HandOff::Pinned` otherwise).
+//! No atomic protocol is added: the worker changes hands through the thread spawn, and the
+//! new thread is recorded under `Shared::hand_offs`'s lock, the same lock shutdown takes
+//! after setting its flag.
 //!
 //! # What re-enters the worker
 //!
@@ -419,8 +424,9 @@ impl Worker {
     /// This thread owns `worker`.
     #[inline]
     unsafe fn next_task(worker: *mut Worker) -> Option<Notified> {
-        // SAFETY: the caller's. Two borrows of disjoint halves, made by place projection: the
-        // code this calls may reach `local` again through the context, never `core`.
+        // SAFETY: this thread owns the worker (our contract), so nobody else touches it.
+        // Two borrows of disjoint halves, made by place projection: the code this calls may
+        // reach `local` again through the context (shared, like ours), never `core`.
         let (core, w) = unsafe { (&mut (*worker).core, &(*worker).local) };
         loop {
             if w.shared.is_shutdown() {
@@ -450,7 +456,9 @@ impl Worker {
     ///
     /// This thread owns `worker`.
     unsafe fn drain(worker: *mut Worker) {
-        // SAFETY: the caller's.
+        // SAFETY: this thread owns the worker (our contract) and the loop ended: a shared
+        // borrow of `local`, which the drops below may reach again, shared, through the
+        // context.
         let w = unsafe { &(*worker).local };
         while let Some(t) = w.queue.pop() {
             drop(t);
@@ -743,7 +751,7 @@ impl WorkerLocal {
     /// Runs `f`, which may run user code (a batch's flush frees cells: outputs and join
     /// wakers are dropped) while our caller goes on holding this half after it: the
     /// worker cannot be handed off meanwhile. (`f` does not unwind: the drops a flush
-    /// runs are contained, see `Cell::dealloc` and `shutdown_task`.)
+    /// runs are contained, see `TaskCell::dealloc` and `shutdown_task`.)
     #[inline]
     fn lend<R>(&self, f: impl FnOnce() -> R) -> R {
         let lent = self.lent.replace(true);
