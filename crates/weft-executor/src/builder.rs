@@ -3,6 +3,7 @@
 use crate::driver::{Driver, ParkDriver};
 use crate::runtime::Runtime;
 use crate::scheduler::config::{Config, Hook};
+use crate::scheduler::poll::{SlowPoll, SlowPollHook};
 use crate::scheduler::Shared;
 use crate::task::PanicHook;
 use std::any::{Any, TypeId};
@@ -55,6 +56,8 @@ pub struct Builder {
     driver: Option<Arc<dyn Driver>>,
     extensions: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
     trace_limit: usize,
+    slow_poll_threshold: Option<Duration>,
+    on_slow_poll: Option<SlowPollHook>,
 }
 
 impl Default for Builder {
@@ -79,6 +82,8 @@ impl Builder {
             driver: None,
             extensions: Vec::new(),
             trace_limit: 0,
+            slow_poll_threshold: None,
+            on_slow_poll: None,
         }
     }
 
@@ -209,15 +214,43 @@ impl Builder {
     }
 
     /// Records what each worker does (every poll, with the task and where the worker
-    /// found it; every sleep; every steal), up to `events_per_worker` events per worker
-    /// (a poll is one event; 64 bytes each). Off by default (0); a poll then costs a
-    /// branch and a byte store more. Read the events with [`Handle::take_trace`]; see
+    /// found it; every sleep and why it ended; every search; every steal and what it took
+    /// from; every wake, spawn and unpark, and where the task landed; LIFO-slot
+    /// displacements and queue overflows), and the spawns, wakes and unparks of threads
+    /// outside the workers, up to `events_per_worker` events per worker and as many again
+    /// for all threads outside together; the rest are counted as dropped. An event takes
+    /// 80 bytes (a poll and its wake are two), so the trace holds at most
+    /// `(workers + 1) * events_per_worker * 80` bytes: 200,000 events on 2 workers,
+    /// 48 MB. Off by default (0); each recording site then costs one predictable branch
+    /// (measured in docs/measuring.md). Read the events with [`Handle::take_trace`]; see
     /// [`Trace`] for an example and for the JSON that Perfetto displays.
     ///
     /// [`Handle::take_trace`]: crate::Handle::take_trace
     /// [`Trace`]: crate::Trace
     pub fn trace(&mut self, events_per_worker: usize) -> &mut Self {
         self.trace_limit = events_per_worker;
+        self
+    }
+
+    /// Reports every poll that holds a worker at least `threshold`: a task that blocks
+    /// its thread (a blocking call, a long computation) stalls every task queued behind
+    /// it. Each such poll is reported once, with the task's id, name and spawn location and
+    /// the poll's duration, in one line on stderr or to [`on_slow_poll`](Builder::on_slow_poll),
+    /// and counted in [`RuntimeMetrics::worker_slow_polls`](crate::RuntimeMetrics::worker_slow_polls).
+    /// Off by default: with it, every poll reads the clock twice (docs/measuring.md has
+    /// the cost).
+    ///
+    /// See [`SlowPoll`](crate::SlowPoll) for an example.
+    pub fn slow_poll_threshold(&mut self, threshold: Duration) -> &mut Self {
+        self.slow_poll_threshold = Some(threshold);
+        self
+    }
+
+    /// Receives each slow poll (see [`slow_poll_threshold`](Builder::slow_poll_threshold))
+    /// instead of the default line on stderr. It runs on the worker, right after the
+    /// poll: keep it short. A panic in it is reported and contained (the worker goes on).
+    pub fn on_slow_poll(&mut self, hook: impl Fn(&SlowPoll) + Send + Sync + 'static) -> &mut Self {
+        self.on_slow_poll = Some(Arc::new(hook));
         self
     }
 
@@ -292,6 +325,8 @@ impl Builder {
                 extensions: self.extensions.clone(),
                 trace_limit: self.trace_limit,
                 epoch: std::time::Instant::now(),
+                slow_poll_threshold: self.slow_poll_threshold,
+                on_slow_poll: self.on_slow_poll.clone(),
             },
         );
         let mut rt = Runtime::from_shared(shared.clone(), n);
@@ -312,6 +347,7 @@ impl fmt::Debug for Builder {
             .field("thread_stack_size", &self.stack_size)
             .field("max_blocking_threads", &self.max_blocking_threads)
             .field("thread_keep_alive", &self.blocking_keep_alive)
+            .field("slow_poll_threshold", &self.slow_poll_threshold)
             .finish_non_exhaustive()
     }
 }

@@ -36,8 +36,9 @@
 //!    protocol, parking, the LIFO slot, the thread-local context, the blocking pool, the
 //!    settings (`Config`), metrics and traces.
 //! 4. The public layer: [`Builder`] (`builder.rs`), [`Runtime`] (`runtime.rs`),
-//!    [`Handle`] with [`spawn`] and [`spawn_blocking`] (`handle.rs`), [`RuntimeMetrics`]
-//!    (`metrics.rs`), and on them [`block_on`], [`block_in_place`], [`JoinSet`], [`yield_now`] and task-locals
+//!    [`Handle`] with [`spawn`] and [`spawn_blocking`] (`handle.rs`), [`TaskBuilder`]
+//!    (`task_builder.rs`), [`RuntimeMetrics`] (`metrics.rs`), and on them [`block_on`],
+//!    [`block_in_place`], [`JoinSet`], [`yield_now`] and task-locals
 //!    ([`LocalKey`]).
 //!
 //! The weft facade crate re-exports all of this with the timer and the reactor wired in;
@@ -66,6 +67,8 @@ mod block_on;
 #[cfg(not(weft_loom))]
 mod builder;
 #[cfg(not(weft_loom))]
+mod dump;
+#[cfg(not(weft_loom))]
 mod handle;
 #[cfg(not(weft_loom))]
 mod join_set;
@@ -73,6 +76,8 @@ mod join_set;
 mod metrics;
 #[cfg(not(weft_loom))]
 mod runtime;
+#[cfg(not(weft_loom))]
+mod task_builder;
 #[cfg(not(weft_loom))]
 mod task_local;
 #[cfg(not(weft_loom))]
@@ -86,6 +91,8 @@ pub use block_on::block_on;
 pub use builder::{Builder, MAX_WORKER_THREADS, WORKER_THREADS_ENV};
 pub use driver::{wake_contained, Driver, ParkDriver};
 #[cfg(not(weft_loom))]
+pub use dump::{TaskDump, TaskInfo, TaskState};
+#[cfg(not(weft_loom))]
 pub use handle::{spawn, spawn_blocking, EnterGuard, Handle, TryCurrentError};
 #[cfg(not(weft_loom))]
 pub use join_set::JoinSet;
@@ -94,8 +101,12 @@ pub use metrics::RuntimeMetrics;
 #[cfg(not(weft_loom))]
 pub use runtime::Runtime;
 #[cfg(not(weft_loom))]
-pub use scheduler::trace::{TaskSource, Trace, TraceEvent, TraceKind};
+pub use scheduler::poll::SlowPoll;
+#[cfg(not(weft_loom))]
+pub use scheduler::trace::{ParkEnd, Place, TaskSource, Trace, TraceEvent, TraceKind};
 pub use task::{task_id, try_task_id, AbortHandle, Id as TaskId, JoinError, JoinHandle};
+#[cfg(not(weft_loom))]
+pub use task_builder::TaskBuilder;
 #[cfg(not(weft_loom))]
 pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
 #[cfg(not(weft_loom))]

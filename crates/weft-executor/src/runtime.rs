@@ -73,6 +73,7 @@ impl Runtime {
     }
 
     /// Spawns a task on this runtime. See [`Handle::spawn`].
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -82,6 +83,7 @@ impl Runtime {
     }
 
     /// Runs a blocking closure on the blocking pool. See [`Handle::spawn_blocking`].
+    #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,

@@ -61,11 +61,12 @@ mod tracker;
 pub use runtime::{run, Builder, Runtime};
 pub use weft_executor::{
     block_on, spawn, task_local, EnterGuard, Handle, JoinError, JoinHandle, RuntimeMetrics,
+    SlowPoll, TaskDump, TaskInfo, TaskState,
 };
 
 /// Scheduler traces: what each worker did and when (see [`Builder::trace`]).
 pub mod trace {
-    pub use weft_executor::{TaskSource, Trace, TraceEvent, TraceKind};
+    pub use weft_executor::{ParkEnd, Place, TaskSource, Trace, TraceEvent, TraceKind};
 }
 
 #[cfg(feature = "macros")]
@@ -78,7 +79,9 @@ pub mod task {
         block_in_place, spawn, spawn_blocking, yield_now, AbortHandle, AccessError, JoinError,
         JoinHandle, JoinSet, LocalKey, TaskLocalFuture, YieldNow,
     };
-    pub use weft_executor::{task_id as id, try_task_id as try_id, TaskId as Id};
+    pub use weft_executor::{
+        task_id as id, try_task_id as try_id, TaskBuilder as Builder, TaskId as Id,
+    };
 }
 
 /// Time: `sleep`, `timeout`, `interval`.

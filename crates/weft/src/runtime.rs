@@ -57,6 +57,19 @@ impl Builder {
         /// off); read them with [`Handle::take_trace`](crate::Handle::take_trace). See
         /// [`weft_executor::Builder::trace`] and the `trace` example.
         fn trace(events_per_worker: usize);
+        /// Reports polls that hold a worker at least this long (default: off); see
+        /// [`weft_executor::Builder::slow_poll_threshold`].
+        fn slow_poll_threshold(threshold: Duration);
+    }
+
+    /// Receives each slow poll instead of the default line on stderr (see
+    /// [`weft_executor::Builder::on_slow_poll`]).
+    pub fn on_slow_poll(
+        &mut self,
+        hook: impl Fn(&weft_executor::SlowPoll) + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.inner.on_slow_poll(hook);
+        self
     }
 
     /// Runs `f` on every runtime thread when it starts.
@@ -146,6 +159,7 @@ impl Runtime {
     }
 
     /// Spawns a task on this runtime.
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -155,6 +169,7 @@ impl Runtime {
     }
 
     /// Runs a blocking closure on the blocking pool.
+    #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,

@@ -321,7 +321,10 @@ async fn await_with_blocking_waker(
 /// task awaiting it, with the channel the waker's drop reports on and the fillers' end.
 fn finished_task_kept_by_the_batch(
     dropped: mpsc::Sender<bool>,
-) -> (async_channel::Sender<()>, impl std::future::Future<Output = u32>) {
+) -> (
+    async_channel::Sender<()>,
+    impl std::future::Future<Output = u32>,
+) {
     let (end, wait) = async_channel::bounded::<()>(1);
     let task = async move {
         let first = weft::spawn(async { 1u32 });
@@ -362,8 +365,14 @@ fn block_in_place_in_a_join_wakers_drop_inside_a_spawn_does_not_hand_off() {
     });
     end.close();
     let in_task = seen.recv_timeout(HANG).expect("the join waker was dropped");
-    assert!(in_task, "dropped inside the spawning task's poll (the path under test)");
-    assert_eq!(before, after, "the worker was handed off from inside a spawn");
+    assert!(
+        in_task,
+        "dropped inside the spawning task's poll (the path under test)"
+    );
+    assert_eq!(
+        before, after,
+        "the worker was handed off from inside a spawn"
+    );
 }
 
 #[test]
@@ -385,7 +394,11 @@ fn block_in_place_in_a_join_wakers_drop_between_polls_does_not_hand_off() {
     assert!(!in_task, "dropped between polls (the path under test)");
     let after = rt.block_on(async { weft::spawn(async { std::thread::current().id() }).await });
     end.close();
-    assert_eq!(before, after.unwrap(), "the worker was handed off between polls");
+    assert_eq!(
+        before,
+        after.unwrap(),
+        "the worker was handed off between polls"
+    );
 }
 
 #[test]
@@ -416,6 +429,9 @@ fn a_thread_that_handed_its_worker_off_runs_its_stop_hook_before_shutdown_return
     // The thread that handed its worker off leaves as that task's poll returns.
     drop(rt);
     let starts = starts.load(Ordering::SeqCst);
-    assert_eq!(starts, 2, "the worker's thread and the one it was handed to");
+    assert_eq!(
+        starts, 2,
+        "the worker's thread and the one it was handed to"
+    );
     assert_eq!(stops.load(Ordering::SeqCst), starts);
 }

@@ -19,6 +19,8 @@ pub(crate) struct WorkerStats {
     pub(crate) lifo_hits: AtomicU64,
     pub(crate) overflows: AtomicU64,
     pub(crate) spawned: AtomicU64,
+    /// Polls longer than the slow-poll threshold (see `poll.rs`).
+    pub(crate) slow_polls: AtomicU64,
     /// Finished tasks this worker holds for batched unlinking (see `worker.rs`); kept
     /// exact, so `alive_tasks` can subtract them.
     pub(crate) deferred: AtomicU64,

@@ -14,6 +14,8 @@
 //! - `blocking`: the blocking pool.
 //! - `thread`: starting a worker or blocking thread.
 //! - `metrics`: per-worker counters.
+//! - `poll`: the poll site, what every scheduler loop does around a poll (poll counts,
+//!   slow-poll reports).
 //! - `trace`: per-worker event records (off unless asked for).
 
 #[cfg(not(weft_loom))]
@@ -26,6 +28,8 @@ pub(crate) mod idle;
 pub(crate) mod lifo;
 pub(crate) mod metrics;
 pub(crate) mod park;
+#[cfg(not(weft_loom))]
+pub(crate) mod poll;
 #[cfg(not(weft_loom))]
 mod shared;
 #[cfg(not(weft_loom))]

@@ -20,7 +20,8 @@
 //! 4. Its own FIFO queue (`crossbeam_deque::Worker`, capped at `QUEUE_CAP`: when full, half
 //!    of it moves to the injector, which also keeps crossbeam's buffer from growing and
 //!    shrinking on every burst). Both local queues are stealable.
-//! 5. The injector, taking a batch into its own queue.
+//! 5. If the queue was empty: the ready queue, then the LIFO slot, over their caps.
+//! 6. The injector, taking a batch into its own queue.
 //!
 //! # Yielding
 //!
@@ -132,8 +133,9 @@
 use super::context;
 use super::metrics::{bump, LocalStats};
 use super::park;
-use super::trace::{TaskSource, TraceKind, TraceLocal};
+use super::poll::PollSite;
 use super::shared::LeftWorker;
+use super::trace::{ParkEnd, Place, TaskSource, TraceKind, TraceLocal};
 use super::{Remote, Shared, WorkerQueues};
 use crate::sync::deque::Worker as LocalQueue;
 use crate::task::alloc::LocalCache;
@@ -143,7 +145,7 @@ use crate::task::Notified;
 use crossbeam_utils::Backoff;
 use std::cell::Cell;
 use std::ptr::NonNull;
-use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -229,6 +231,8 @@ pub(crate) struct WorkerLocal {
     batches: Batches,
     /// Free task cells (see `task/alloc.rs`).
     pub(crate) cells: LocalCache,
+    /// What is done around each poll (see `poll.rs`).
+    poll_site: PollSite,
     /// Set by `run_worker` for the worker it runs, and by nothing else: a worker another
     /// loop drives (the current-thread flavour's, on its `block_on` thread) is never
     /// handed off (see `hand_off`).
@@ -265,6 +269,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: WorkerQueues) -> Op
             trace: TraceLocal::new(index, shared.config.trace_limit, shared.config.epoch),
             batches: Batches::new(index, shared.owned.num_shards()),
             cells: LocalCache::new(),
+            poll_site: PollSite::new(&shared.config, index),
             hand_off_able: false,
             lent: Cell::new(false),
             shared,
@@ -298,25 +303,18 @@ unsafe fn run_worker(worker: *mut Worker) -> Option<LeftWorker> {
         let Some(task) = (unsafe { Worker::next_task(worker) }) else {
             break;
         };
-        // SAFETY: still ours (no poll since the check), and `next_task`'s borrows ended:
-        // a shared read of the trace's switch.
-        if unsafe { (*worker).local.trace.on() } {
-            // SAFETY: still ours, and nothing borrows `core` between polls.
-            let from = unsafe { (*worker).core.from };
-            let kind = TraceKind::Poll {
-                task: task.id(),
-                from,
-            };
-            let start = Instant::now();
-            task.run();
-            if context::worker_ptr() != worker {
+        // SAFETY: still ours (no poll since the check), and `next_task`'s borrows ended: a
+        // shared borrow of `local`, used only before the poll.
+        let w = unsafe { &(*worker).local };
+        // One branch for both the trace and slow-poll timing (see `PollSite::watched`).
+        if w.poll_site.watched() {
+            // SAFETY: still ours, and nothing else borrows it between polls.
+            if !unsafe { Worker::run_watched(worker, task) } {
                 return Some(shared.hand_off_done());
             }
-            // SAFETY: the poll did not hand the worker off (the context still points at
-            // it), and the poll's borrows ended with it.
-            unsafe { (*worker).local.trace.record(start, kind) };
             continue;
         }
+        w.poll_site.note(&task);
         task.run();
         if context::worker_ptr() != worker {
             // Handed off in the poll: another thread runs the worker now.
@@ -417,6 +415,45 @@ impl Drop for TakenWorker {
 }
 
 impl Worker {
+    /// Polls `task` with the trace recording it and/or slow polls timed. Returns false if
+    /// the poll handed the worker to another thread (then its slow poll is not reported:
+    /// blocking in place is what it is for).
+    ///
+    /// # Safety
+    ///
+    /// This thread owns `worker`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn run_watched(worker: *mut Worker, task: Notified) -> bool {
+        // SAFETY: this thread owns the worker (our contract) and nothing borrows it between
+        // polls: a copy out of `core` and a shared borrow of `local`, used before the poll.
+        let (from, w) = unsafe { ((*worker).core.from, &(*worker).local) };
+        let traced = w.trace.on().then(|| {
+            let header = task.header();
+            if let (0, Some(name)) = (header.poll_stats().0, header.spawned.name()) {
+                w.trace.record_name(header.id, name);
+            }
+            let kind = TraceKind::Poll {
+                task: task.id(),
+                from,
+            };
+            (Instant::now(), kind)
+        });
+        let timer = w.poll_site.begin(&task);
+        task.run();
+        if context::worker_ptr() != worker {
+            return false;
+        }
+        // SAFETY: the poll did not hand the worker off (checked just above): still ours, and
+        // the poll's borrows ended with it.
+        let w = unsafe { &(*worker).local };
+        w.poll_site.end(timer);
+        if let Some((start, kind)) = traced {
+            w.trace.record(start, kind);
+        }
+        true
+    }
+
     /// The next task to poll, after parking as long as there is none; `None` at shutdown.
     ///
     /// # Safety
@@ -473,7 +510,7 @@ impl Worker {
 }
 
 impl Core {
-    /// Steps 1-5 of the header comment.
+    /// Steps 0-6 of the header comment (docs/scheduling.md numbers them the same).
     fn next_local(&mut self, w: &WorkerLocal) -> Option<Notified> {
         let tick = self.tick.wrapping_add(1);
         self.tick = tick;
@@ -550,6 +587,16 @@ impl Core {
         if !park::start_searching(&w.shared.idle, &mut self.searching) {
             return None;
         }
+        let start = w.trace.clock();
+        let found = self.search_rounds(w);
+        w.trace.span(start, || TraceKind::Search {
+            found: found.is_some(),
+        });
+        found
+    }
+
+    /// The looks of a search (see `search`).
+    fn search_rounds(&mut self, w: &WorkerLocal) -> Option<Notified> {
         // The LIFO slots are compared with our previous look (the end of the previous
         // search, or before we slept) now, and again after a full spin: a task seen in
         // the same slot at both looks has waited at least that long behind one poll.
@@ -593,6 +640,8 @@ impl Core {
         });
     }
 
+    // Not inlined into the run loop: its trace of the park's end would grow the loop.
+    #[inline(never)]
     fn park(&mut self, w: &WorkerLocal) {
         let shared = &*w.shared;
         bump(&w.stats.parks, 1);
@@ -600,12 +649,13 @@ impl Core {
         w.settle();
         // What other workers gave back while we ran: keep a cache's worth, free the rest.
         w.cells.trim(&w.remote().free);
-        let start = w.trace.on().then(Instant::now);
+        let start = w.trace.clock();
+        let ready_before = if start.is_some() { w.ready.len() } else { 0 };
         // Register, look once more, sleep, unregister (see `park.rs`).
-        let in_driver = park::park_worker(shared, w.index, &mut self.searching, &w.delivering);
-        if let Some(start) = start {
-            w.trace.record(start, TraceKind::Park { in_driver });
-        }
+        let woke = park::park_worker(shared, w.index, &mut self.searching, &w.delivering);
+        w.trace
+            .span(start, || w.park_end(start, ready_before, woke));
+        w.poll_site.refresh_clock();
         // Tasks woken by the driver landed in our ready queue; share them.
         if w.ready.len() + w.queue.len() > 1 {
             shared.notify_parked_local();
@@ -636,10 +686,13 @@ impl WorkerLocal {
     /// Hands our counters and trace events over to where other threads read them.
     fn publish(&self) {
         self.stats.publish(&self.remote().stats);
+        let slow = self.poll_site.slow_polls();
+        self.remote().stats.slow_polls.store(slow, Relaxed);
         self.trace.publish(&self.remote().trace);
     }
 
     fn maintenance(&self) {
+        self.poll_site.refresh_clock();
         self.publish();
         self.settle();
         self.poll_driver();
@@ -648,20 +701,69 @@ impl WorkerLocal {
         }
     }
 
+    /// Why a park ended, for the trace: notified, else a task the driver woke into our
+    /// ready queue, else the watcher's interval passed, else spurious.
+    #[cold]
+    fn park_end(&self, start: Option<Instant>, ready_before: usize, woke: park::Woke) -> TraceKind {
+        let slept = start.map_or(Duration::ZERO, |s| s.elapsed());
+        let why = if woke.notified {
+            ParkEnd::Notified
+        } else if woke.in_driver && self.ready.len() > ready_before {
+            ParkEnd::DriverEvent
+        } else if woke.in_driver && slept >= WATCH_INTERVAL {
+            ParkEnd::WatcherTimeout
+        } else {
+            ParkEnd::Spurious
+        };
+        TraceKind::Park {
+            in_driver: woke.in_driver,
+            woke: why,
+        }
+    }
+
     /// Called for a task spawned on this worker.
     pub(crate) fn spawned(&self, task: Notified) {
         bump(&self.stats.spawned, 1);
-        self.schedule_local(task);
+        let to = || self.landing(Place::LifoSlot);
+        self.trace.event(|| TraceKind::Spawn {
+            task: task.id(),
+            to: to(),
+        });
+        self.place_local(task);
+    }
+
+    /// Queues a task woken on this worker (see `place_local`).
+    pub(crate) fn schedule_local(&self, task: Notified) {
+        let to = || self.landing(Place::LifoSlot);
+        self.trace.event(|| TraceKind::Wake {
+            task: task.id(),
+            to: to(),
+        });
+        self.place_local(task);
+    }
+
+    /// Where a task queued now goes, for the trace (recorded before it goes, so that the
+    /// wake comes before any poll of the task): the ready queue while the driver delivers
+    /// events, else `usual`.
+    fn landing(&self, usual: Place) -> Place {
+        if self.delivering.get() {
+            Place::Ready
+        } else {
+            usual
+        }
     }
 
     /// Queues a task on this worker: in the LIFO slot (spawn, wake), or in the ready queue
     /// (woken while the driver delivers events).
-    pub(crate) fn schedule_local(&self, task: Notified) {
+    #[inline(always)]
+    fn place_local(&self, task: Notified) {
         if self.delivering.get() {
             self.push_ready(task);
             return;
         }
         if let Some(prev) = self.remote().lifo.put(task) {
+            self.trace
+                .event(|| TraceKind::LifoDisplaced { task: prev.id() });
             self.push_back(prev);
             self.shared.notify_parked_local();
             return;
@@ -677,6 +779,8 @@ impl WorkerLocal {
     /// would run again at once while tasks spawned from outside wait in the injector for
     /// the next maintenance tick, 61 polls away: a task that yields in a loop would let
     /// the injector advance one batch per 61 of its polls.
+    ///
+    /// Not traced (see `TraceKind::Wake`): the hottest path of all stays as it is.
     pub(crate) fn schedule_yield(&self, task: Notified) {
         if self.delivering.get() {
             self.push_ready(task);
@@ -705,13 +809,22 @@ impl WorkerLocal {
     #[inline]
     fn push_capped(&self, queue: &LocalQueue<Notified>, task: Notified) {
         if queue.len() >= QUEUE_CAP {
+            let mut moved = 0;
             for _ in 0..QUEUE_CAP / 2 {
                 match queue.pop() {
                     Some(t) => self.shared.injector.push(t),
                     None => break,
                 }
+                moved += 1;
             }
             bump(&self.stats.overflows, 1);
+            let from = if std::ptr::eq(queue, &self.ready) {
+                Place::Ready
+            } else {
+                Place::Queue
+            };
+            self.trace
+                .event(|| TraceKind::Overflow { from, tasks: moved });
         }
         queue.push(task);
     }
