@@ -29,6 +29,11 @@ use crate::scheduler::worker;
 /// place on a worker thread, shutdown joins that thread, with no bound (not even
 /// `shutdown_timeout`'s): an `f` that waits for the runtime to stop would wait forever.
 ///
+/// # Panics
+///
+/// On a current-thread runtime (in its tasks or its `block_on` future), whose one thread
+/// runs every task: use `spawn_blocking(f).await` there.
+///
 /// # Examples
 ///
 /// ```
@@ -47,23 +52,21 @@ use crate::scheduler::worker;
 /// });
 /// assert_eq!(n, 42);
 /// ```
+#[track_caller]
 pub fn block_in_place<F, R>(f: F) -> R
 where
     F: FnOnce() -> R,
 {
-    match worker::hand_off() {
-        // Check point for the current-thread flavour: on its `block_on` thread, where there
-        // is no other thread to hand the worker to and the tasks would stall,
-        // `block_in_place` must panic with `CURRENT_THREAD_BLOCK_IN_PLACE` (wired when that
-        // flavour lands).
-        worker::HandOff::Pinned => {}
-        worker::HandOff::Moved | worker::HandOff::Stayed => {}
+    // On a current-thread runtime's `block_on` thread (its worker is not one `run_worker`
+    // runs) there is no other thread to hand the tasks to: they would all stall while `f`
+    // blocks.
+    if worker::hand_off() == worker::HandOff::Pinned {
+        panic!("{CURRENT_THREAD_BLOCK_IN_PLACE}");
     }
     f()
 }
 
 /// What `block_in_place` says on the current-thread flavour.
-#[allow(dead_code)] // used by the current-thread flavour's check point above
 pub(crate) const CURRENT_THREAD_BLOCK_IN_PLACE: &str = "`block_in_place` was called on a \
 current-thread runtime, whose one thread would stop running every task while `f` blocks: \
 use `spawn_blocking(f).await` instead, or a multi-thread runtime (`Builder::new()`)";

@@ -4,6 +4,7 @@ use crate::driver::{Driver, ParkDriver};
 use crate::runtime::Runtime;
 use crate::scheduler::config::{Config, Hook};
 use crate::scheduler::poll::{SlowPoll, SlowPollHook};
+use crate::scheduler::current_thread::CurrentThread;
 use crate::scheduler::Shared;
 use crate::task::PanicHook;
 use std::any::{Any, TypeId};
@@ -45,6 +46,7 @@ fn invalid(msg: String) -> io::Error {
 /// assert_eq!(started.load(Ordering::SeqCst), 2);
 /// ```
 pub struct Builder {
+    flavor: Flavor,
     worker_threads: Option<usize>,
     thread_name: String,
     stack_size: Option<usize>,
@@ -60,6 +62,15 @@ pub struct Builder {
     on_slow_poll: Option<SlowPollHook>,
 }
 
+/// Which scheduler a [`Builder`] builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flavor {
+    /// Worker threads that steal from each other.
+    MultiThread,
+    /// No worker threads: the tasks run on the thread in `block_on`.
+    CurrentThread,
+}
+
 impl Default for Builder {
     fn default() -> Self {
         Builder::new()
@@ -71,6 +82,7 @@ impl Builder {
     /// 512 blocking threads that exit after 10 s idle, and the condvar driver.
     pub fn new() -> Builder {
         Builder {
+            flavor: Flavor::MultiThread,
             worker_threads: None,
             thread_name: "weft".to_string(),
             stack_size: None,
@@ -84,6 +96,41 @@ impl Builder {
             trace_limit: 0,
             slow_poll_threshold: None,
             on_slow_poll: None,
+        }
+    }
+
+    /// A builder for the multi-thread runtime: the same as [`Builder::new`], by its
+    /// explicit name.
+    pub fn new_multi_thread() -> Builder {
+        Builder::new()
+    }
+
+    /// A builder for the current-thread runtime: no worker threads; the tasks run on the
+    /// thread that calls [`Runtime::block_on`], while it waits for its future, and wait
+    /// while no `block_on` runs (spawns from other threads queue up, and wake the thread
+    /// in `block_on`). The timer, the reactor (through the [`driver`](Builder::driver),
+    /// which the `block_on` thread sleeps in when it has nothing to run), the blocking
+    /// pool, the metrics (one worker's) and the trace are the multi-thread runtime's.
+    /// [`worker_threads`](Builder::worker_threads) is ignored.
+    ///
+    /// If a second thread calls `block_on` while one runs the tasks, it polls only its own
+    /// future until the first returns, then takes over.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = weft_executor::Builder::new_current_thread().build().unwrap();
+    /// let here = std::thread::current().id();
+    /// let ran_on = rt.block_on(async {
+    ///     weft_executor::spawn(async { std::thread::current().id() }).await.unwrap()
+    /// });
+    /// assert_eq!(ran_on, here);
+    /// assert_eq!(rt.metrics().num_workers(), 1);
+    /// ```
+    pub fn new_current_thread() -> Builder {
+        Builder {
+            flavor: Flavor::CurrentThread,
+            ..Builder::new()
         }
     }
 
@@ -306,7 +353,11 @@ impl Builder {
     /// ```
     pub fn build(&mut self) -> io::Result<Runtime> {
         self.check()?;
-        let n = self.num_workers()?;
+        let n = match self.flavor {
+            Flavor::MultiThread => self.num_workers()?,
+            // One worker slot, taken by the thread in `block_on`.
+            Flavor::CurrentThread => 1,
+        };
         let driver = self
             .driver
             .clone()
@@ -327,8 +378,13 @@ impl Builder {
                 epoch: std::time::Instant::now(),
                 slow_poll_threshold: self.slow_poll_threshold,
                 on_slow_poll: self.on_slow_poll.clone(),
+                current_thread: self.flavor == Flavor::CurrentThread,
             },
         );
+        if self.flavor == Flavor::CurrentThread {
+            let queues = queues.into_iter().next().expect("one worker slot");
+            return Ok(Runtime::current_thread(CurrentThread::new(shared, queues)));
+        }
         let mut rt = Runtime::from_shared(shared.clone(), n);
         for (i, queues) in queues.into_iter().enumerate() {
             // On error, `rt` drops here and shuts down the workers already started.
@@ -342,6 +398,7 @@ impl Builder {
 impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
+            .field("flavor", &self.flavor)
             .field("worker_threads", &self.worker_threads)
             .field("thread_name", &self.thread_name)
             .field("thread_stack_size", &self.stack_size)

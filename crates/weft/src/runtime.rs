@@ -42,6 +42,32 @@ impl Builder {
         Builder::default()
     }
 
+    /// A builder for the multi-thread runtime: [`Builder::new`] by its explicit name.
+    pub fn new_multi_thread() -> Builder {
+        Builder::default()
+    }
+
+    /// A builder for the current-thread runtime: no worker threads; tasks run on the
+    /// thread in [`Runtime::block_on`], which sleeps in the reactor and the timer when it
+    /// has nothing to run (see [`weft_executor::Builder::new_current_thread`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = weft::Builder::new_current_thread().build().unwrap();
+    /// let here = std::thread::current().id();
+    /// let v = rt.block_on(async move {
+    ///     weft::time::sleep(std::time::Duration::from_millis(1)).await;
+    ///     weft::spawn(async move { std::thread::current().id() == here }).await.unwrap()
+    /// });
+    /// assert!(v);
+    /// ```
+    pub fn new_current_thread() -> Builder {
+        Builder {
+            inner: weft_executor::Builder::new_current_thread(),
+        }
+    }
+
     forward! {
         /// The number of worker threads (default: one per CPU, or `WEFT_WORKER_THREADS`).
         fn worker_threads(n: usize);

@@ -30,6 +30,9 @@ pub(crate) struct Config {
     /// Polls at least this long are reported (see `poll.rs`); `None`: not timed.
     pub(crate) slow_poll_threshold: Option<Duration>,
     pub(crate) on_slow_poll: Option<SlowPollHook>,
+    /// The current-thread flavour (`Builder::new_current_thread`): its one worker is the
+    /// thread in `block_on`.
+    pub(crate) current_thread: bool,
 }
 
 impl Config {

@@ -46,6 +46,20 @@ pub(crate) fn bump(c: &Cell<u64>, n: u64) {
 }
 
 impl LocalStats {
+    /// Counts that go on from what was published (the current-thread flavour makes a new
+    /// `WorkerLocal` for each `block_on`).
+    pub(crate) fn resume(from: &WorkerStats) -> LocalStats {
+        LocalStats {
+            polls: Cell::new(from.polls.load(Relaxed)),
+            stolen: Cell::new(from.stolen.load(Relaxed)),
+            steal_ops: Cell::new(from.steal_ops.load(Relaxed)),
+            parks: Cell::new(from.parks.load(Relaxed)),
+            lifo_hits: Cell::new(from.lifo_hits.load(Relaxed)),
+            overflows: Cell::new(from.overflows.load(Relaxed)),
+            spawned: Cell::new(from.spawned.load(Relaxed)),
+        }
+    }
+
     pub(crate) fn publish(&self, to: &WorkerStats) {
         to.polls.store(self.polls.get(), Relaxed);
         to.stolen.store(self.stolen.get(), Relaxed);

@@ -107,7 +107,7 @@
 //! for a task and never reachable from anywhere else. `WorkerLocal` is what the code the
 //! loop calls reaches again, through the thread-local context (`context::with_worker`):
 //!
-//! - A task's poll (`task.run()` in `run_worker`): a spawn (`Shared::spawn`: `cells.alloc`,
+//! - A task's poll (`task.run()` in `Worker::poll`): a spawn (`Shared::spawn`: `cells.alloc`,
 //!   `add_pending`, `spawned`), a wake or yield (`schedule_local`, `schedule_yield`, which
 //!   may `refill_from_injector`), the task completing (`release`, then `free_cell` into
 //!   `cells`), a `Runtime` dropped inside the task (`Shared::shutdown`: `settle`).
@@ -245,36 +245,7 @@ pub(crate) struct WorkerLocal {
 /// The body of a worker thread; what it returns is dropped after `on_thread_stop` (see
 /// `run_worker`).
 pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: WorkerQueues) -> Option<LeftWorker> {
-    let n = shared.num_workers();
-    let WorkerQueues { queue, ready } = queues;
-    let worker = Box::new(Worker {
-        core: Core {
-            tick: 0,
-            lifo_polls: 0,
-            ready_polls: 0,
-            searching: false,
-            injector_trickle: false,
-            rng: 0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B),
-            from: TaskSource::Queue,
-            lifo_seen: vec![std::ptr::null_mut(); n].into_boxed_slice(),
-        },
-        local: WorkerLocal {
-            index,
-            remote: NonNull::from(&*shared.remotes[index]),
-            queue,
-            ready,
-            maybe_ready: Cell::new(false),
-            delivering: Cell::new(false),
-            stats: LocalStats::default(),
-            trace: TraceLocal::new(index, shared.config.trace_limit, shared.config.epoch),
-            batches: Batches::new(index, shared.owned.num_shards()),
-            cells: LocalCache::new(),
-            poll_site: PollSite::new(&shared.config, index),
-            hand_off_able: false,
-            lent: Cell::new(false),
-            shared,
-        },
-    });
+    let worker = Worker::new(shared, index, queues);
     // (The thread entered the runtime already: see `thread::spawn`.)
     // SAFETY: a fresh box, ours.
     unsafe { run_worker(Box::into_raw(worker)) }
@@ -303,20 +274,8 @@ unsafe fn run_worker(worker: *mut Worker) -> Option<LeftWorker> {
         let Some(task) = (unsafe { Worker::next_task(worker) }) else {
             break;
         };
-        // SAFETY: still ours (no poll since the check), and `next_task`'s borrows ended: a
-        // shared borrow of `local`, used only before the poll.
-        let w = unsafe { &(*worker).local };
-        // One branch for both the trace and slow-poll timing (see `PollSite::watched`).
-        if w.poll_site.watched() {
-            // SAFETY: still ours, and nothing else borrows it between polls.
-            if !unsafe { Worker::run_watched(worker, task) } {
-                return Some(shared.hand_off_done());
-            }
-            continue;
-        }
-        w.poll_site.note(&task);
-        task.run();
-        if context::worker_ptr() != worker {
+        // SAFETY: still ours (no poll since the check), and `next_task`'s borrows ended.
+        if !unsafe { Worker::poll(worker, task) } {
             // Handed off in the poll: another thread runs the worker now.
             return Some(shared.hand_off_done());
         }
@@ -415,6 +374,73 @@ impl Drop for TakenWorker {
 }
 
 impl Worker {
+    /// Worker `index`'s state, around its ends of its queues.
+    pub(super) fn new(shared: Arc<Shared>, index: usize, queues: WorkerQueues) -> Box<Worker> {
+        let n = shared.num_workers();
+        let WorkerQueues { queue, ready } = queues;
+        Box::new(Worker {
+            core: Core {
+                tick: 0,
+                lifo_polls: 0,
+                ready_polls: 0,
+                searching: false,
+                injector_trickle: false,
+                rng: 0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B),
+                from: TaskSource::Queue,
+                lifo_seen: vec![std::ptr::null_mut(); n].into_boxed_slice(),
+            },
+            local: WorkerLocal {
+                index,
+                remote: NonNull::from(&*shared.remotes[index]),
+                queue,
+                ready,
+                maybe_ready: Cell::new(false),
+                delivering: Cell::new(false),
+                stats: LocalStats::default(),
+                trace: TraceLocal::new(index, shared.config.trace_limit, shared.config.epoch),
+                batches: Batches::new(index, shared.owned.num_shards()),
+                cells: LocalCache::new(),
+                poll_site: PollSite::new(&shared.config, index),
+                // Set by `run_worker` only.
+                hand_off_able: false,
+                lent: Cell::new(false),
+                shared,
+            },
+        })
+    }
+
+    /// Gives back the worker's ends of its queues (the current-thread flavour keeps them
+    /// between its `block_on` calls). The caller settled and published first.
+    pub(super) fn into_queues(self: Box<Self>) -> WorkerQueues {
+        let Worker { local, .. } = *self;
+        WorkerQueues {
+            queue: local.queue,
+            ready: local.ready,
+        }
+    }
+
+    /// Polls `task`, recording the poll in the trace: the poll site of both flavours
+    /// (`current_thread.rs` calls it too). Returns false if the poll handed the worker to
+    /// another thread, which then owns it.
+    ///
+    /// # Safety
+    ///
+    /// This thread owns `worker`.
+    #[inline]
+    pub(super) unsafe fn poll(worker: *mut Worker, task: Notified) -> bool {
+        // SAFETY: this thread owns the worker (our contract) and nothing borrows it between
+        // polls: a shared borrow of `local`, used only before the poll.
+        let w = unsafe { &(*worker).local };
+        // One branch for both the trace and slow-poll timing (see `PollSite::watched`).
+        if w.poll_site.watched() {
+            // SAFETY: this thread owns the worker (our contract), and `w` is not used again.
+            return unsafe { Worker::run_watched(worker, task) };
+        }
+        w.poll_site.note(&task);
+        task.run();
+        context::worker_ptr() == worker
+    }
+
     /// Polls `task` with the trace recording it and/or slow polls timed. Returns false if
     /// the poll handed the worker to another thread (then its slow poll is not reported:
     /// blocking in place is what it is for).
@@ -452,6 +478,36 @@ impl Worker {
             w.trace.record(start, kind);
         }
         true
+    }
+
+    /// For the current-thread flavour: the next task this worker has (steps 0-5 of the
+    /// header), without searching or parking.
+    ///
+    /// # Safety
+    ///
+    /// This thread owns `worker`.
+    #[inline]
+    pub(super) unsafe fn next_ready(worker: *mut Worker) -> Option<Notified> {
+        // SAFETY: the caller's; disjoint halves, as in `next_task`.
+        let (core, w) = unsafe { (&mut (*worker).core, &(*worker).local) };
+        let task = core.next_local(w)?;
+        bump(&w.stats.polls, 1);
+        Some(task)
+    }
+
+    /// For the current-thread flavour: parks as an idle worker does (see "Parking").
+    ///
+    /// # Safety
+    ///
+    /// This thread owns `worker`.
+    pub(super) unsafe fn park_idle(worker: *mut Worker) {
+        // SAFETY: the caller's; disjoint halves, as in `next_task`.
+        let (core, w) = unsafe { (&mut (*worker).core, &(*worker).local) };
+        core.park(w);
+        if core.searching {
+            // A notifier woke us as a searcher (`idle.rs`, rule 2).
+            core.stop_searching(w);
+        }
     }
 
     /// The next task to poll, after parking as long as there is none; `None` at shutdown.
@@ -684,7 +740,7 @@ impl WorkerLocal {
     }
 
     /// Hands our counters and trace events over to where other threads read them.
-    fn publish(&self) {
+    pub(super) fn publish(&self) {
         self.stats.publish(&self.remote().stats);
         let slow = self.poll_site.slow_polls();
         self.remote().stats.slow_polls.store(slow, Relaxed);

@@ -101,10 +101,12 @@ pub(crate) struct TaskCell<F: Future, S> {
     stage: UnsafeCell<Stage<F>>,
 }
 
+// No `Send` bound here: a local task's future and output need not be `Send` (see
+// `task::new_local_task`, whose caller keeps them on one thread).
 impl<F, S> TaskCell<F, S>
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future + 'static,
+    F::Output: 'static,
     S: Schedule,
 {
     const VTABLE: Vtable = Vtable {

@@ -121,7 +121,10 @@ pub(crate) trait Schedule: Send + Sync + 'static {
 pub(crate) struct Notified(NonNull<Header>);
 
 // SAFETY: a Notified is a counted reference to a Send + Sync header; the future inside
-// is Send and only touched by whoever holds RUNNING.
+// is Send and only touched by whoever holds RUNNING, or it is a local task's, which its
+// scheduler runs only on its own thread (`new_local_task`): elsewhere a Notified is only
+// queued or dropped, which touches the state word and, for the last reference, drops a
+// finished cell (a waker, an output or error no JoinHandle holds any more: see there).
 unsafe impl Send for Notified {}
 
 impl Notified {
@@ -201,6 +204,40 @@ where
     S: Schedule,
 {
     let ptr = TaskCell::allocate(future, scheduler, Id::next(), spawned, shard, memory);
+    (Notified(ptr), JoinHandle::new(ptr), ptr)
+}
+
+/// Makes a local task: its future (and output) need not be `Send`. Returns what
+/// [`new_task`] returns; the cell's memory is the global allocator's.
+///
+/// # Safety
+///
+/// The caller's scheduler runs the task (`Notified::run`) and shuts it down
+/// (`shutdown_task`) only on the thread calling this, and keeps the owned-list reference
+/// until one of them completed the task: so the future is polled and dropped on this
+/// thread only. The output is dropped by the runner (this thread), or by the
+/// `JoinHandle`, which is `Send` only if the output is; a cell freed elsewhere (its last
+/// `Notified` or waker dropped on another thread) holds no future and no unread output.
+#[track_caller]
+pub(crate) unsafe fn new_local_task<F, S>(
+    future: F,
+    scheduler: S,
+    shard: u16,
+) -> (Notified, JoinHandle<F::Output>, NonNull<Header>)
+where
+    F: Future + 'static,
+    F::Output: 'static,
+    S: Schedule,
+{
+    let spawned = Spawned::at(std::panic::Location::caller());
+    let ptr = TaskCell::allocate(
+        future,
+        scheduler,
+        Id::next(),
+        spawned,
+        shard,
+        alloc::alloc_global,
+    );
     (Notified(ptr), JoinHandle::new(ptr), ptr)
 }
 
