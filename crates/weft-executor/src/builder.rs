@@ -3,8 +3,8 @@
 use crate::driver::{Driver, ParkDriver};
 use crate::runtime::Runtime;
 use crate::scheduler::config::{Config, Hook};
-use crate::scheduler::poll::{SlowPoll, SlowPollHook};
 use crate::scheduler::current_thread::CurrentThread;
+use crate::scheduler::poll::{SlowPoll, SlowPollHook};
 use crate::scheduler::Shared;
 use crate::task::PanicHook;
 use std::any::{Any, TypeId};

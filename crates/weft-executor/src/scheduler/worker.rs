@@ -337,6 +337,8 @@ pub(crate) fn hand_off() -> HandOff {
         if !local.hand_off_able {
             return HandOff::Pinned;
         }
+        // Only the multi-thread flavour's workers are run by `run_worker`.
+        debug_assert!(!local.shared.config.current_thread);
         // Only inside a task's poll (the loop below us then holds no borrow of the
         // worker: the destructors it runs while it looks for work run with no task
         // current, and futures are dropped as their task outside a poll only once
