@@ -1,7 +1,7 @@
 //! `block_in_place`: blocking code inside a task, without stalling the tasks queued behind
 //! it (the hand-off is explained in `scheduler/worker.rs`, "Blocking in place").
 
-use crate::scheduler::{context, worker};
+use crate::scheduler::worker;
 
 /// Runs `f`, which may block, on the current thread, after handing the calling worker's
 /// queued tasks to another thread so that nothing waits behind it.
@@ -15,7 +15,19 @@ use crate::scheduler::{context, worker};
 /// and lets the task await the result.
 ///
 /// Outside a worker (no runtime, inside `block_on`, on a blocking-pool thread, or nested in
-/// another `block_in_place`), `f` just runs.
+/// another `block_in_place`), `f` just runs. So it does, still blocking the worker and the
+/// tasks queued on it, where the worker cannot be given away: outside a task's poll (in a
+/// destructor the runtime runs, such as a task's output or a `JoinHandle`'s waker being
+/// dropped), once the runtime's shutdown began, or if the OS refuses a new thread.
+///
+/// Only after a hand-off is the calling thread off the workers, so only then may `f` call
+/// [`block_on`](crate::block_on); where `f` runs in place on a worker,
+/// `block_on` panics as it does in any task.
+///
+/// Shutdown waits for the thread that runs `f` after a hand-off as for a blocking task,
+/// within [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout). Where `f` ran in
+/// place on a worker thread, shutdown joins that thread, with no bound (not even
+/// `shutdown_timeout`'s): an `f` that waits for the runtime to stop would wait forever.
 ///
 /// # Panics
 ///
@@ -45,14 +57,12 @@ pub fn block_in_place<F, R>(f: F) -> R
 where
     F: FnOnce() -> R,
 {
-    // On a current-thread runtime's `block_on` thread there is no other thread to hand
-    // the tasks to: they would all stall while `f` blocks.
-    let current_thread =
-        context::with_worker(|w| w.is_some_and(|w| w.shared.config.current_thread));
-    if current_thread {
+    // On a current-thread runtime's `block_on` thread (its worker is not one `run_worker`
+    // runs) there is no other thread to hand the tasks to: they would all stall while `f`
+    // blocks.
+    if worker::hand_off() == worker::HandOff::Pinned {
         panic!("{CURRENT_THREAD_BLOCK_IN_PLACE}");
     }
-    worker::hand_off();
     f()
 }
 

@@ -135,7 +135,13 @@ impl Runtime {
     }
 
     /// Shuts down like dropping the runtime, but waits at most `timeout` for blocking
-    /// tasks that are still running (they are left to finish on their own).
+    /// tasks that are still running (they are left to finish on their own), and for
+    /// threads still in a [`block_in_place`](crate::block_in_place) that handed their
+    /// worker off.
+    ///
+    /// The worker threads themselves are joined without a bound: a task that blocks its
+    /// worker (a `block_in_place` that ran in place, once shutdown began, say) holds this
+    /// up until it returns.
     ///
     /// # Examples
     ///

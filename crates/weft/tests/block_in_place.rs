@@ -263,3 +263,175 @@ fn the_runtime_dropped_inside_block_in_place_shuts_down() {
         .recv_timeout(HANG)
         .expect("the drop inside returned");
 }
+
+/// A join waker whose last clone's drop calls `block_in_place`, and says whether a task
+/// was current then. Its wakes go to the task that awaits through it.
+struct BlocksWhenDropped {
+    awaiter: std::task::Waker,
+    dropped: mpsc::Sender<bool>,
+}
+
+impl std::task::Wake for BlocksWhenDropped {
+    fn wake(self: Arc<Self>) {
+        self.awaiter.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.awaiter.wake_by_ref();
+    }
+}
+
+impl Drop for BlocksWhenDropped {
+    fn drop(&mut self) {
+        let in_task = weft::task::try_id().is_some();
+        block_in_place(|| ());
+        let _ = self.dropped.send(in_task);
+    }
+}
+
+/// Awaits `handle` with a `BlocksWhenDropped` as its waker: once the task finished, the
+/// cell keeps that waker until the cell is freed.
+async fn await_with_blocking_waker(
+    handle: weft::task::JoinHandle<u32>,
+    dropped: mpsc::Sender<bool>,
+) -> u32 {
+    let mut handle = Some(handle);
+    let mut waker = None;
+    std::future::poll_fn(move |cx| {
+        let waker = waker.get_or_insert_with(|| {
+            std::task::Waker::from(Arc::new(BlocksWhenDropped {
+                awaiter: cx.waker().clone(),
+                dropped: dropped.clone(),
+            }))
+        });
+        let mut inner = std::task::Context::from_waker(waker);
+        let h = handle.as_mut().expect("polled after it finished");
+        let out = std::future::Future::poll(std::pin::Pin::new(h), &mut inner);
+        if out.is_ready() {
+            handle = None;
+        }
+        out
+    })
+    .await
+    .unwrap()
+}
+
+/// On a worker, spawns a task and, behind it, tasks that stay pending: the first finishes
+/// while still in the worker's batch of spawned tasks (not among its last few), so the
+/// batch keeps the last reference to its cell, and with it the join waker. Returns the
+/// task awaiting it, with the channel the waker's drop reports on and the fillers' end.
+fn finished_task_kept_by_the_batch(
+    dropped: mpsc::Sender<bool>,
+) -> (
+    async_channel::Sender<()>,
+    impl std::future::Future<Output = u32>,
+) {
+    let (end, wait) = async_channel::bounded::<()>(1);
+    let task = async move {
+        let first = weft::spawn(async { 1u32 });
+        for _ in 0..8 {
+            let wait = wait.clone();
+            weft::spawn(async move {
+                let _ = wait.recv().await;
+            });
+        }
+        await_with_blocking_waker(first, dropped).await
+    };
+    (end, task)
+}
+
+#[test]
+fn block_in_place_in_a_join_wakers_drop_inside_a_spawn_does_not_hand_off() {
+    let rt = runtime(1);
+    let (dropped, seen) = mpsc::channel();
+    let (end, first) = finished_task_kept_by_the_batch(dropped);
+    let (before, after) = rt.block_on(async move {
+        weft::spawn(async move {
+            let before = std::thread::current().id();
+            assert_eq!(first.await, 1);
+            // Spawns fill the batch until it is flushed, inside `Shared::spawn` and within
+            // this poll: the finished task's cell is freed there, with its join waker,
+            // whose drop calls `block_in_place` while the spawn still borrows the worker.
+            let spawned: Vec<_> = (0..200).map(|_| weft::spawn(async {})).collect();
+            // Polled again on the worker: on another thread if it was handed off.
+            weft::task::yield_now().await;
+            let after = std::thread::current().id();
+            for h in spawned {
+                h.await.unwrap();
+            }
+            (before, after)
+        })
+        .await
+        .unwrap()
+    });
+    end.close();
+    let in_task = seen.recv_timeout(HANG).expect("the join waker was dropped");
+    assert!(
+        in_task,
+        "dropped inside the spawning task's poll (the path under test)"
+    );
+    assert_eq!(
+        before, after,
+        "the worker was handed off from inside a spawn"
+    );
+}
+
+#[test]
+fn block_in_place_in_a_join_wakers_drop_between_polls_does_not_hand_off() {
+    let rt = runtime(1);
+    let (dropped, seen) = mpsc::channel();
+    let (end, first) = finished_task_kept_by_the_batch(dropped);
+    let before = rt.block_on(async move {
+        weft::spawn(async move {
+            assert_eq!(first.await, 1);
+            std::thread::current().id()
+        })
+        .await
+        .unwrap()
+    });
+    // The worker runs out of tasks and parks: it flushes its batch first, between polls,
+    // freeing the finished task's cell.
+    let in_task = seen.recv_timeout(HANG).expect("the join waker was dropped");
+    assert!(!in_task, "dropped between polls (the path under test)");
+    let after = rt.block_on(async { weft::spawn(async { std::thread::current().id() }).await });
+    end.close();
+    assert_eq!(
+        before,
+        after.unwrap(),
+        "the worker was handed off between polls"
+    );
+}
+
+#[test]
+fn a_thread_that_handed_its_worker_off_runs_its_stop_hook_before_shutdown_returns() {
+    let starts = Arc::new(AtomicUsize::new(0));
+    let stops = Arc::new(AtomicUsize::new(0));
+    let rt = {
+        let (starts, stops) = (starts.clone(), stops.clone());
+        weft::Builder::new()
+            .worker_threads(1)
+            .on_thread_start(move || {
+                starts.fetch_add(1, Ordering::SeqCst);
+            })
+            .on_thread_stop(move || {
+                // Slow: a thread that said it was gone before its hook would still be in it
+                // when shutdown returns.
+                std::thread::sleep(Duration::from_millis(100));
+                stops.fetch_add(1, Ordering::SeqCst);
+            })
+            .build()
+            .unwrap()
+    };
+    rt.block_on(async {
+        weft::spawn(async { block_in_place(|| std::thread::sleep(Duration::from_millis(10))) })
+            .await
+            .unwrap()
+    });
+    // The thread that handed its worker off leaves as that task's poll returns.
+    drop(rt);
+    let starts = starts.load(Ordering::SeqCst);
+    assert_eq!(
+        starts, 2,
+        "the worker's thread and the one it was handed to"
+    );
+    assert_eq!(stops.load(Ordering::SeqCst), starts);
+}

@@ -54,6 +54,9 @@ pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&WorkerLocal>) -> R) -> R {
     // the worker (until its loop ends, or `take_worker` hands it off), and only this thread
     // reads it. Only the `local` half is reached, by a place projection that makes no
     // reference to the whole: the run loop holds the `core` half mutably meanwhile.
+    // `f` must not let user code run while it holds the worker, but through
+    // `WorkerLocal::lend` (a batch's flush does), which keeps `hand_off` from giving the
+    // worker away under it.
     f(Some(unsafe { &*ptr::addr_of!((*worker).local) }))
 }
 

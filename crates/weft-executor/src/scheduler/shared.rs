@@ -324,12 +324,14 @@ impl Shared {
     }
 
     /// Starts a thread that runs `body`, the loop of worker `index` handed off by the
-    /// calling thread (see "Blocking in place" in `worker.rs`). False, and nothing
-    /// started, once shutdown began or if the OS refuses a thread.
-    pub(crate) fn start_hand_off(
+    /// calling thread (see "Blocking in place" in `worker.rs`), and drops what it returns
+    /// after `on_thread_stop`. False, and nothing started, once shutdown began or if the
+    /// OS refuses a thread. Nothing here can unwind once the thread started: the caller
+    /// takes the worker back if this unwinds (`TakenWorker` in `worker.rs`).
+    pub(crate) fn start_hand_off<R: 'static>(
         self: &Arc<Self>,
         index: usize,
-        body: impl FnOnce() + Send + 'static,
+        body: impl FnOnce() -> R + Send + 'static,
     ) -> bool {
         let mut hand_offs = self.hand_offs.lock();
         // Under the lock: `Runtime`'s shutdown sets the flag, then takes the threads.
@@ -339,6 +341,9 @@ impl Shared {
         // Threads that ran a worker and exited: dropping their handles releases what the
         // OS keeps for them.
         hand_offs.started.retain(|t| !t.is_finished());
+        // Room first, so that no push below can fail once the thread runs.
+        hand_offs.started.reserve(1);
+        hand_offs.left.reserve(1);
         let name = format!("{}-worker-{index}", self.config.thread_name);
         match super::thread::spawn(&self.config, name, Arc::downgrade(self), body) {
             Ok(t) => {
@@ -352,10 +357,10 @@ impl Shared {
     }
 
     /// The calling thread handed its worker off and its poll has returned: it exits now.
-    pub(crate) fn hand_off_done(&self) {
-        let me = thread::current().id();
-        self.hand_offs.lock().left.retain(|t| *t != me);
-        self.blocking.release_thread();
+    /// The notice, dropped on this thread after its `on_thread_stop` hook (the worker
+    /// thread's body returns it to `thread::spawn`), tells shutdown it is gone.
+    pub(crate) fn hand_off_done(self: &Arc<Self>) -> LeftWorker {
+        LeftWorker(self.clone())
     }
 
     /// At shutdown (the flag set): the threads started by hand-offs, to join, and those
@@ -375,6 +380,18 @@ impl Shared {
         super::thread::spawn(&self.config, name, Arc::downgrade(self), move || {
             super::worker::run(shared, index, queues)
         })
+    }
+}
+
+/// Dropped by a thread that handed its worker off, as it exits: it no longer counts as one
+/// that shutdown waits for (see `Shared::hand_off_done`).
+pub(crate) struct LeftWorker(Arc<Shared>);
+
+impl Drop for LeftWorker {
+    fn drop(&mut self) {
+        let me = thread::current().id();
+        self.0.hand_offs.lock().left.retain(|t| *t != me);
+        self.0.blocking.release_thread();
     }
 }
 

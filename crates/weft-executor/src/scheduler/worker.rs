@@ -87,11 +87,16 @@
 //! sees it no longer owns the worker and the thread exits. Until then shutdown counts it
 //! with the blocking pool's threads (`BlockingPool::adopt_thread`): it waits for it, within
 //! `Runtime::shutdown_timeout`, but does not join it. Threads started by hand-offs are
-//! joined like the first workers. Once shutdown began, or if the OS refuses a thread,
-//! there is no hand-off and `f` runs in place. Nested calls, calls off the workers and
-//! calls outside a task's poll (a destructor the loop runs between polls) just run `f`. No atomic protocol is added: the worker changes hands through the thread
-//! spawn, and the new thread is recorded under `Shared::hand_offs`'s lock, the same lock
-//! shutdown takes after setting its flag.
+//! joined like the first workers. A thread that left says so (`LeftWorker`) after its
+//! `on_thread_stop` hook. Once shutdown began, or if the OS refuses a thread, there is no
+//! hand-off and `f` runs in place. Nested calls and calls off the workers just run `f`, and
+//! so do calls where runtime code below still holds the worker: outside a task's poll (a
+//! destructor the loop runs between polls) and inside a flush of its batches
+//! (`WorkerLocal::lend`: a spawn's flush frees a cell, whose join waker's drop may call
+//! `block_in_place`). Only a worker `run_worker` runs moves (`HandOff::Pinned` otherwise).
+//! No atomic protocol is added: the worker changes hands through the thread spawn, and the
+//! new thread is recorded under `Shared::hand_offs`'s lock, the same lock shutdown takes
+//! after setting its flag.
 //!
 //! # What re-enters the worker
 //!
@@ -129,6 +134,7 @@ use super::context;
 use super::metrics::{bump, LocalStats};
 use super::park;
 use super::poll::PollSite;
+use super::shared::LeftWorker;
 use super::trace::{ParkEnd, Place, TaskSource, TraceKind, TraceLocal};
 use super::{Remote, Shared, WorkerQueues};
 use crate::sync::deque::Worker as LocalQueue;
@@ -227,10 +233,18 @@ pub(crate) struct WorkerLocal {
     pub(crate) cells: LocalCache,
     /// What is done around each poll (see `poll.rs`).
     poll_site: PollSite,
+    /// Set by `run_worker` for the worker it runs, and by nothing else: a worker another
+    /// loop drives (the current-thread flavour's, on its `block_on` thread) is never
+    /// handed off (see `hand_off`).
+    hand_off_able: bool,
+    /// Raised while runtime code that holds this half runs user code (`lend`: a batch's
+    /// flush frees cells, dropping outputs and join wakers): `hand_off` refuses then.
+    lent: Cell<bool>,
 }
 
-/// The body of a worker thread.
-pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: WorkerQueues) {
+/// The body of a worker thread; what it returns is dropped after `on_thread_stop` (see
+/// `run_worker`).
+pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: WorkerQueues) -> Option<LeftWorker> {
     let worker = Worker::new(shared, index, queues);
     // (The thread entered the runtime already: see `thread::spawn`.)
     // SAFETY: a fresh box, ours.
@@ -238,14 +252,20 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: WorkerQueues) {
 }
 
 /// Runs `worker`'s loop on this thread until shutdown (then frees it), or until a poll hands
-/// it to another thread (`hand_off`), after which this thread never touches it again.
+/// it to another thread (`hand_off`), after which this thread never touches it again and
+/// the notice returned tells shutdown it is gone once dropped (after `on_thread_stop`:
+/// see `thread::spawn`).
 ///
 /// # Safety
 ///
 /// `worker` comes from `Box::into_raw` and this thread owns it.
-unsafe fn run_worker(worker: *mut Worker) {
-    // SAFETY: the caller's.
-    let shared = unsafe { (*worker).local.shared.clone() };
+unsafe fn run_worker(worker: *mut Worker) -> Option<LeftWorker> {
+    // SAFETY: the caller hands us the worker and nothing borrows it yet: a plain write and
+    // a clone, through place projections.
+    let shared = unsafe {
+        (*worker).local.hand_off_able = true;
+        (*worker).local.shared.clone()
+    };
     let _guard = context::set_worker(worker);
     loop {
         // Between polls no reference into the worker is held: a poll may hand it off.
@@ -254,19 +274,20 @@ unsafe fn run_worker(worker: *mut Worker) {
         let Some(task) = (unsafe { Worker::next_task(worker) }) else {
             break;
         };
-        // SAFETY: as above.
+        // SAFETY: still ours (no poll since the check), and `next_task`'s borrows ended.
         if !unsafe { Worker::poll(worker, task) } {
             // Handed off in the poll: another thread runs the worker now.
-            shared.hand_off_done();
-            return;
+            return Some(shared.hand_off_done());
         }
     }
-    // SAFETY: as above; `drain` may re-enter through the context (a dropped reference
-    // frees a task), so the guard lives until after it.
+    // SAFETY: the loop ended without a hand-off, so the worker is still ours; `drain` may
+    // re-enter through the context (a dropped reference frees a task), so the guard lives
+    // until after it.
     unsafe { Worker::drain(worker) };
     drop(_guard);
     // SAFETY: ours, from `Box::into_raw`, and nothing points at it any more.
     drop(unsafe { Box::from_raw(worker) });
+    None
 }
 
 /// A worker on its way to another thread.
@@ -282,36 +303,76 @@ impl SendWorker {
     }
 }
 
-/// `block_in_place`: if this thread runs a worker (so it is in one of its task's polls),
-/// hands the worker to a new thread, which runs its loop from here on, and makes this
-/// thread a plain one of the runtime (see "Blocking in place"). Returns whether it did;
-/// if not (not a worker thread, shutdown began, no thread to be had), nothing changed.
-pub(crate) fn hand_off() -> bool {
-    // Only from inside a task's poll, where the loop holds no borrow of the worker. Not
-    // from a destructor the loop itself runs while it looks for work (a task's output
-    // freed by `settle`, say): `Worker::next_task` borrows both halves then. (Futures are
-    // dropped with a task current outside a poll only once shutdown began, when there is
-    // no hand-off either.)
-    if crate::task::try_task_id().is_none() {
-        return false;
-    }
-    let worker = context::take_worker();
+/// What `hand_off` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HandOff {
+    /// The worker went to a new thread: this one is a plain thread of the runtime now,
+    /// until its poll returns and it exits.
+    Moved,
+    /// Nothing changed, and `f` runs in place: no worker on this thread; or not inside a
+    /// task's poll with the worker free (a runtime frame lent it out, as a spawn does
+    /// while its batch's flush frees a cell, or the loop runs a destructor between polls);
+    /// or shutdown began; or the OS refused a thread.
+    Stayed,
+    /// This thread's worker is not run by `run_worker` (the current-thread flavour's, on
+    /// its `block_on` thread): it never moves.
+    Pinned,
+}
+
+/// `block_in_place`: if this thread runs a worker, inside one of its task's polls, hands
+/// the worker to a new thread, which runs its loop from here on, and makes this thread a
+/// plain one of the runtime (see "Blocking in place").
+pub(crate) fn hand_off() -> HandOff {
+    let worker = context::worker_ptr();
     if worker.is_null() {
-        return false;
+        return HandOff::Stayed;
     }
-    // SAFETY: this thread owned the worker until `take_worker` and no other has it yet; its
-    // loop, below us on this stack, holds no reference into it during the poll. Only
-    // fields no one writes are read.
-    let (shared, index) = unsafe { ((*worker).local.shared.clone(), (*worker).local.index) };
+    let (shared, index) = {
+        // SAFETY: this thread owns the worker (the context points at it). Only the `local`
+        // half is reached, by a place projection, and only shared: during a poll the loop
+        // below us holds no borrow of the worker, and a runtime frame that lent it out
+        // (`context::with_worker`) holds `&WorkerLocal`, shared too. The reference ends
+        // before the worker can change hands.
+        let local = unsafe { &*std::ptr::addr_of!((*worker).local) };
+        if !local.hand_off_able {
+            return HandOff::Pinned;
+        }
+        // Only the multi-thread flavour's workers are run by `run_worker`.
+        debug_assert!(!local.shared.config.current_thread);
+        // Only inside a task's poll (the loop below us then holds no borrow of the
+        // worker: the destructors it runs while it looks for work run with no task
+        // current, and futures are dropped as their task outside a poll only once
+        // shutdown began, when there is no hand-off either), and not while a runtime
+        // frame lent the worker out: a spawn whose batch's flush frees a cell goes on
+        // using it after.
+        if local.lent.get() || crate::task::try_task_id().is_none() {
+            return HandOff::Stayed;
+        }
+        (local.shared.clone(), local.index)
+    };
+    // Given back if the hand-off fails or unwinds before a thread took the worker.
+    let taken = TakenWorker(context::take_worker());
     let moved = SendWorker(worker);
     // SAFETY: the new thread owns the worker from its start: this one no longer reaches it
     // (the context does not point at it, and the loop below us sees that after the poll).
     let started = shared.start_hand_off(index, move || unsafe { run_worker(moved.into_raw()) });
     if !started {
         // Nothing started: the closure, holding only the pointer, is dropped; still ours.
-        context::restore_worker(worker);
+        drop(taken);
+        return HandOff::Stayed;
     }
-    started
+    std::mem::forget(taken);
+    HandOff::Moved
+}
+
+/// A worker `hand_off` took from the context and has not given to a thread yet: dropped,
+/// it goes back to this thread, still inside its poll.
+struct TakenWorker(*mut Worker);
+
+impl Drop for TakenWorker {
+    fn drop(&mut self) {
+        context::restore_worker(self.0);
+    }
 }
 
 impl Worker {
@@ -342,6 +403,9 @@ impl Worker {
                 batches: Batches::new(index, shared.owned.num_shards()),
                 cells: LocalCache::new(),
                 poll_site: PollSite::new(&shared.config, index),
+                // Set by `run_worker` only.
+                hand_off_able: false,
+                lent: Cell::new(false),
                 shared,
             },
         })
@@ -366,11 +430,12 @@ impl Worker {
     /// This thread owns `worker`.
     #[inline]
     pub(super) unsafe fn poll(worker: *mut Worker, task: Notified) -> bool {
-        // SAFETY: the caller's.
+        // SAFETY: this thread owns the worker (our contract) and nothing borrows it between
+        // polls: a shared borrow of `local`, used only before the poll.
         let w = unsafe { &(*worker).local };
         // One branch for both the trace and slow-poll timing (see `PollSite::watched`).
         if w.poll_site.watched() {
-            // SAFETY: the caller's: this thread owns the worker.
+            // SAFETY: this thread owns the worker (our contract), and `w` is not used again.
             return unsafe { Worker::run_watched(worker, task) };
         }
         w.poll_site.note(&task);
@@ -388,7 +453,8 @@ impl Worker {
     #[cold]
     #[inline(never)]
     unsafe fn run_watched(worker: *mut Worker, task: Notified) -> bool {
-        // SAFETY: the caller's.
+        // SAFETY: this thread owns the worker (our contract) and nothing borrows it between
+        // polls: a copy out of `core` and a shared borrow of `local`, used before the poll.
         let (from, w) = unsafe { ((*worker).core.from, &(*worker).local) };
         let traced = w.trace.on().then(|| {
             let header = task.header();
@@ -406,7 +472,8 @@ impl Worker {
         if context::worker_ptr() != worker {
             return false;
         }
-        // SAFETY: the caller's, and we still own it (checked just above).
+        // SAFETY: the poll did not hand the worker off (checked just above): still ours, and
+        // the poll's borrows ended with it.
         let w = unsafe { &(*worker).local };
         w.poll_site.end(timer);
         if let Some((start, kind)) = traced {
@@ -452,8 +519,9 @@ impl Worker {
     /// This thread owns `worker`.
     #[inline]
     unsafe fn next_task(worker: *mut Worker) -> Option<Notified> {
-        // SAFETY: the caller's. Two borrows of disjoint halves, made by place projection: the
-        // code this calls may reach `local` again through the context, never `core`.
+        // SAFETY: this thread owns the worker (our contract), so nobody else touches it.
+        // Two borrows of disjoint halves, made by place projection: the code this calls may
+        // reach `local` again through the context (shared, like ours), never `core`.
         let (core, w) = unsafe { (&mut (*worker).core, &(*worker).local) };
         loop {
             if w.shared.is_shutdown() {
@@ -483,7 +551,9 @@ impl Worker {
     ///
     /// This thread owns `worker`.
     unsafe fn drain(worker: *mut Worker) {
-        // SAFETY: the caller's.
+        // SAFETY: this thread owns the worker (our contract) and the loop ended: a shared
+        // borrow of `local`, which the drops below may reach again, shared, through the
+        // context.
         let w = unsafe { &(*worker).local };
         while let Some(t) = w.queue.pop() {
             drop(t);
@@ -832,7 +902,7 @@ impl WorkerLocal {
     pub(crate) fn add_pending(&self, task: NonNull<Header>) {
         // SAFETY: the task was just allocated by our caller for our shard and is not
         // scheduled yet.
-        unsafe { self.batches.add_pending(self.batch_site(), task) }
+        unsafe { self.lend(|| self.batches.add_pending(self.batch_site(), task)) }
     }
 
     /// A task finished here before shutdown began: unlinks it from the owned list, or
@@ -841,11 +911,23 @@ impl WorkerLocal {
     pub(crate) fn release(&self, task: NonNull<Header>) -> bool {
         // SAFETY: our caller, the task's `complete`, finishes it here and holds a
         // reference.
-        unsafe { self.batches.release(self.batch_site(), task) }
+        unsafe { self.lend(|| self.batches.release(self.batch_site(), task)) }
     }
 
     /// Empties our batches into the owned list (see `Batches::settle`).
     pub(crate) fn settle(&self) {
-        self.batches.settle(self.batch_site());
+        self.lend(|| self.batches.settle(self.batch_site()));
+    }
+
+    /// Runs `f`, which may run user code (a batch's flush frees cells: outputs and join
+    /// wakers are dropped) while our caller goes on holding this half after it: the
+    /// worker cannot be handed off meanwhile. (`f` does not unwind: the drops a flush
+    /// runs are contained, see `TaskCell::dealloc` and `shutdown_task`.)
+    #[inline]
+    fn lend<R>(&self, f: impl FnOnce() -> R) -> R {
+        let lent = self.lent.replace(true);
+        let r = f();
+        self.lent.set(lent);
+        r
     }
 }
