@@ -30,6 +30,8 @@ use hyper::rt::ReadBufCursor;
 /// `AsyncWrite`. Any other `futures-io` stream: [`HyperIo::generic`].
 pub struct HyperIo<T> {
     io: T,
+    /// A write batch is open: the first write after a flush yielded once (EXPERIMENT).
+    batch_open: bool,
 }
 
 impl<T: std::fmt::Debug> std::fmt::Debug for HyperIo<T> {
@@ -50,7 +52,7 @@ impl<T> HyperIo<T> {
     /// # });
     /// ```
     pub fn new(io: T) -> HyperIo<T> {
-        HyperIo { io }
+        HyperIo { io, batch_open: false }
     }
 
     /// The stream.
@@ -180,6 +182,7 @@ macro_rules! socket_hyper_read {
                 buf: ReadBufCursor<'_>,
             ) -> Poll<io::Result<()>> {
                 let this = self.get_mut();
+                ready!(this.poll_read_ready(cx))?;
                 poll_read_socket(buf, |op| this.poll_read_with(cx, op))
             }
         }
@@ -252,6 +255,11 @@ impl<T: futures_io::AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if !self.batch_open {
+            self.batch_open = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         Pin::new(&mut self.io).poll_write(cx, buf)
     }
 
@@ -260,6 +268,11 @@ impl<T: futures_io::AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        if !self.batch_open {
+            self.batch_open = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
 
@@ -268,7 +281,9 @@ impl<T: futures_io::AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
+        ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+        self.batch_open = false;
+        Poll::Ready(Ok(()))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
