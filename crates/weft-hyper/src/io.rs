@@ -337,7 +337,10 @@ impl<T: futures_io::AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &b[..]);
+        let first = bufs
+            .iter()
+            .find(|b| !b.is_empty())
+            .map_or(&[][..], |b| &b[..]);
         ready!(self.open_batch(cx, first));
         Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
