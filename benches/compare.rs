@@ -1,6 +1,7 @@
 //! Every workload on weft, tokio and smol, in one process run, as medians and ratios.
 //!
-//! `cargo bench -p weft-benches --bench compare -- [--quick] [--workers N] [--csv] [--scale]`
+//! `cargo bench -p weft-benches --bench compare -- [--quick] [--workers N] [--csv] [--scale]
+//! [--current-thread]`
 //!
 //! - Same worker count for all three (default 2, or `--workers N`).
 //! - Each workload checks its own result. Each is run a few times to warm up, then
@@ -14,6 +15,9 @@
 //!   `workload,weft_ms,tokio_ms,smol_ms,weft_vs_best,weft_late_us,tokio_late_us,smol_late_us`;
 //!   `--scale` prints nanoseconds per task for spawning from a task and for concurrent
 //!   sleeps at 10^3 to 10^6 tasks.
+//! - `--current-thread` compares the single-threaded flavours instead: weft's and tokio's
+//!   current-thread runtimes and smol's `LocalExecutor` (with async-io), on the workloads
+//!   that run on one thread (spawn, yields, ping-pong, chained spawns, timers, echo).
 
 use std::time::Instant;
 use weft_bench_common::report::{measure, print_rows, Row, Stat};
@@ -23,10 +27,11 @@ use weft_bench_common::workload::tasks::{
     SPAWN,
 };
 use weft_bench_common::workload::timers::{timers, SLEEPS};
-use weft_bench_common::{each, Smol, Tokio, Weft};
+use weft_bench_common::{each, Smol, SmolLocal, Tokio, Weft};
 
 struct Opts {
     quick: bool,
+    current_thread: bool,
     workers: usize,
     csv: bool,
     scale: bool,
@@ -42,6 +47,7 @@ fn opts() -> Opts {
         .unwrap_or_else(weft_bench_common::workers);
     Opts {
         quick: args.iter().any(|a| a == "--quick"),
+        current_thread: args.iter().any(|a| a == "--current-thread"),
         workers,
         csv: args.iter().any(|a| a == "--csv"),
         scale: args.iter().any(|a| a == "--scale"),
@@ -109,6 +115,57 @@ fn scale(o: &Opts, weft: &Weft, tokio: &Tokio, smol: &Smol) {
     }
 }
 
+/// The single-threaded flavours, on the workloads a single thread runs.
+fn current_thread(o: &Opts) {
+    let weft = Weft::current_thread();
+    let tokio = Tokio::current_thread();
+    let smol = SmolLocal::new();
+    let (fast, warm, slow) = if o.quick { (15, 3, 3) } else { (30, 5, 10) };
+    let started = Instant::now();
+    if !o.csv {
+        println!(
+            "weft vs tokio vs smol, current-thread flavours (smol: LocalExecutor), {} mode; \
+             times in ms\n",
+            if o.quick { "quick" } else { "full" }
+        );
+    }
+    let mut rows = Vec::new();
+    macro_rules! row {
+        ($name:expr, $iters:expr, $warm:expr, |$rt:ident| $body:expr) => {
+            rows.push(Row {
+                workload: $name,
+                unit: "ms",
+                stats: each!(&weft, &tokio, &smol, |$rt| measure($iters, $warm, || $body)),
+            });
+        };
+    }
+    row!("spawn_many_local", fast, warm, |rt| {
+        spawn_many_local(rt, SPAWN);
+        None
+    });
+    row!("yield_many", fast, warm, |rt| {
+        yield_many(rt);
+        None
+    });
+    row!("ping_pong", fast, warm, |rt| {
+        ping_pong(rt);
+        None
+    });
+    row!("chained_spawn", fast, warm, |rt| {
+        chained_spawn(rt);
+        None
+    });
+    row!("timers", slow, 1, |rt| Some(timers(rt, SLEEPS)));
+    row!("tcp_echo", slow, 1, |rt| {
+        echo(rt);
+        None
+    });
+    print_rows(&rows, o.csv);
+    if !o.csv {
+        println!("\n(measured in {:.1} s)", started.elapsed().as_secs_f64());
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--memory-child") {
@@ -118,6 +175,10 @@ fn main() {
     }
     // `cargo bench` passes `--bench`; nothing else to filter here.
     let o = opts();
+    if o.current_thread {
+        current_thread(&o);
+        return;
+    }
     let weft = Weft::new(o.workers);
     let tokio = Tokio::new(o.workers);
     let smol = Smol::new(o.workers);

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use weft::io::{AsyncReadExt, AsyncWriteExt};
-use weft::trace::{TaskSource, Trace, TraceKind};
+use weft::trace::{Place, TaskSource, Trace, TraceEvent, TraceKind};
 
 const SCENARIOS: [&str; 5] = ["burst", "blocked-worker", "ping-pong", "timers", "io"];
 
@@ -163,7 +163,8 @@ fn io(rt: &weft::Runtime) {
     });
 }
 
-/// Per worker: polls by where the task was found, steals, sleeps and time asleep.
+/// Per worker: polls by where the task was found, steals, sleeps and time asleep; then what
+/// threads outside the workers did.
 fn summary(trace: &Trace) -> String {
     #[derive(Default)]
     struct Worker {
@@ -173,10 +174,22 @@ fn summary(trace: &Trace) -> String {
         stolen: usize,
         parks: usize,
         asleep: Duration,
+        wakes: usize,
+        unparks: usize,
     }
     let mut workers: BTreeMap<usize, Worker> = BTreeMap::new();
+    let (mut outside_spawns, mut outside_wakes, mut outside_unparks) = (0, 0, 0);
     for e in trace.events() {
-        let w = workers.entry(e.worker).or_default();
+        let Some(worker) = e.worker else {
+            match e.kind {
+                TraceKind::Spawn { .. } => outside_spawns += 1,
+                TraceKind::Wake { .. } => outside_wakes += 1,
+                TraceKind::Unpark { .. } => outside_unparks += 1,
+                _ => {}
+            }
+            continue;
+        };
+        let w = workers.entry(worker).or_default();
         match e.kind {
             TraceKind::Poll { from, .. } => {
                 *w.polls.entry(from.name()).or_default() += 1;
@@ -190,6 +203,8 @@ fn summary(trace: &Trace) -> String {
                 w.parks += 1;
                 w.asleep += e.duration;
             }
+            TraceKind::Wake { .. } | TraceKind::Spawn { .. } => w.wakes += 1,
+            TraceKind::Unpark { .. } => w.unparks += 1,
             _ => {}
         }
     }
@@ -198,15 +213,21 @@ fn summary(trace: &Trace) -> String {
         let polls: usize = w.polls.values().sum();
         let by_source: Vec<String> = w.polls.iter().map(|(k, v)| format!("{k} {v}")).collect();
         out += &format!(
-            "worker {i}: {polls} polls ({}), {:.2?} polling; {} steals ({} tasks); {} sleeps, {:.2?} asleep\n",
+            "worker {i}: {polls} polls ({}), {:.2?} polling; {} steals ({} tasks); {} sleeps, {:.2?} asleep; \
+             {} wakes and spawns, {} unparks\n",
             by_source.join(", "),
             w.busy,
             w.steals,
             w.stolen,
             w.parks,
-            w.asleep
+            w.asleep,
+            w.wakes,
+            w.unparks
         );
     }
+    out += &format!(
+        "outside the workers: {outside_spawns} spawns, {outside_wakes} wakes, {outside_unparks} unparks\n"
+    );
     out
 }
 
@@ -233,8 +254,9 @@ fn traced_run(scenario: &str) -> (Trace, u64) {
     (handle.take_trace(), polls)
 }
 
-/// The stretch of the run the picture shows in detail: for `blocked-worker`, around the steal
-/// from the blocked worker; for `burst`, from the start to a little after the last steal; else
+/// The stretch of the run the picture shows in detail: for `blocked-worker`, from the spawn of
+/// the task taken out of the blocked worker's LIFO slot to its poll on the other worker (longer
+/// than `Trace::SVG_DETAIL_SPAN`: the watcher needs up to two `WATCH_INTERVAL`s); for `burst`, from the start to a little after the last steal; else
 /// the start of the run, at most `Trace::SVG_DETAIL_SPAN` of it.
 fn window(scenario: &str, trace: &Trace) -> (Duration, Duration) {
     let events = trace.events();
@@ -256,6 +278,48 @@ fn window(scenario: &str, trace: &Trace) -> (Duration, Duration) {
     });
     match scenario {
         "blocked-worker" => {
+            let lifo_steal = events.iter().position(|e| {
+                matches!(
+                    e.kind,
+                    TraceKind::Steal {
+                        victim: Some(_),
+                        from: Place::LifoSlot,
+                        ..
+                    }
+                )
+            });
+            // The stolen task's poll, then its spawn.
+            let poll = lifo_steal.and_then(|i| {
+                events[i..].iter().find(|e| {
+                    e.worker == events[i].worker
+                        && matches!(
+                            e.kind,
+                            TraceKind::Poll {
+                                from: TaskSource::Stolen,
+                                ..
+                            }
+                        )
+                })
+            });
+            if let Some(
+                poll @ TraceEvent {
+                    kind: TraceKind::Poll { task, .. },
+                    ..
+                },
+            ) = poll
+            {
+                let spawned = events
+                    .iter()
+                    .rev()
+                    .find(|e| {
+                        e.start <= poll.start
+                            && matches!(e.kind, TraceKind::Spawn { task: t, .. } if t == *task)
+                    })
+                    .map_or(poll.start, |e| e.start);
+                let end = poll.start + poll.duration;
+                let margin = (end - spawned) / 8;
+                return (spawned.saturating_sub(margin).max(first), end + margin);
+            }
             if let Some(steal) = steals.next() {
                 let from = steal.start.saturating_sub(span / 2).max(first);
                 return (from, from + span);
@@ -340,6 +404,7 @@ mod tests {
         let text = summary(&trace);
         let summed: u64 = text
             .lines()
+            .filter(|l| l.starts_with("worker "))
             .map(|l| l.split(": ").nth(1).unwrap().split(' ').next().unwrap())
             .map(|n| n.parse::<u64>().unwrap())
             .sum();
@@ -364,7 +429,7 @@ mod tests {
         assert_eq!(
             svg.matches("class=\"lane\"").count(),
             3,
-            "the injector and two workers"
+            "the outside lane and two workers"
         );
         // The arrow of a steal from a worker, and the stolen task's poll, are in the picture.
         assert!(
@@ -378,6 +443,16 @@ mod tests {
         assert!(
             svg.contains("data-from=\"stolen\""),
             "no poll of a stolen task drawn"
+        );
+        // The stranded task was taken out of the blocked worker's LIFO slot, and the arrow of
+        // its spawn goes from the blocked worker to the poll on the other.
+        assert!(
+            svg.contains("(its lifo) at"),
+            "the steal was not from a LIFO slot"
+        );
+        assert!(
+            svg.contains("class=\"wake\""),
+            "no wake or spawn arrow between lanes"
         );
         assert!(std::fs::read(json)
             .unwrap()

@@ -56,6 +56,8 @@ const EXTERNAL: &[&str] = &[
     // Other projects' names: tokio's cfg and constant, the proc-macro crates, a debugger command.
     "tokio_unstable",
     "MAX_LIFO_POLLS_PER_TICK",
+    // Go's scheduler: its LIFO slot.
+    "runnext",
     "syn",
     "quote",
     "bt",

@@ -20,7 +20,7 @@ pub mod rt;
 pub mod workload;
 pub mod wrk;
 
-pub use rt::{Net, Rt, Smol, Tokio, Weft};
+pub use rt::{Net, Rt, Smol, SmolLocal, Tokio, Weft};
 
 /// Worker threads per runtime: `WEFT_BENCH_WORKERS`, default 2.
 pub fn workers() -> usize {

@@ -37,7 +37,7 @@ mod smol;
 mod tokio;
 mod weft;
 
-pub use self::smol::Smol;
+pub use self::smol::{Smol, SmolLocal};
 pub use self::tokio::Tokio;
 pub use self::weft::Weft;
 

@@ -4,7 +4,9 @@
 //! `<workload>` is `yield_many` (200 tasks each yield 1,000 times) or `spawn` (from inside a
 //! task, spawn 10,000 tasks and await every handle), on a runtime of one worker so that the
 //! count does not depend on how two threads interleave. `<rounds>` repeats the workload; a run
-//! with 0 rounds measures the runtime's start and stop alone, to subtract.
+//! with 0 rounds measures the runtime's start and stop alone, to subtract. A third argument
+//! `slow` turns slow-poll reports on (a threshold of 1 s, never reached), to count what
+//! timing every poll costs.
 
 use weft_executor::{Builder, Runtime};
 
@@ -58,7 +60,16 @@ fn main() {
     let rounds: usize = args
         .next()
         .map_or(1, |s| s.parse().expect("rounds: a number"));
-    let rt = Builder::new().worker_threads(1).build().expect("runtime");
+    let mut builder = Builder::new();
+    builder.worker_threads(1);
+    match args.next().as_deref() {
+        None => {}
+        Some("slow") => {
+            builder.slow_poll_threshold(std::time::Duration::from_secs(1));
+        }
+        Some(other) => panic!("unknown option {other:?}: use slow"),
+    }
+    let rt = builder.build().expect("runtime");
     let run: fn(&Runtime) = match workload.as_str() {
         "yield_many" => yield_many,
         "spawn" => spawn_from_task,

@@ -1,7 +1,7 @@
 //! `block_in_place`: blocking code inside a task, without stalling the tasks queued behind
 //! it (the hand-off is explained in `scheduler/worker.rs`, "Blocking in place").
 
-use crate::scheduler::worker;
+use crate::scheduler::{context, worker};
 
 /// Runs `f`, which may block, on the current thread, after handing the calling worker's
 /// queued tasks to another thread so that nothing waits behind it.
@@ -16,6 +16,11 @@ use crate::scheduler::worker;
 ///
 /// Outside a worker (no runtime, inside `block_on`, on a blocking-pool thread, or nested in
 /// another `block_in_place`), `f` just runs.
+///
+/// # Panics
+///
+/// On a current-thread runtime (in its tasks or its `block_on` future), whose one thread
+/// runs every task: use `spawn_blocking(f).await` there.
 ///
 /// # Examples
 ///
@@ -35,19 +40,23 @@ use crate::scheduler::worker;
 /// });
 /// assert_eq!(n, 42);
 /// ```
+#[track_caller]
 pub fn block_in_place<F, R>(f: F) -> R
 where
     F: FnOnce() -> R,
 {
-    // Check point for the current-thread flavour: on its `block_on` thread, where there
-    // is no worker to hand over and the tasks would stall, `block_in_place` must panic
-    // with `CURRENT_THREAD_BLOCK_IN_PLACE` (wired when that flavour lands).
+    // On a current-thread runtime's `block_on` thread there is no other thread to hand
+    // the tasks to: they would all stall while `f` blocks.
+    let current_thread =
+        context::with_worker(|w| w.is_some_and(|w| w.shared.config.current_thread));
+    if current_thread {
+        panic!("{CURRENT_THREAD_BLOCK_IN_PLACE}");
+    }
     worker::hand_off();
     f()
 }
 
 /// What `block_in_place` says on the current-thread flavour.
-#[allow(dead_code)] // used by the current-thread flavour's check point above
 pub(crate) const CURRENT_THREAD_BLOCK_IN_PLACE: &str = "`block_in_place` was called on a \
 current-thread runtime, whose one thread would stop running every task while `f` blocks: \
 use `spawn_blocking(f).await` instead, or a multi-thread runtime (`Builder::new()`)";

@@ -3,25 +3,8 @@
 use crate::scheduler::context;
 use std::future::Future;
 use std::pin::pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::{self, Thread};
-
-struct ThreadWaker(Thread);
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-thread_local! {
-    /// One waker per thread, made once: `block_on` allocates nothing per call.
-    static WAKER: Waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
-}
+use std::task::{Context, Poll};
+use std::thread;
 
 /// Polls `future` on this thread, parking the thread between polls, until it completes.
 ///
@@ -44,7 +27,7 @@ thread_local! {
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let _guard = context::enter_block_on();
     let mut future = pin!(future);
-    WAKER.with(|waker| {
+    context::with_thread_waker(|waker| {
         let mut cx = Context::from_waker(waker);
         loop {
             // Each poll gets a fresh cooperative budget, as a task's does (`coop.rs`).

@@ -3,6 +3,8 @@
 use crate::driver::{Driver, ParkDriver};
 use crate::runtime::Runtime;
 use crate::scheduler::config::{Config, Hook};
+use crate::scheduler::poll::{SlowPoll, SlowPollHook};
+use crate::scheduler::current_thread::CurrentThread;
 use crate::scheduler::Shared;
 use crate::task::PanicHook;
 use std::any::{Any, TypeId};
@@ -44,6 +46,7 @@ fn invalid(msg: String) -> io::Error {
 /// assert_eq!(started.load(Ordering::SeqCst), 2);
 /// ```
 pub struct Builder {
+    flavor: Flavor,
     worker_threads: Option<usize>,
     thread_name: String,
     stack_size: Option<usize>,
@@ -55,6 +58,17 @@ pub struct Builder {
     driver: Option<Arc<dyn Driver>>,
     extensions: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
     trace_limit: usize,
+    slow_poll_threshold: Option<Duration>,
+    on_slow_poll: Option<SlowPollHook>,
+}
+
+/// Which scheduler a [`Builder`] builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flavor {
+    /// Worker threads that steal from each other.
+    MultiThread,
+    /// No worker threads: the tasks run on the thread in `block_on`.
+    CurrentThread,
 }
 
 impl Default for Builder {
@@ -68,6 +82,7 @@ impl Builder {
     /// 512 blocking threads that exit after 10 s idle, and the condvar driver.
     pub fn new() -> Builder {
         Builder {
+            flavor: Flavor::MultiThread,
             worker_threads: None,
             thread_name: "weft".to_string(),
             stack_size: None,
@@ -79,6 +94,43 @@ impl Builder {
             driver: None,
             extensions: Vec::new(),
             trace_limit: 0,
+            slow_poll_threshold: None,
+            on_slow_poll: None,
+        }
+    }
+
+    /// A builder for the multi-thread runtime: the same as [`Builder::new`], by its
+    /// explicit name.
+    pub fn new_multi_thread() -> Builder {
+        Builder::new()
+    }
+
+    /// A builder for the current-thread runtime: no worker threads; the tasks run on the
+    /// thread that calls [`Runtime::block_on`], while it waits for its future, and wait
+    /// while no `block_on` runs (spawns from other threads queue up, and wake the thread
+    /// in `block_on`). The timer, the reactor (through the [`driver`](Builder::driver),
+    /// which the `block_on` thread sleeps in when it has nothing to run), the blocking
+    /// pool, the metrics (one worker's) and the trace are the multi-thread runtime's.
+    /// [`worker_threads`](Builder::worker_threads) is ignored.
+    ///
+    /// If a second thread calls `block_on` while one runs the tasks, it polls only its own
+    /// future until the first returns, then takes over.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = weft_executor::Builder::new_current_thread().build().unwrap();
+    /// let here = std::thread::current().id();
+    /// let ran_on = rt.block_on(async {
+    ///     weft_executor::spawn(async { std::thread::current().id() }).await.unwrap()
+    /// });
+    /// assert_eq!(ran_on, here);
+    /// assert_eq!(rt.metrics().num_workers(), 1);
+    /// ```
+    pub fn new_current_thread() -> Builder {
+        Builder {
+            flavor: Flavor::CurrentThread,
+            ..Builder::new()
         }
     }
 
@@ -209,15 +261,43 @@ impl Builder {
     }
 
     /// Records what each worker does (every poll, with the task and where the worker
-    /// found it; every sleep; every steal), up to `events_per_worker` events per worker
-    /// (a poll is one event; 64 bytes each). Off by default (0); a poll then costs a
-    /// branch and a byte store more. Read the events with [`Handle::take_trace`]; see
+    /// found it; every sleep and why it ended; every search; every steal and what it took
+    /// from; every wake, spawn and unpark, and where the task landed; LIFO-slot
+    /// displacements and queue overflows), and the spawns, wakes and unparks of threads
+    /// outside the workers, up to `events_per_worker` events per worker and as many again
+    /// for all threads outside together; the rest are counted as dropped. An event takes
+    /// 80 bytes (a poll and its wake are two), so the trace holds at most
+    /// `(workers + 1) * events_per_worker * 80` bytes: 200,000 events on 2 workers,
+    /// 48 MB. Off by default (0); each recording site then costs one predictable branch
+    /// (measured in docs/measuring.md). Read the events with [`Handle::take_trace`]; see
     /// [`Trace`] for an example and for the JSON that Perfetto displays.
     ///
     /// [`Handle::take_trace`]: crate::Handle::take_trace
     /// [`Trace`]: crate::Trace
     pub fn trace(&mut self, events_per_worker: usize) -> &mut Self {
         self.trace_limit = events_per_worker;
+        self
+    }
+
+    /// Reports every poll that holds a worker at least `threshold`: a task that blocks
+    /// its thread (a blocking call, a long computation) stalls every task queued behind
+    /// it. Each such poll is reported once, with the task's id, name and spawn location and
+    /// the poll's duration, in one line on stderr or to [`on_slow_poll`](Builder::on_slow_poll),
+    /// and counted in [`RuntimeMetrics::worker_slow_polls`](crate::RuntimeMetrics::worker_slow_polls).
+    /// Off by default: with it, every poll reads the clock twice (docs/measuring.md has
+    /// the cost).
+    ///
+    /// See [`SlowPoll`](crate::SlowPoll) for an example.
+    pub fn slow_poll_threshold(&mut self, threshold: Duration) -> &mut Self {
+        self.slow_poll_threshold = Some(threshold);
+        self
+    }
+
+    /// Receives each slow poll (see [`slow_poll_threshold`](Builder::slow_poll_threshold))
+    /// instead of the default line on stderr. It runs on the worker, right after the
+    /// poll: keep it short. A panic in it is reported and contained (the worker goes on).
+    pub fn on_slow_poll(&mut self, hook: impl Fn(&SlowPoll) + Send + Sync + 'static) -> &mut Self {
+        self.on_slow_poll = Some(Arc::new(hook));
         self
     }
 
@@ -273,7 +353,11 @@ impl Builder {
     /// ```
     pub fn build(&mut self) -> io::Result<Runtime> {
         self.check()?;
-        let n = self.num_workers()?;
+        let n = match self.flavor {
+            Flavor::MultiThread => self.num_workers()?,
+            // One worker slot, taken by the thread in `block_on`.
+            Flavor::CurrentThread => 1,
+        };
         let driver = self
             .driver
             .clone()
@@ -292,8 +376,15 @@ impl Builder {
                 extensions: self.extensions.clone(),
                 trace_limit: self.trace_limit,
                 epoch: std::time::Instant::now(),
+                slow_poll_threshold: self.slow_poll_threshold,
+                on_slow_poll: self.on_slow_poll.clone(),
+                current_thread: self.flavor == Flavor::CurrentThread,
             },
         );
+        if self.flavor == Flavor::CurrentThread {
+            let queues = queues.into_iter().next().expect("one worker slot");
+            return Ok(Runtime::current_thread(CurrentThread::new(shared, queues)));
+        }
         let mut rt = Runtime::from_shared(shared.clone(), n);
         for (i, queues) in queues.into_iter().enumerate() {
             // On error, `rt` drops here and shuts down the workers already started.
@@ -307,11 +398,13 @@ impl Builder {
 impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
+            .field("flavor", &self.flavor)
             .field("worker_threads", &self.worker_threads)
             .field("thread_name", &self.thread_name)
             .field("thread_stack_size", &self.stack_size)
             .field("max_blocking_threads", &self.max_blocking_threads)
             .field("thread_keep_alive", &self.blocking_keep_alive)
+            .field("slow_poll_threshold", &self.slow_poll_threshold)
             .finish_non_exhaustive()
     }
 }

@@ -4,10 +4,12 @@
 use crate::metrics::RuntimeMetrics;
 use crate::scheduler::context;
 use crate::scheduler::Shared;
+use crate::task::spawned::Spawned;
 use crate::task::JoinHandle;
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::sync::Arc;
 
 /// A cheap, cloneable reference to a runtime: spawn onto it from any thread.
@@ -81,12 +83,13 @@ impl Handle {
     /// LIFO slot; from elsewhere to the global injector, waking a worker if none is awake
     /// to take it. If the runtime has shut down, the task is dropped at once and its
     /// handle resolves to a cancelled error.
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.shared.spawn(future)
+        self.shared.spawn(future, Spawned::at(Location::caller()))
     }
 
     /// Runs `f` on the blocking pool and returns a handle to its result. `abort` cancels
@@ -103,12 +106,15 @@ impl Handle {
     /// });
     /// assert!(n > 0);
     /// ```
+    #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.shared.blocking.spawn(f)
+        self.shared
+            .blocking
+            .spawn(f, Spawned::at(Location::caller()))
     }
 
     /// Makes this runtime the current one on this thread until the guard drops, so
@@ -146,12 +152,22 @@ impl Handle {
         RuntimeMetrics::new(self.shared.clone())
     }
 
+    /// The runtime's live tasks, each with its id, name, spawn location, state, polls so
+    /// far and time since its last poll: see [`TaskDump`](crate::TaskDump) for what it
+    /// shows and an example.
+    pub fn dump(&self) -> crate::TaskDump {
+        crate::TaskDump::take(&self.shared)
+    }
+
     /// Takes the trace events the workers have handed over so far (they do every 61
     /// polls, before they sleep and when they stop: a busy worker's last few events come
     /// later). Empty unless the runtime was built with [`Builder::trace`](crate::Builder::trace); see
     /// [`Trace`](crate::Trace) for an example.
     pub fn take_trace(&self) -> crate::Trace {
-        crate::scheduler::trace::take(self.shared.remotes.iter().map(|r| &r.trace))
+        crate::scheduler::trace::take(
+            self.shared.remotes.iter().map(|r| &r.trace),
+            &self.shared.outside_trace,
+        )
     }
 }
 
@@ -207,9 +223,11 @@ where
     F::Output: Send + 'static,
 {
     // Borrow the current runtime rather than clone it: no reference-count traffic. (The
-    // panic is outside the closure, so that it reports the caller's location.)
+    // panic is outside the closure, so that it reports the caller's location; the closure
+    // does not pass `#[track_caller]` on, so the location is taken here.)
     let mut future = Some(future);
-    match context::with_current(|s| s.map(|s| s.spawn(future.take().unwrap()))) {
+    let at = Location::caller();
+    match context::with_current(|s| s.map(|s| s.spawn(future.take().unwrap(), Spawned::at(at)))) {
         Some(join) => join,
         None => panic!("weft_executor::spawn: {NO_RUNTIME}"),
     }
@@ -227,7 +245,9 @@ where
     R: Send + 'static,
 {
     let mut f = Some(f);
-    match context::with_current(|s| s.map(|s| s.blocking.spawn(f.take().unwrap()))) {
+    let at = Location::caller();
+    match context::with_current(|s| s.map(|s| s.blocking.spawn(f.take().unwrap(), Spawned::at(at))))
+    {
         Some(join) => join,
         None => panic!("weft_executor::spawn_blocking: {NO_RUNTIME}"),
     }

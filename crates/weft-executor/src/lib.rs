@@ -32,13 +32,15 @@
 //!    handles, the owned-task list with its per-worker batches, the cell caches. It knows
 //!    a scheduler only as the `task::Schedule` trait.
 //! 3. The scheduler (`scheduler/`): the state the workers share, the workers (their
-//!    protocol is explained at the top of `scheduler/worker.rs`), stealing, the idle
+//!    protocol is explained at the top of `scheduler/worker.rs`), the current-thread
+//!    flavour that lends the one worker to `block_on` (`scheduler/current_thread.rs`), stealing, the idle
 //!    protocol, parking, the LIFO slot, the thread-local context, the blocking pool, the
 //!    settings (`Config`), metrics and traces.
 //! 4. The public layer: [`Builder`] (`builder.rs`), [`Runtime`] (`runtime.rs`),
-//!    [`Handle`] with [`spawn`] and [`spawn_blocking`] (`handle.rs`), [`RuntimeMetrics`]
-//!    (`metrics.rs`), and on them [`block_on`], [`block_in_place`], [`JoinSet`], [`yield_now`] and task-locals
-//!    ([`LocalKey`]).
+//!    [`Handle`] with [`spawn`] and [`spawn_blocking`] (`handle.rs`), [`TaskBuilder`]
+//!    (`task_builder.rs`), [`RuntimeMetrics`] (`metrics.rs`), and on them [`block_on`],
+//!    [`block_in_place`], [`JoinSet`], [`yield_now`], task-locals ([`LocalKey`]) and local
+//!    tasks ([`LocalSet`], [`spawn_local`], `local_set.rs`).
 //!
 //! The weft facade crate re-exports all of this with the timer and the reactor wired in;
 //! depend on it unless you are building your own driver.
@@ -66,13 +68,19 @@ mod block_on;
 #[cfg(not(weft_loom))]
 mod builder;
 #[cfg(not(weft_loom))]
+mod dump;
+#[cfg(not(weft_loom))]
 mod handle;
 #[cfg(not(weft_loom))]
 mod join_set;
 #[cfg(not(weft_loom))]
+mod local_set;
+#[cfg(not(weft_loom))]
 mod metrics;
 #[cfg(not(weft_loom))]
 mod runtime;
+#[cfg(not(weft_loom))]
+mod task_builder;
 #[cfg(not(weft_loom))]
 mod task_local;
 #[cfg(not(weft_loom))]
@@ -86,16 +94,24 @@ pub use block_on::block_on;
 pub use builder::{Builder, MAX_WORKER_THREADS, WORKER_THREADS_ENV};
 pub use driver::{wake_contained, Driver, ParkDriver};
 #[cfg(not(weft_loom))]
+pub use dump::{TaskDump, TaskInfo, TaskState};
+#[cfg(not(weft_loom))]
 pub use handle::{spawn, spawn_blocking, EnterGuard, Handle, TryCurrentError};
 #[cfg(not(weft_loom))]
 pub use join_set::JoinSet;
+#[cfg(not(weft_loom))]
+pub use local_set::{spawn_local, LocalSet, RunUntil};
 #[cfg(not(weft_loom))]
 pub use metrics::RuntimeMetrics;
 #[cfg(not(weft_loom))]
 pub use runtime::Runtime;
 #[cfg(not(weft_loom))]
-pub use scheduler::trace::{TaskSource, Trace, TraceEvent, TraceKind};
+pub use scheduler::poll::SlowPoll;
+#[cfg(not(weft_loom))]
+pub use scheduler::trace::{ParkEnd, Place, TaskSource, Trace, TraceEvent, TraceKind};
 pub use task::{task_id, try_task_id, AbortHandle, Id as TaskId, JoinError, JoinHandle};
+#[cfg(not(weft_loom))]
+pub use task_builder::TaskBuilder;
 #[cfg(not(weft_loom))]
 pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
 #[cfg(not(weft_loom))]

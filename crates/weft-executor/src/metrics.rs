@@ -74,6 +74,12 @@ impl RuntimeMetrics {
         self.w(i).overflows.load(Relaxed)
     }
 
+    /// Polls on worker `i` that took at least the
+    /// [`slow_poll_threshold`](crate::Builder::slow_poll_threshold) (0 without one).
+    pub fn worker_slow_polls(&self, i: usize) -> u64 {
+        self.w(i).slow_polls.load(Relaxed)
+    }
+
     /// Tasks now in worker `i`'s local queue (and its LIFO slot).
     pub fn worker_local_queue_depth(&self, i: usize) -> usize {
         let r = &self.shared.remotes[i];

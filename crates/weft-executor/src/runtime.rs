@@ -2,8 +2,10 @@
 
 use crate::builder::Builder;
 use crate::handle::{EnterGuard, Handle};
+use crate::local_set::LocalSet;
 use crate::metrics::RuntimeMetrics;
 use crate::scheduler::context;
+use crate::scheduler::current_thread::CurrentThread;
 use crate::scheduler::thread::join_all_but_current;
 use crate::scheduler::Shared;
 use crate::task::JoinHandle;
@@ -14,7 +16,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-/// A multi-threaded, work-stealing async runtime.
+/// An async runtime: multi-threaded and work-stealing ([`Builder::new`]), or running its
+/// tasks on the thread in `block_on` ([`Builder::new_current_thread`]).
 ///
 /// Dropping it shuts it down: workers stop after their current poll, every task still
 /// alive is dropped (its future's destructor runs once, its `JoinHandle` resolves to a
@@ -35,6 +38,8 @@ use std::time::Duration;
 pub struct Runtime {
     handle: Handle,
     threads: Vec<thread::JoinHandle<()>>,
+    /// The current-thread flavour's scheduler (`Builder::new_current_thread`).
+    current_thread: Option<CurrentThread>,
 }
 
 impl Runtime {
@@ -43,6 +48,16 @@ impl Runtime {
         Runtime {
             handle: Handle::from_shared(shared),
             threads: Vec::with_capacity(workers),
+            current_thread: None,
+        }
+    }
+
+    /// A current-thread runtime (no threads to start).
+    pub(crate) fn current_thread(scheduler: CurrentThread) -> Runtime {
+        Runtime {
+            handle: Handle::from_shared(scheduler.shared().clone()),
+            threads: Vec::new(),
+            current_thread: Some(scheduler),
         }
     }
 
@@ -61,7 +76,11 @@ impl Runtime {
     }
 
     /// Runs `future` to completion on the calling thread, with the runtime entered (so it
-    /// can [`spawn`](crate::spawn)), and returns its output.
+    /// can [`spawn`](crate::spawn)), and returns its output. On a current-thread runtime
+    /// ([`Builder::new_current_thread`]) this thread runs the runtime's tasks meanwhile,
+    /// and [`spawn_local`](crate::spawn_local) spawns local tasks that live as long as
+    /// this call (those still running when it returns are dropped: their handles resolve
+    /// to cancelled errors).
     ///
     /// # Panics
     ///
@@ -69,10 +88,19 @@ impl Runtime {
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter(self.handle.shared.clone());
-        crate::block_on(future)
+        match &self.current_thread {
+            Some(scheduler) => {
+                // The set `spawn_local` spawns onto: its tasks live as long as this call.
+                let local = LocalSet::new();
+                let _local = local.enter();
+                scheduler.block_on(local.run_until(future))
+            }
+            None => crate::block_on(future),
+        }
     }
 
     /// Spawns a task on this runtime. See [`Handle::spawn`].
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -82,6 +110,7 @@ impl Runtime {
     }
 
     /// Runs a blocking closure on the blocking pool. See [`Handle::spawn_blocking`].
+    #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -142,7 +171,12 @@ impl Drop for Runtime {
 
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let flavor = match self.current_thread {
+            Some(_) => "current_thread",
+            None => "multi_thread",
+        };
         f.debug_struct("Runtime")
+            .field("flavor", &flavor)
             .field("workers", &self.handle.shared.num_workers())
             .finish_non_exhaustive()
     }

@@ -3,43 +3,13 @@
 
 #![cfg(not(weft_loom))]
 
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+mod common;
+
+use common::Recording;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::time::Duration;
 use weft_executor::{spawn, yield_now, Builder, Driver, ParkDriver};
-
-#[derive(Default)]
-struct Recording {
-    inner: ParkDriver,
-    parked_now: AtomicUsize,
-    max_parked: AtomicUsize,
-    parks: AtomicUsize,
-    polls: AtomicUsize,
-    due_polls: AtomicUsize,
-    shutdowns: AtomicUsize,
-}
-
-impl Driver for Recording {
-    fn park(&self, timeout: Option<Duration>) {
-        let now = self.parked_now.fetch_add(1, SeqCst) + 1;
-        self.max_parked.fetch_max(now, SeqCst);
-        self.parks.fetch_add(1, SeqCst);
-        self.inner.park(timeout);
-        self.parked_now.fetch_sub(1, SeqCst);
-    }
-    fn unpark(&self) {
-        self.inner.unpark();
-    }
-    fn poll(&self) {
-        self.polls.fetch_add(1, SeqCst);
-    }
-    fn poll_due(&self) {
-        self.due_polls.fetch_add(1, SeqCst);
-    }
-    fn shutdown(&self) {
-        self.shutdowns.fetch_add(1, SeqCst);
-    }
-}
 
 #[test]
 fn one_worker_at_a_time_parks_in_the_driver_and_busy_workers_poll_it() {

@@ -16,14 +16,17 @@ use weft_executor::{spawn, yield_now, Builder};
 fn a_panic_is_caught_and_the_worker_keeps_running() {
     // One worker, so the task after the panic runs on the very thread that panicked.
     let rt = rt(1);
-    let err = rt
-        .block_on(rt.spawn(async {
-            let n = std::hint::black_box(42);
-            panic!("task failure {n}")
-        }))
-        .unwrap_err();
+    let h = rt.spawn(async {
+        let n = std::hint::black_box(42);
+        panic!("task failure {n}")
+    });
+    let id = h.id();
+    let err = rt.block_on(h).unwrap_err();
     assert!(err.is_panic() && !err.is_cancelled());
-    assert_eq!(err.to_string(), "task panicked: task failure 42");
+    assert_eq!(
+        err.to_string(),
+        format!("task {id} panicked: task failure 42")
+    );
     let payload = err.into_panic();
     assert_eq!(payload.downcast_ref::<String>().unwrap(), "task failure 42");
     for i in 0..100 {

@@ -4,20 +4,11 @@
 
 mod common;
 
-use common::rt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use common::{panic_message, rt};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 use weft_executor::{block_on, spawn, yield_now, Builder, Handle};
-
-fn panic_message(f: impl FnOnce()) -> String {
-    let err = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
-    err.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap()
-}
 
 #[test]
 fn spawn_and_join_many() {

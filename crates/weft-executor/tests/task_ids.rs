@@ -169,3 +169,55 @@ fn the_trace_names_tasks_by_ids_that_the_next_spawn_does_not_reuse() {
     let json = String::from_utf8(json).unwrap();
     assert!(json.contains(&format!("\"task\":{}", ids[7])), "{json}");
 }
+
+#[test]
+fn the_trace_names_named_tasks() {
+    let rt = Builder::new()
+        .worker_threads(1)
+        .trace(10_000)
+        .build()
+        .unwrap();
+    let named = weft_executor::TaskBuilder::new()
+        .name("conn \"7\"")
+        .spawn_on(async {}, rt.handle())
+        .unwrap();
+    let (named_id, plain_id) = (named.id(), rt.spawn(async {}).id());
+    rt.block_on(named).unwrap();
+    let handle = rt.handle().clone();
+    drop(rt);
+    let trace = handle.take_trace();
+    assert_eq!(trace.task_name(named_id), Some("conn \"7\""));
+    assert_eq!(trace.task_name(plain_id), None);
+    let mut json = Vec::new();
+    trace.write_chrome_json(&mut json).unwrap();
+    let json = String::from_utf8(json).unwrap();
+    let line = json
+        .lines()
+        // The poll's slice (the spawn's slice names the task too, without its name).
+        .find(|l| l.contains(&format!("\"task\":{named_id},\"from\"")))
+        .unwrap();
+    assert!(line.contains(r#""task_name":"conn \"7\"""#), "{line}");
+}
+
+#[test]
+fn a_join_error_names_its_task_and_travels_as_a_send_sync_error() {
+    fn fails(rt: &Runtime) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let h = rt.spawn(async { panic!("no") });
+        let id = h.id();
+        let err = rt.block_on(h).unwrap_err();
+        assert_eq!(err.id(), id);
+        assert!(format!("{err:?}").contains(&format!("Id({id})")));
+        Err(err)?; // needs JoinError: Sync (tokio's is)
+        Ok(())
+    }
+    let rt = Runtime::new().unwrap();
+    let e = fails(&rt).unwrap_err();
+    assert!(e.to_string().ends_with("panicked: no"), "{e}");
+    let h = rt.spawn(pending::<()>());
+    h.abort();
+    let id = h.id();
+    let err = rt.block_on(h).unwrap_err();
+    assert!(err.is_cancelled());
+    assert_eq!(err.id(), id);
+    assert_eq!(err.to_string(), format!("task {id} was cancelled"));
+}

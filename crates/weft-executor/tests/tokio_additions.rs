@@ -3,12 +3,12 @@
 
 mod common;
 
-use common::rt;
+use common::{rt, Gate};
 use std::cell::Cell;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
-use std::sync::{mpsc, Arc, Mutex};
-use std::task::{Poll, Waker};
+use std::sync::mpsc;
+use std::task::Poll;
 use std::time::Duration;
 use weft_executor::{JoinSet, Runtime};
 
@@ -21,36 +21,6 @@ fn bounded<R: Send + 'static>(f: impl FnOnce(&Runtime) -> R + Send + 'static) ->
         let _ = tx.send(f(&rt));
     });
     rx.recv_timeout(Duration::from_secs(60)).expect("hung")
-}
-
-/// A one-time signal: `open` wakes the task waiting in `wait`.
-#[derive(Clone, Default)]
-struct Gate(Arc<Mutex<(bool, Option<Waker>)>>);
-
-impl Gate {
-    fn open(&self) {
-        let waker = {
-            let mut g = self.0.lock().unwrap();
-            g.0 = true;
-            g.1.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-
-    async fn wait(&self) {
-        poll_fn(|cx| {
-            let mut g = self.0.lock().unwrap();
-            if g.0 {
-                Poll::Ready(())
-            } else {
-                g.1 = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        })
-        .await
-    }
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::time::Duration;
-use weft_executor::{spawn, yield_now, Builder, Handle, TaskSource, Trace, TraceKind};
+use weft_executor::{spawn, yield_now, Builder, Handle, Place, TaskSource, Trace, TraceKind};
 
 /// On 2 workers recording up to `limit` events each (0: off), runs tasks that spawn,
 /// yield and wait on each other, then stops the runtime so every worker hands over its
@@ -71,12 +71,53 @@ fn every_poll_is_recorded_and_a_worker_does_one_thing_at_a_time() {
     // spawns: at least 1,000 polls.
     assert!(polls >= 1_000, "{polls} polls");
     let mut sources: HashMap<TaskSource, usize> = HashMap::new();
+    let (mut lifo_spawns, mut outside_spawns) = (0, 0);
     for e in events {
-        assert!(e.worker < 2);
-        if let TraceKind::Poll { from, .. } = e.kind {
-            *sources.entry(from).or_default() += 1;
+        assert!(e.worker.is_none_or(|w| w < 2), "{e:?}");
+        match (e.worker, e.kind) {
+            (_, TraceKind::Poll { from, .. }) => *sources.entry(from).or_default() += 1,
+            (
+                Some(_),
+                TraceKind::Spawn {
+                    to: Place::LifoSlot,
+                    ..
+                },
+            ) => lifo_spawns += 1,
+            (
+                None,
+                TraceKind::Spawn {
+                    to: Place::Injector,
+                    ..
+                },
+            ) => outside_spawns += 1,
+            _ => {}
         }
     }
+    // The 200 children spawned from tasks, into the LIFO slot; the 200 tasks spawned by the
+    // thread in `block_on`, outside the workers.
+    assert_eq!(lifo_spawns, 200);
+    assert_eq!(outside_spawns, 200);
+    // Every poll follows a wake or spawn of its task, or its previous poll (a yield, not
+    // recorded): the 600 yields.
+    let mut woken = std::collections::HashSet::new();
+    let mut polled = std::collections::HashSet::new();
+    let mut after_yield = 0;
+    for e in events {
+        match e.kind {
+            TraceKind::Wake { task, .. } | TraceKind::Spawn { task, .. } => {
+                woken.insert(task);
+            }
+            TraceKind::Poll { task, .. } => {
+                if !woken.remove(&task) {
+                    assert!(polled.contains(&task), "{task} polled before any wake");
+                    after_yield += 1;
+                }
+                polled.insert(task);
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(after_yield, 600);
     // Children are spawned from tasks: into the LIFO slot. Yielded tasks go to the queue.
     assert!(
         sources.get(&TaskSource::LifoSlot).is_some_and(|&n| n > 0),
@@ -86,12 +127,15 @@ fn every_poll_is_recorded_and_a_worker_does_one_thing_at_a_time() {
         sources.get(&TaskSource::Queue).is_some_and(|&n| n > 0),
         "{sources:?}"
     );
-    // Ordered by start, and on each worker no two polls or sleeps overlap.
+    // Ordered by start, and on each worker no two polls, sleeps or searches overlap.
     assert!(events.windows(2).all(|w| w[0].start <= w[1].start));
     for worker in 0..2 {
         let mut end = Duration::ZERO;
-        for e in events.iter().filter(|e| e.worker == worker) {
-            if matches!(e.kind, TraceKind::Steal { .. }) {
+        for e in events.iter().filter(|e| e.worker == Some(worker)) {
+            if !matches!(
+                e.kind,
+                TraceKind::Poll { .. } | TraceKind::Park { .. } | TraceKind::Search { .. }
+            ) {
                 continue;
             }
             assert!(
@@ -112,30 +156,86 @@ fn every_poll_is_recorded_and_a_worker_does_one_thing_at_a_time() {
 #[test]
 fn a_worker_keeps_at_most_its_limit_and_counts_the_rest() {
     let (trace, polls) = traced_run(10);
-    let mut per_worker = [0usize; 2];
+    // Two workers, and the outside lane.
+    let mut per_lane = [0usize; 3];
     for e in trace.events() {
-        per_worker[e.worker] += 1;
+        per_lane[e.worker.unwrap_or(2)] += 1;
     }
-    assert!(per_worker.iter().all(|&n| n <= 10), "{per_worker:?}");
+    assert!(per_lane.iter().all(|&n| n <= 10), "{per_lane:?}");
+    assert_eq!(per_lane[2], 10, "200 spawns from outside, 10 recorded");
     assert!(trace.dropped() > 0);
     assert!(trace.events().len() as u64 + trace.dropped() >= polls);
 }
 
 #[test]
-fn chrome_json_has_one_record_per_event_and_a_name_per_worker() {
+fn chrome_json_has_a_slice_per_event_a_name_per_lane_and_paired_flows() {
     let (trace, _) = traced_run(100_000);
     let mut out = Vec::new();
     trace.write_chrome_json(&mut out).unwrap();
-    let json = String::from_utf8(out).unwrap();
-    assert!(json.starts_with("{\"traceEvents\":["));
-    assert!(json.trim_end().ends_with("\"displayTimeUnit\":\"ns\"}"));
-    let records = json.matches("\"pid\":1").count();
+    let json: serde_json::Value = serde_json::from_slice(&out).expect("well-formed JSON");
+    let records = json["traceEvents"].as_array().unwrap();
+    let names: Vec<&str> = records
+        .iter()
+        .filter(|r| r["name"] == "thread_name")
+        .map(|r| r["args"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["worker 0", "worker 1", "outside"]);
+    // A slice per event, and one more on the victim's row per steal from a worker.
+    let robbed = trace
+        .events()
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                TraceKind::Steal {
+                    victim: Some(_),
+                    ..
+                }
+            )
+        })
+        .count();
+    let slices = records.iter().filter(|r| r["ph"] == "X").count();
+    assert_eq!(slices, trace.events().len() + robbed);
+    let poll_slices = records
+        .iter()
+        .filter(|r| r["ph"] == "X" && r["name"].as_str().unwrap().starts_with("poll "))
+        .count();
+    assert_eq!(poll_slices, poll_events(&trace));
+    // Flow arrows: each id starts once and finishes once, and every poll after a wake has
+    // one.
+    let ids = |ph: &str| {
+        let mut v: Vec<(String, u64)> = records
+            .iter()
+            .filter(|r| r["ph"] == ph)
+            .map(|r| {
+                (
+                    r["cat"].as_str().unwrap().to_owned(),
+                    r["id"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (starts, finishes) = (ids("s"), ids("f"));
+    assert_eq!(starts, finishes);
+    let wake_flows = starts.iter().filter(|(cat, _)| cat == "wake").count();
+    let mut woken = std::collections::HashSet::new();
+    let mut polls_after_a_wake = 0;
+    for e in trace.events() {
+        match e.kind {
+            TraceKind::Wake { task, .. } | TraceKind::Spawn { task, .. } => {
+                woken.insert(task);
+            }
+            TraceKind::Poll { task, .. } => polls_after_a_wake += usize::from(woken.remove(&task)),
+            _ => {}
+        }
+    }
+    // 200 spawns from outside, 200 from tasks, 200 parents woken by their child's end.
+    assert!(polls_after_a_wake >= 600, "{polls_after_a_wake}");
+    assert_eq!(wake_flows, polls_after_a_wake);
     assert_eq!(
-        records,
-        trace.events().len() + 2,
-        "events plus two thread names"
+        starts.iter().filter(|(cat, _)| cat == "steal").count(),
+        robbed
     );
-    let polls = poll_events(&trace);
-    assert_eq!(json.matches("\"name\":\"poll\"").count(), polls);
-    assert_eq!(json.matches('{').count(), json.matches('}').count());
 }

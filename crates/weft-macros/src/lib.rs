@@ -1,8 +1,9 @@
 //! `#[weft::main]` and `#[weft::test]`: run an `async fn` on a weft runtime.
 //!
 //! Written on `proc_macro` alone (no `syn`, no `quote`): the transformation is small (drop
-//! `async`, wrap the body in `Builder::new()...build().block_on(async move { .. })`), and
-//! users should not pay `syn`'s compile time for it. Errors point at the user's code.
+//! `async`, wrap the body in `Builder::new_current_thread()...build().block_on(async move
+//! { .. })`, or `new_multi_thread`), and users should not pay `syn`'s compile time for it.
+//! Errors point at the user's code.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -18,7 +19,9 @@ use proc_macro::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenSt
 /// }
 /// ```
 ///
-/// Options: `#[weft::main(worker_threads = 4)]`.
+/// It runs on the multi-thread runtime. Options: `worker_threads = N`, and
+/// `flavor = "current_thread"` for the current-thread runtime (then without
+/// `worker_threads`): `#[weft::main(flavor = "current_thread")]`.
 #[proc_macro_attribute]
 pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(attr, item.clone(), false).unwrap_or_else(|e| with_item(e, item))
@@ -33,7 +36,10 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 /// ```
 ///
-/// Options: `#[weft::test(worker_threads = 1)]`.
+/// It runs on a current-thread runtime (as tokio's `#[tokio::test]` does): tasks run on the
+/// test's thread, and `spawn_local` works. For the multi-thread runtime:
+/// `#[weft::test(flavor = "multi_thread")]`, with `worker_threads = N` if wanted (the
+/// default is one per CPU): `#[weft::test(flavor = "multi_thread", worker_threads = 2)]`.
 #[proc_macro_attribute]
 pub fn test(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(attr, item.clone(), true).unwrap_or_else(|e| with_item(e, item))
@@ -59,10 +65,26 @@ fn error(span: Span, msg: &str) -> TokenStream {
     ts.into_iter().collect()
 }
 
-/// `worker_threads = N` (the only option), as builder calls.
-fn options(attr: TokenStream) -> Result<Vec<TokenTree>, TokenStream> {
+/// The flavours `flavor = ".."` may name.
+const FLAVORS: &str = "`flavor = \"current_thread\"` or `flavor = \"multi_thread\"`";
+/// The options, for error messages.
+const OPTIONS: &str =
+    "the options are `flavor = \"current_thread\"` / `\"multi_thread\"` and `worker_threads = N`";
+
+/// The runtime the options ask for: the builder to start from and the calls to make on it.
+struct Options {
+    /// `new_current_thread` or `new_multi_thread`.
+    constructor: &'static str,
+    calls: Vec<TokenTree>,
+}
+
+/// Parses `key = value, ...` into the builder the function runs on: `#[weft::test]`
+/// defaults to the current-thread flavour, `#[weft::main]` to the multi-thread one (as
+/// tokio's do); `worker_threads = N` needs the multi-thread flavour.
+fn options(attr: TokenStream, is_test: bool) -> Result<Options, TokenStream> {
     let tokens: Vec<TokenTree> = attr.into_iter().collect();
-    let mut calls = Vec::new();
+    let mut flavor: Option<(String, Span)> = None;
+    let mut workers: Option<(Literal, Span)> = None;
     let mut i = 0;
     while i < tokens.len() {
         let key = match &tokens[i] {
@@ -70,35 +92,60 @@ fn options(attr: TokenStream) -> Result<Vec<TokenTree>, TokenStream> {
             t => {
                 return Err(error(
                     t.span(),
-                    "expected an option such as `worker_threads = 2`",
+                    &format!("expected an option such as `worker_threads = 2`: {OPTIONS}"),
                 ))
             }
         };
-        if key.to_string() != "worker_threads" {
-            return Err(error(
-                key.span(),
-                "unknown option: the only option is `worker_threads = N`",
-            ));
-        }
+        let name = key.to_string();
         match tokens.get(i + 1) {
             Some(TokenTree::Punct(p)) if p.as_char() == '=' => {}
-            _ => return Err(error(key.span(), "expected `worker_threads = N`")),
+            _ => return Err(error(key.span(), &format!("expected `{name} = ..`"))),
         }
-        let value = match tokens.get(i + 2) {
-            Some(TokenTree::Literal(l)) if l.to_string().parse::<usize>().is_ok_and(|n| n > 0) => {
-                l.clone()
+        let Some(value) = tokens.get(i + 2) else {
+            return Err(error(key.span(), &format!("expected `{name} = ..`")));
+        };
+        match name.as_str() {
+            "worker_threads" => {
+                let n = match value {
+                    TokenTree::Literal(l)
+                        if l.to_string().parse::<usize>().is_ok_and(|n| n > 0) =>
+                    {
+                        l.clone()
+                    }
+                    t => {
+                        return Err(error(
+                            t.span(),
+                            "`worker_threads` must be a whole number above 0",
+                        ))
+                    }
+                };
+                if workers.replace((n, key.span())).is_some() {
+                    return Err(error(key.span(), "`worker_threads` is given twice"));
+                }
             }
-            Some(t) => {
+            "flavor" => {
+                let text = value.to_string();
+                let f = match (value, text.as_str()) {
+                    (TokenTree::Literal(_), "\"current_thread\"") => "current_thread",
+                    (TokenTree::Literal(_), "\"multi_thread\"") => "multi_thread",
+                    (t, _) => {
+                        return Err(error(
+                            t.span(),
+                            &format!("unknown flavor {text}: expected {FLAVORS}"),
+                        ))
+                    }
+                };
+                if flavor.replace((f.to_string(), key.span())).is_some() {
+                    return Err(error(key.span(), "`flavor` is given twice"));
+                }
+            }
+            _ => {
                 return Err(error(
-                    t.span(),
-                    "`worker_threads` must be a whole number above 0",
+                    key.span(),
+                    &format!("unknown option `{name}`: {OPTIONS}"),
                 ))
             }
-            None => return Err(error(key.span(), "expected `worker_threads = N`")),
-        };
-        calls.push(Punct::new('.', Spacing::Alone).into());
-        calls.push(Ident::new("worker_threads", key.span()).into());
-        calls.push(Group::new(Delimiter::Parenthesis, TokenTree::from(value).into()).into());
+        }
         i += 3;
         match tokens.get(i) {
             Some(TokenTree::Punct(p)) if p.as_char() == ',' => i += 1,
@@ -106,7 +153,34 @@ fn options(attr: TokenStream) -> Result<Vec<TokenTree>, TokenStream> {
             Some(t) => return Err(error(t.span(), "expected `,` between options")),
         }
     }
-    Ok(calls)
+    let multi = match &flavor {
+        Some((f, _)) => f == "multi_thread",
+        None => !is_test,
+    };
+    let mut calls = Vec::new();
+    if let Some((n, span)) = workers {
+        if !multi {
+            let msg = if flavor.is_some() {
+                "`worker_threads` needs the multi-thread runtime: the current-thread flavour \
+                 runs tasks on the calling thread alone; use `flavor = \"multi_thread\"`"
+            } else {
+                "`worker_threads` needs the multi-thread runtime, and `#[weft::test]` runs \
+                 on the current-thread one by default: add `flavor = \"multi_thread\"`"
+            };
+            return Err(error(span, msg));
+        }
+        calls.push(Punct::new('.', Spacing::Alone).into());
+        calls.push(Ident::new("worker_threads", span).into());
+        calls.push(Group::new(Delimiter::Parenthesis, TokenTree::from(n).into()).into());
+    }
+    Ok(Options {
+        constructor: if multi {
+            "new_multi_thread"
+        } else {
+            "new_current_thread"
+        },
+        calls,
+    })
 }
 
 fn expand(attr: TokenStream, item: TokenStream, is_test: bool) -> Result<TokenStream, TokenStream> {
@@ -115,7 +189,7 @@ fn expand(attr: TokenStream, item: TokenStream, is_test: bool) -> Result<TokenSt
     } else {
         "#[weft::main]"
     };
-    let calls = options(attr)?;
+    let Options { constructor, calls } = options(attr, is_test)?;
     let mut tokens: Vec<TokenTree> = item.into_iter().collect();
     let fn_pos = tokens
         .iter()
@@ -149,10 +223,10 @@ fn expand(attr: TokenStream, item: TokenStream, is_test: bool) -> Result<TokenSt
     };
     tokens.remove(async_pos);
 
-    // ::weft::Builder::new() <calls> .build().expect("..").block_on(async move <body>)
+    // ::weft::Builder::new_..() <calls> .build().expect("..").block_on(async move <body>)
     let span = body.span();
     let mut expr: Vec<TokenTree> = Vec::new();
-    for seg in ["weft", "Builder", "new"] {
+    for seg in ["weft", "Builder", constructor] {
         expr.push(Punct::new(':', Spacing::Joint).into());
         expr.push(Punct::new(':', Spacing::Alone).into());
         expr.push(Ident::new(seg, span).into());

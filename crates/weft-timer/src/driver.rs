@@ -4,8 +4,9 @@
 //! [`TimerDriver`] wraps another driver (the reactor, or the executor's plain
 //! [`ParkDriver`]). When the executor parks a worker in it, it first fires every timer that
 //! is due, then parks the inner driver until the exact earliest deadline (or the executor's
-//! own timeout, if sooner). Busy workers call [`Driver::poll`] every 61 ticks, which fires
-//! due timers without blocking, so a CPU-bound load does not starve timers.
+//! own timeout, if sooner). Busy workers call `Driver::poll_due` every 32 ticks, which fires
+//! due timers without blocking, and [`Driver::poll`] every 61, which also polls the inner
+//! driver, so a CPU-bound load does not starve timers.
 //!
 //! # No missed wake-up
 //!

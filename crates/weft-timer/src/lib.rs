@@ -13,7 +13,8 @@
 //! - [`wheel`]: the timing wheel itself, a plain data structure (6 levels of 64 slots,
 //!   1 ms to about 2.2 years, amortised O(1) insert and cancel, exact deadlines).
 //! - [`TimerDriver`]: the wheel as the executor's driver: idle workers park until the exact
-//!   next deadline; busy workers fire due timers every 61 scheduler ticks.
+//!   next deadline; busy workers fire due timers every 32 scheduler ticks
+//!   (`Driver::poll_due`), and poll the reactor too every 61 (`Driver::poll`).
 //! - [`sleep`], [`sleep_until`], [`timeout`], [`timeout_at`], [`interval`], [`interval_at`].
 //!
 //! The weft facade crate installs the timer in every runtime it builds. Using a timer

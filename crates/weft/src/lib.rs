@@ -61,24 +61,28 @@ mod tracker;
 pub use runtime::{run, Builder, Runtime};
 pub use weft_executor::{
     block_on, spawn, task_local, EnterGuard, Handle, JoinError, JoinHandle, RuntimeMetrics,
+    SlowPoll, TaskDump, TaskInfo, TaskState,
 };
 
 /// Scheduler traces: what each worker did and when (see [`Builder::trace`]).
 pub mod trace {
-    pub use weft_executor::{TaskSource, Trace, TraceEvent, TraceKind};
+    pub use weft_executor::{ParkEnd, Place, TaskSource, Trace, TraceEvent, TraceKind};
 }
 
 #[cfg(feature = "macros")]
 pub use weft_macros::{main, test};
 
-/// Tasks: spawning, joining, cancelling, yielding, task-local values.
+/// Tasks: spawning, joining, cancelling, yielding, task-local values, local (`!Send`) tasks.
 pub mod task {
     pub use weft_executor::coop::{consume_budget, unconstrained, Unconstrained};
     pub use weft_executor::{
         block_in_place, spawn, spawn_blocking, yield_now, AbortHandle, AccessError, JoinError,
         JoinHandle, JoinSet, LocalKey, TaskLocalFuture, YieldNow,
     };
-    pub use weft_executor::{task_id as id, try_task_id as try_id, TaskId as Id};
+    pub use weft_executor::{spawn_local, LocalSet, RunUntil};
+    pub use weft_executor::{
+        task_id as id, try_task_id as try_id, TaskBuilder as Builder, TaskId as Id,
+    };
 }
 
 /// Time: `sleep`, `timeout`, `interval`.
@@ -214,6 +218,33 @@ pub mod channel {
 /// ```compile_fail
 /// #[weft::main(worker_threads = 0)]
 /// async fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[weft::main(flavor = "single")]
+/// async fn main() {}
+/// ```
+///
+/// `worker_threads` needs the multi-thread flavour, which `#[weft::test]` is not by default:
+///
+/// ```compile_fail
+/// #[weft::test(worker_threads = 2)]
+/// async fn t() {}
+/// ```
+///
+/// ```compile_fail
+/// #[weft::main(flavor = "current_thread", worker_threads = 2)]
+/// async fn main() {}
+/// ```
+///
+/// While these compile:
+///
+/// ```
+/// #[weft::main(flavor = "current_thread")]
+/// async fn main() {
+///     let rc = std::rc::Rc::new(1);
+///     assert_eq!(weft::task::spawn_local(async move { *rc }).await.unwrap(), 1);
+/// }
 /// ```
 #[cfg(all(doctest, feature = "macros"))]
 pub struct MacroErrors;

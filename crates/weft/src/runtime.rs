@@ -42,6 +42,32 @@ impl Builder {
         Builder::default()
     }
 
+    /// A builder for the multi-thread runtime: [`Builder::new`] by its explicit name.
+    pub fn new_multi_thread() -> Builder {
+        Builder::default()
+    }
+
+    /// A builder for the current-thread runtime: no worker threads; tasks run on the
+    /// thread in [`Runtime::block_on`], which sleeps in the reactor and the timer when it
+    /// has nothing to run (see [`weft_executor::Builder::new_current_thread`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = weft::Builder::new_current_thread().build().unwrap();
+    /// let here = std::thread::current().id();
+    /// let v = rt.block_on(async move {
+    ///     weft::time::sleep(std::time::Duration::from_millis(1)).await;
+    ///     weft::spawn(async move { std::thread::current().id() == here }).await.unwrap()
+    /// });
+    /// assert!(v);
+    /// ```
+    pub fn new_current_thread() -> Builder {
+        Builder {
+            inner: weft_executor::Builder::new_current_thread(),
+        }
+    }
+
     forward! {
         /// The number of worker threads (default: one per CPU, or `WEFT_WORKER_THREADS`).
         fn worker_threads(n: usize);
@@ -57,6 +83,19 @@ impl Builder {
         /// off); read them with [`Handle::take_trace`](crate::Handle::take_trace). See
         /// [`weft_executor::Builder::trace`] and the `trace` example.
         fn trace(events_per_worker: usize);
+        /// Reports polls that hold a worker at least this long (default: off); see
+        /// [`weft_executor::Builder::slow_poll_threshold`].
+        fn slow_poll_threshold(threshold: Duration);
+    }
+
+    /// Receives each slow poll instead of the default line on stderr (see
+    /// [`weft_executor::Builder::on_slow_poll`]).
+    pub fn on_slow_poll(
+        &mut self,
+        hook: impl Fn(&weft_executor::SlowPoll) + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.inner.on_slow_poll(hook);
+        self
     }
 
     /// Runs `f` on every runtime thread when it starts.
@@ -146,6 +185,7 @@ impl Runtime {
     }
 
     /// Spawns a task on this runtime.
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -155,6 +195,7 @@ impl Runtime {
     }
 
     /// Runs a blocking closure on the blocking pool.
+    #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,

@@ -73,6 +73,7 @@ impl TaskTracker {
     /// # Panics
     ///
     /// Outside a weft runtime, as [`weft::spawn`](crate::spawn).
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,

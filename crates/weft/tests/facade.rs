@@ -19,10 +19,38 @@ async fn the_test_macro_runs_an_async_test() {
     assert_eq!(v, 42);
 }
 
-#[weft::test(worker_threads = 1)]
+#[weft::test(flavor = "multi_thread", worker_threads = 3)]
 async fn the_worker_threads_option_is_applied() {
     let m = weft::Handle::current().metrics();
-    assert_eq!(m.num_workers(), 1);
+    assert_eq!(m.num_workers(), 3);
+    let here = std::thread::current().id();
+    let there = weft::spawn(async { std::thread::current().id() })
+        .await
+        .unwrap();
+    assert_ne!(
+        here, there,
+        "a multi-thread runtime runs tasks on its workers"
+    );
+}
+
+#[weft::test]
+async fn the_test_macro_defaults_to_the_current_thread_flavour() {
+    let here = std::thread::current().id();
+    let there = weft::spawn(async { std::thread::current().id() })
+        .await
+        .unwrap();
+    assert_eq!(here, there);
+    // And local tasks work without a LocalSet.
+    let rc = std::rc::Rc::new(2);
+    assert_eq!(
+        weft::task::spawn_local(async move { *rc }).await.unwrap(),
+        2
+    );
+}
+
+#[weft::test(flavor = "current_thread")]
+async fn the_current_thread_flavour_can_be_named() {
+    assert_eq!(weft::Handle::current().metrics().num_workers(), 1);
 }
 
 #[test]

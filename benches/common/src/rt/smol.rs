@@ -1,9 +1,10 @@
 //! smol: async-executor on N threads, each inside `async_io::block_on`, so they also
-//! drive async-io's reactor and timers when idle (smol's recommended setup).
+//! drive async-io's reactor and timers when idle (smol's recommended setup); and its
+//! `LocalExecutor` on the calling thread, the peer of the current-thread runtimes.
 
 use super::{Net, Rt};
 use crate::http::{self, HelloServer};
-use async_executor::{Executor, Task};
+use async_executor::{Executor, LocalExecutor, Task};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -74,18 +75,43 @@ impl Future for SmolSleep {
     }
 }
 
+/// The parts of `Rt` both smol adapters share, on the executor `$ex()` returns.
+macro_rules! smol_rt_common {
+    ($ex:ident) => {
+        fn spawn<F>(f: F) -> Task<F::Output>
+        where
+            F: Future + Send + 'static,
+            F::Output: Send + 'static,
+        {
+            $ex().spawn(f)
+        }
+        fn yield_now() -> impl Future<Output = ()> + Send {
+            futures_lite::future::yield_now()
+        }
+        fn sleep_until(deadline: Instant) -> SmolSleep {
+            SmolSleep(async_io::Timer::at(deadline))
+        }
+        fn detach<F>(f: F)
+        where
+            F: Future<Output = ()> + Send + 'static,
+        {
+            $ex().spawn(f).detach();
+        }
+        fn spawn_outside<F>(&self, f: F) -> Self::Join<F::Output>
+        where
+            F: Future + Send + 'static,
+            F::Output: Send + 'static,
+        {
+            $ex().spawn(f)
+        }
+    };
+}
+
 impl Rt for Smol {
     type Join<T: Send + 'static> = Task<T>;
     type Sleep = SmolSleep;
     fn name(&self) -> &'static str {
         "smol"
-    }
-    fn spawn<F>(f: F) -> Task<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        executor().spawn(f)
     }
     fn run<F>(&self, f: F) -> F::Output
     where
@@ -94,47 +120,36 @@ impl Rt for Smol {
     {
         futures_lite::future::block_on(executor().spawn(f))
     }
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        futures_lite::future::yield_now()
-    }
-    fn sleep_until(deadline: Instant) -> SmolSleep {
-        SmolSleep(async_io::Timer::at(deadline))
-    }
-    fn detach<F>(f: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        executor().spawn(f).detach();
-    }
-    fn spawn_outside<F>(&self, f: F) -> Self::Join<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        executor().spawn(f)
-    }
+    smol_rt_common!(executor);
+}
+
+/// async-io's sockets, for both smol adapters.
+macro_rules! async_io_net {
+    () => {
+        type Listener = async_io::Async<std::net::TcpListener>;
+        type Stream = async_io::Async<std::net::TcpStream>;
+        async fn bind() -> (Self::Listener, SocketAddr) {
+            let l = async_io::Async::<std::net::TcpListener>::bind(([127, 0, 0, 1], 0)).unwrap();
+            let addr = l.get_ref().local_addr().unwrap();
+            (l, addr)
+        }
+        async fn accept(l: &Self::Listener) -> Self::Stream {
+            l.accept().await.unwrap().0
+        }
+        async fn connect(addr: SocketAddr) -> Self::Stream {
+            async_io::Async::<std::net::TcpStream>::connect(addr)
+                .await
+                .unwrap()
+        }
+        fn set_nodelay(s: &Self::Stream) {
+            s.get_ref().set_nodelay(true).unwrap();
+        }
+        futures_io_net!();
+    };
 }
 
 impl Net for Smol {
-    type Listener = async_io::Async<std::net::TcpListener>;
-    type Stream = async_io::Async<std::net::TcpStream>;
-    async fn bind() -> (Self::Listener, SocketAddr) {
-        let l = async_io::Async::<std::net::TcpListener>::bind(([127, 0, 0, 1], 0)).unwrap();
-        let addr = l.get_ref().local_addr().unwrap();
-        (l, addr)
-    }
-    async fn accept(l: &Self::Listener) -> Self::Stream {
-        l.accept().await.unwrap().0
-    }
-    async fn connect(addr: SocketAddr) -> Self::Stream {
-        async_io::Async::<std::net::TcpStream>::connect(addr)
-            .await
-            .unwrap()
-    }
-    fn set_nodelay(s: &Self::Stream) {
-        s.get_ref().set_nodelay(true).unwrap();
-    }
-    futures_io_net!();
+    async_io_net!();
 }
 
 /// `workers` threads run a fresh executor; this thread accepts in `async_io::block_on`
@@ -179,4 +194,53 @@ impl AsRef<Executor<'static>> for Leaked {
     fn as_ref(&self) -> &Executor<'static> {
         self.0
     }
+}
+
+/// smol's single-threaded `LocalExecutor`, run by the thread in `run` inside
+/// `async_io::block_on` (so that thread drives async-io's reactor and timers too): the peer
+/// of weft's and tokio's current-thread runtimes. One executor per thread, leaked (the
+/// bench's process keeps it to the end).
+#[derive(Debug)]
+pub struct SmolLocal(());
+
+thread_local! {
+    static LOCAL: &'static LocalExecutor<'static> = Box::leak(Box::new(LocalExecutor::new()));
+}
+
+fn local() -> &'static LocalExecutor<'static> {
+    LOCAL.with(|ex| *ex)
+}
+
+impl SmolLocal {
+    /// The executor of the calling thread.
+    pub fn new() -> SmolLocal {
+        SmolLocal(())
+    }
+}
+
+impl Default for SmolLocal {
+    fn default() -> Self {
+        SmolLocal::new()
+    }
+}
+
+impl Rt for SmolLocal {
+    type Join<T: Send + 'static> = Task<T>;
+    type Sleep = SmolSleep;
+    fn name(&self) -> &'static str {
+        "smol"
+    }
+    fn run<F>(&self, f: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let ex = local();
+        async_io::block_on(ex.run(ex.spawn(f)))
+    }
+    smol_rt_common!(local);
+}
+
+impl Net for SmolLocal {
+    async_io_net!();
 }

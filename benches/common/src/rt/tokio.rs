@@ -24,6 +24,16 @@ impl Tokio {
     pub fn new(n: usize) -> Tokio {
         Tokio(runtime(n).unwrap())
     }
+
+    /// tokio's current-thread runtime, I/O and time enabled.
+    pub fn current_thread() -> Tokio {
+        Tokio(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        )
+    }
 }
 
 impl Rt for Tokio {

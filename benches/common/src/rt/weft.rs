@@ -16,6 +16,11 @@ impl Weft {
     pub fn new(n: usize) -> Weft {
         Weft(weft::Builder::new().worker_threads(n).build().unwrap())
     }
+
+    /// The current-thread flavour: the tasks run on the thread in `run`.
+    pub fn current_thread() -> Weft {
+        Weft(weft::Builder::new_current_thread().build().unwrap())
+    }
 }
 
 impl Rt for Weft {

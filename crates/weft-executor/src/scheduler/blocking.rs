@@ -10,6 +10,7 @@
 use super::config::Config;
 use super::{thread, Shared};
 use crate::task::cell::Header;
+use crate::task::spawned::Spawned;
 use crate::task::{self, JoinHandle, Notified, Schedule};
 use parking_lot::{Condvar, Mutex};
 use std::any::Any;
@@ -100,13 +101,18 @@ impl BlockingPool {
         }
     }
 
-    pub(crate) fn spawn<F, R>(&self, f: F) -> JoinHandle<R>
+    pub(crate) fn spawn<F, R>(&self, f: F, spawned: Spawned) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let (notified, join, list_ref) =
-            task::new_task(BlockingTask(Some(f)), Scheduler(self.inner.clone()), 0);
+        let (notified, join, list_ref) = task::new_task_in(
+            BlockingTask(Some(f)),
+            Scheduler(self.inner.clone()),
+            0,
+            spawned,
+            task::alloc::alloc_global,
+        );
         // Blocking tasks are not in the owned list: give its reference back.
         Header::ref_dec(list_ref);
         self.inner.schedule(notified);
@@ -283,10 +289,11 @@ impl Schedule for Scheduler {
     fn release(&self, _task: NonNull<Header>) -> bool {
         false
     }
-    fn unhandled_panic(&self, payload: Box<dyn Any + Send>) {
+    fn unhandled_panic(&self, task: &Header, payload: Box<dyn Any + Send>) {
         task::report_unhandled_panic(
             self.0.config.on_task_panic.as_ref(),
             "blocking task",
+            task,
             payload,
         );
     }

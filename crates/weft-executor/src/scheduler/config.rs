@@ -1,6 +1,7 @@
 //! The settings a running runtime keeps, read by the workers, the blocking pool and the
 //! handles. Built once by the builder, held in one `Arc` by `Shared` and the blocking pool.
 
+use super::poll::SlowPollHook;
 use crate::task::PanicHook;
 use std::any::{Any, TypeId};
 use std::sync::Arc;
@@ -26,6 +27,12 @@ pub(crate) struct Config {
     /// Events each worker may record (0: tracing off), and the instant traces count from.
     pub(crate) trace_limit: usize,
     pub(crate) epoch: Instant,
+    /// Polls at least this long are reported (see `poll.rs`); `None`: not timed.
+    pub(crate) slow_poll_threshold: Option<Duration>,
+    pub(crate) on_slow_poll: Option<SlowPollHook>,
+    /// The current-thread flavour (`Builder::new_current_thread`): its one worker is the
+    /// thread in `block_on`.
+    pub(crate) current_thread: bool,
 }
 
 impl Config {

@@ -9,6 +9,8 @@ use super::Shared;
 use std::cell::{Cell, RefCell};
 use std::ptr;
 use std::sync::Arc;
+use std::task::{Wake, Waker};
+use std::thread::{self, Thread};
 
 struct Context {
     /// The runtime entered on this thread (a worker, `block_on`, `Handle::enter`).
@@ -172,4 +174,26 @@ impl Drop for BlockingGuard {
     fn drop(&mut self) {
         let _ = CONTEXT.try_with(|c| c.blocking.set(false));
     }
+}
+
+/// Wakes a thread that sleeps in `thread::park`.
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+thread_local! {
+    /// One waker per thread, made once: a `block_on` allocates nothing per call.
+    static THREAD_WAKER: Waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+}
+
+/// Runs `f` with a waker that unparks this thread (`thread::park`).
+pub(crate) fn with_thread_waker<R>(f: impl FnOnce(&Waker) -> R) -> R {
+    THREAD_WAKER.with(f)
 }

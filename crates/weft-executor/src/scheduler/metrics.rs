@@ -19,6 +19,8 @@ pub(crate) struct WorkerStats {
     pub(crate) lifo_hits: AtomicU64,
     pub(crate) overflows: AtomicU64,
     pub(crate) spawned: AtomicU64,
+    /// Polls longer than the slow-poll threshold (see `poll.rs`).
+    pub(crate) slow_polls: AtomicU64,
     /// Finished tasks this worker holds for batched unlinking (see `worker.rs`); kept
     /// exact, so `alive_tasks` can subtract them.
     pub(crate) deferred: AtomicU64,
@@ -44,6 +46,20 @@ pub(crate) fn bump(c: &Cell<u64>, n: u64) {
 }
 
 impl LocalStats {
+    /// Counts that go on from what was published (the current-thread flavour makes a new
+    /// `WorkerLocal` for each `block_on`).
+    pub(crate) fn resume(from: &WorkerStats) -> LocalStats {
+        LocalStats {
+            polls: Cell::new(from.polls.load(Relaxed)),
+            stolen: Cell::new(from.stolen.load(Relaxed)),
+            steal_ops: Cell::new(from.steal_ops.load(Relaxed)),
+            parks: Cell::new(from.parks.load(Relaxed)),
+            lifo_hits: Cell::new(from.lifo_hits.load(Relaxed)),
+            overflows: Cell::new(from.overflows.load(Relaxed)),
+            spawned: Cell::new(from.spawned.load(Relaxed)),
+        }
+    }
+
     pub(crate) fn publish(&self, to: &WorkerStats) {
         to.polls.store(self.polls.get(), Relaxed);
         to.stolen.store(self.stolen.get(), Relaxed);

@@ -1,9 +1,12 @@
-//! The multi-threaded work-stealing scheduler. It runs the tasks of `task/` and knows
+//! The scheduler: multi-threaded and work-stealing, or on the current thread. It runs the tasks of `task/` and knows
 //! nothing of the public `Runtime`/`Handle` built on it.
 //!
 //! - `shared`: `Shared`, the state all workers and handles share; the paths by which a
 //!   task enters a queue (spawn, wake, yield); the teardown at shutdown.
 //! - `config`: the settings a running runtime keeps.
+//! - `current_thread`: the current-thread flavour: the thread in `block_on` runs the
+//!   tasks as the one worker, between polls of its own future.
+//! - `local`: sets of local tasks (not `Send`), run on their owner thread.
 //! - `worker`: the worker loop, with the protocol (ticks, stealing, parking, shutdown)
 //!   explained at its top.
 //! - `steal`: how a worker takes work from the injector and from other workers.
@@ -14,6 +17,8 @@
 //! - `blocking`: the blocking pool.
 //! - `thread`: starting a worker or blocking thread.
 //! - `metrics`: per-worker counters.
+//! - `poll`: the poll site, what every scheduler loop does around a poll (poll counts,
+//!   slow-poll reports).
 //! - `trace`: per-worker event records (off unless asked for).
 
 #[cfg(not(weft_loom))]
@@ -22,10 +27,16 @@ pub(crate) mod blocking;
 pub(crate) mod config;
 #[cfg(not(weft_loom))]
 pub(crate) mod context;
+#[cfg(not(weft_loom))]
+pub(crate) mod current_thread;
 pub(crate) mod idle;
 pub(crate) mod lifo;
+#[cfg(not(weft_loom))]
+pub(crate) mod local;
 pub(crate) mod metrics;
 pub(crate) mod park;
+#[cfg(not(weft_loom))]
+pub(crate) mod poll;
 #[cfg(not(weft_loom))]
 mod shared;
 #[cfg(not(weft_loom))]

@@ -42,10 +42,10 @@ impl Parker {
     }
 
     /// Sleeps in `driver` until `unpark`, the driver's own events, or `timeout`. May
-    /// return spuriously.
-    pub(crate) fn park_in_driver(&self, driver: &dyn Driver, timeout: Option<Duration>) {
+    /// return spuriously. Returns whether it consumed an `unpark` (for the trace).
+    pub(crate) fn park_in_driver(&self, driver: &dyn Driver, timeout: Option<Duration>) -> bool {
         if self.take_notification() {
-            return;
+            return true;
         }
         if self
             .state
@@ -54,7 +54,7 @@ impl Parker {
         {
             // Notified in between.
             self.state.swap(EMPTY, SeqCst);
-            return;
+            return true;
         }
         driver.park(timeout);
         // Consumes a NOTIFIED that arrived during the driver's park, too. A swap, not a
@@ -62,7 +62,7 @@ impl Parker {
         // published before unparking (a shutdown flag, a finished job) is visible to us
         // now, even if the driver woke us for another reason. (loom found the store
         // version losing exactly that.)
-        self.state.swap(EMPTY, SeqCst);
+        self.state.swap(EMPTY, SeqCst) == NOTIFIED
     }
 
     /// Sleeps on the condvar until `unpark`: no timeout (a worker off the driver has no
@@ -125,10 +125,15 @@ pub(crate) trait Sleep {
     /// Called after that park returns, still holding the lock.
     fn leave_driver(&self);
 
+    /// Told that the caller is about to unpark `worker` (for the trace).
+    #[inline(always)]
+    fn on_unpark(&self, _worker: usize) {}
+
     /// Wakes one sleeping worker if work needs one (rule 1 of `idle.rs`).
     #[inline]
     fn notify_parked(&self) {
         if let Some(w) = self.idle().worker_to_notify() {
+            self.on_unpark(w);
             self.parker(w).unpark(self.driver());
         }
     }
@@ -138,6 +143,7 @@ pub(crate) trait Sleep {
     #[inline]
     fn notify_parked_local(&self) {
         if let Some(w) = self.idle().worker_to_notify_hint() {
+            self.on_unpark(w);
             self.parker(w).unpark(self.driver());
         }
     }
@@ -174,13 +180,13 @@ pub(crate) fn stop_searching<S: Sleep>(
 /// (rule 3: the other half of the no-lost-wake-up handshake), sleeps in the driver if no
 /// other worker is in it, else on its own parker, and unregisters. Afterwards `searching`
 /// says whether a notifier woke it as a searcher; `delivering` is set while it sleeps in
-/// the driver. Returns whether it did.
+/// the driver. Returns whether it slept in the driver, and whether an `unpark` woke it.
 pub(crate) fn park_worker<S: Sleep>(
     site: &S,
     worker: usize,
     searching: &mut bool,
     delivering: &Cell<bool>,
-) -> bool {
+) -> Woke {
     let idle = site.idle();
     idle.transition_to_parked(worker, std::mem::take(searching));
     // Rule 3: look once more now that we are registered as asleep.
@@ -188,20 +194,36 @@ pub(crate) fn park_worker<S: Sleep>(
         site.notify_parked();
     }
     let parker = site.parker(worker);
-    let parked_in_driver = match site.driver_lock().try_lock() {
+    let woke = match site.driver_lock().try_lock() {
         Some(_driver) => {
             let timeout = site.enter_driver(worker);
             delivering.set(true);
-            parker.park_in_driver(site.driver(), timeout);
+            let notified = parker.park_in_driver(site.driver(), timeout);
             delivering.set(false);
             site.leave_driver();
-            true
+            Woke {
+                in_driver: true,
+                notified,
+            }
         }
         None => {
+            // On the condvar only an `unpark` wakes it.
             parker.park();
-            false
+            Woke {
+                in_driver: false,
+                notified: true,
+            }
         }
     };
     *searching = idle.transition_from_parked(worker);
-    parked_in_driver
+    woke
+}
+
+/// How a `park_worker` went.
+#[derive(Clone, Copy)]
+pub(crate) struct Woke {
+    /// It slept in the driver (else on its condvar).
+    pub(crate) in_driver: bool,
+    /// An `unpark` ended the sleep (or came before it).
+    pub(crate) notified: bool,
 }

@@ -8,13 +8,14 @@ use super::idle::Idle;
 use super::lifo::LifoSlot;
 use super::metrics::WorkerStats;
 use super::park::{Parker, Sleep};
-use super::trace::TraceBuffer;
+use super::trace::{OutsideTrace, Place, TraceBuffer, TraceKind};
 use super::worker::WATCH_INTERVAL;
 use crate::driver::Driver;
 use crate::sync::deque::{Injector, Steal, Stealer, Worker as LocalQueue};
 use crate::task::alloc::{self, Origin, RemoteFree};
 use crate::task::cell::Header;
 use crate::task::list::OwnedTasks;
+use crate::task::spawned::Spawned;
 use crate::task::{self, JoinHandle, Notified, Schedule};
 use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
@@ -81,6 +82,8 @@ pub(crate) struct Shared {
     /// `shutdown` it made each remote spawn miss the cache; docs/measuring.md).
     pub(crate) remote_spawned: CachePadded<AtomicU64>,
     pub(crate) blocking: BlockingPool,
+    /// The events of threads outside the workers (see `trace.rs`).
+    pub(crate) outside_trace: OutsideTrace,
     pub(crate) config: Arc<Config>,
     /// The threads of `block_in_place` hand-offs (see `worker.rs`).
     pub(crate) hand_offs: Mutex<HandOffs>,
@@ -139,6 +142,7 @@ impl Shared {
             shutdown: CachePadded::new(AtomicBool::new(false)),
             remote_spawned: CachePadded::new(AtomicU64::new(0)),
             blocking: BlockingPool::new(config.clone(), me.clone()),
+            outside_trace: OutsideTrace::new(config.trace_limit, config.epoch),
             config,
             hand_offs: Mutex::new(HandOffs::default()),
         });
@@ -155,7 +159,7 @@ impl Shared {
     }
 
     /// Spawns a task, on this worker's queue if called on one of our workers.
-    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F, spawned: Spawned) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -172,7 +176,7 @@ impl Shared {
                 None => alloc::alloc_global(layout),
             };
             let (notified, join, raw) =
-                task::new_task_in(future, self.clone(), shard as u16, memory);
+                task::new_task_in(future, self.clone(), shard as u16, spawned, memory);
             match local {
                 // Into the worker's batch, linked at its next flush (see `list.rs`).
                 // Not once shutdown began: the list may close before that flush.
@@ -193,11 +197,24 @@ impl Shared {
                 Some(w) => w.spawned(notified),
                 None => {
                     self.remote_spawned.fetch_add(1, Relaxed);
+                    self.outside_trace.event(|| TraceKind::Spawn {
+                        task: notified.id(),
+                        to: Place::Injector,
+                    });
                     self.schedule_remote(notified);
                 }
             }
             join
         })
+    }
+
+    /// A wake from outside the workers: traced, then `schedule_remote`.
+    fn schedule_outside(&self, task: Notified) {
+        self.outside_trace.event(|| TraceKind::Wake {
+            task: task.id(),
+            to: Place::Injector,
+        });
+        self.schedule_remote(task);
     }
 
     /// From outside the workers: into the injector, then wake a worker if needed.
@@ -224,10 +241,20 @@ impl Shared {
         Sleep::notify_parked_local(self)
     }
 
+    /// Records an instant on the calling worker's trace, or the outside lane's.
+    #[cold]
+    fn trace_event(&self, kind: TraceKind) {
+        context::with_worker(|w| match w {
+            Some(w) if ptr::eq(&*w.shared, self) => w.trace.event(|| kind),
+            _ => self.outside_trace.event(|| kind),
+        })
+    }
+
     /// Makes sure some idle worker watches the LIFO slots (see `worker.rs`).
     pub(crate) fn wake_watcher(&self) {
         let owner = self.driver_owner.load(SeqCst);
         if owner != NO_OWNER {
+            self.on_unpark(owner);
             self.remotes[owner].parker.unpark(&*self.driver);
         } else {
             self.notify_parked();
@@ -244,8 +271,8 @@ impl Shared {
         }
     }
 
-    pub(crate) fn report_panic(&self, payload: Box<dyn Any + Send>) {
-        task::report_unhandled_panic(self.config.on_task_panic.as_ref(), "task", payload);
+    pub(crate) fn report_panic(&self, task: &Header, payload: Box<dyn Any + Send>) {
+        task::report_unhandled_panic(self.config.on_task_panic.as_ref(), "task", task, payload);
     }
 
     /// Begins shutting down: sets the flag and unparks every worker, which stops after
@@ -384,6 +411,15 @@ impl Sleep for Shared {
         self.watcher_armed.store(false, SeqCst);
         self.driver_owner.store(NO_OWNER, SeqCst);
     }
+    // Only when a sleeper is woken: out of line, so that the paths that wake nobody (most
+    // spawns and yields) stay as small as before.
+    #[cold]
+    #[inline(never)]
+    fn on_unpark(&self, worker: usize) {
+        if self.outside_trace.on() {
+            self.trace_event(TraceKind::Unpark { worker });
+        }
+    }
 }
 
 /// The owned-list shard of a thread outside the workers (one of `REMOTE_SHARDS`).
@@ -395,14 +431,14 @@ impl Schedule for Arc<Shared> {
     fn schedule(&self, task: Notified) {
         context::with_worker(|w| match w {
             Some(w) if ptr::eq(&*w.shared, &**self) => w.schedule_local(task),
-            _ => self.schedule_remote(task),
+            _ => self.schedule_outside(task),
         })
     }
 
     fn yield_now(&self, task: Notified) {
         context::with_worker(|w| match w {
             Some(w) if ptr::eq(&*w.shared, &**self) => w.schedule_yield(task),
-            _ => self.schedule_remote(task),
+            _ => self.schedule_outside(task),
         })
     }
 
@@ -416,8 +452,8 @@ impl Schedule for Arc<Shared> {
         })
     }
 
-    fn unhandled_panic(&self, payload: Box<dyn Any + Send>) {
-        self.report_panic(payload)
+    fn unhandled_panic(&self, task: &Header, payload: Box<dyn Any + Send>) {
+        self.report_panic(task, payload)
     }
 
     // The cell caches (task/alloc.rs); cells are taken from them in `spawn`.

@@ -2,7 +2,7 @@
 //! (the protocol is in `worker.rs`'s header, sections "Stealing" and "The LIFO slot cannot
 //! strand a task").
 
-use super::trace::{TaskSource, TraceKind};
+use super::trace::{Place, TaskSource, TraceKind};
 use super::worker::{Core, WorkerLocal, QUEUE_CAP};
 use crate::scheduler::metrics::bump;
 use crate::sync::deque::{Steal, Stealer, Worker as LocalQueue};
@@ -55,7 +55,7 @@ impl Core {
 
     pub(super) fn steal_round(&mut self, w: &WorkerLocal) -> Option<Notified> {
         if let Some(t) = self.steal_injector(w) {
-            w.note_steal(None, 1 + w.queue.len());
+            w.note_steal(None, Place::Injector, 1 + w.queue.len());
             self.from = TaskSource::Injector;
             return Some(t);
         }
@@ -69,11 +69,11 @@ impl Core {
             }
             // Its driver-woken tasks first, into our own ready queue.
             let r = &remotes[v];
-            if let Some(t) = self.steal_half(w, &r.ready_stealer, &w.ready, v) {
+            if let Some(t) = self.steal_half(w, &r.ready_stealer, &w.ready, v, Place::Ready) {
                 w.maybe_ready.set(true); // the rest of the batch is in our ready queue
                 return Some(t);
             }
-            if let Some(t) = self.steal_half(w, &r.stealer, &w.queue, v) {
+            if let Some(t) = self.steal_half(w, &r.stealer, &w.queue, v, Place::Queue) {
                 return Some(t);
             }
         }
@@ -87,6 +87,7 @@ impl Core {
         from: &Stealer<Notified>,
         into: &LocalQueue<Notified>,
         victim: usize,
+        place: Place,
     ) -> Option<Notified> {
         if from.is_empty() {
             return None;
@@ -94,7 +95,7 @@ impl Core {
         loop {
             match from.steal_batch_with_limit_and_pop(into, QUEUE_CAP / 2) {
                 Steal::Success(t) => {
-                    w.note_steal(Some(victim), 1 + into.len());
+                    w.note_steal(Some(victim), place, 1 + into.len());
                     self.from = TaskSource::Stolen;
                     return Some(t);
                 }
@@ -115,7 +116,7 @@ impl Core {
             if !now.is_null() && now == seen[v] {
                 if let Some(t) = remote.lifo.take_if(now) {
                     seen[v] = std::ptr::null_mut();
-                    w.note_steal(Some(v), 1);
+                    w.note_steal(Some(v), Place::LifoSlot, 1);
                     self.from = TaskSource::Stolen;
                     return Some(t);
                 }
@@ -137,14 +138,16 @@ impl Core {
 }
 
 impl WorkerLocal {
-    /// Counts a steal (of `tasks`, from worker `victim` or the injector) and traces it.
-    fn note_steal(&self, victim: Option<usize>, tasks: usize) {
+    /// Counts a steal (of `tasks`, from `from` of worker `victim`, or the injector) and
+    /// traces it.
+    fn note_steal(&self, victim: Option<usize>, from: Place, tasks: usize) {
         bump(&self.stats.steal_ops, 1);
         bump(&self.stats.stolen, tasks as u64);
-        if self.trace.on() {
-            self.trace
-                .record_instant(TraceKind::Steal { victim, tasks });
-        }
+        self.trace.event(|| TraceKind::Steal {
+            victim,
+            from,
+            tasks,
+        });
     }
 
     /// Moves a share of the injector into our empty queue, without waiting for a trickle
@@ -170,5 +173,73 @@ impl WorkerLocal {
             len / self.shared.num_workers()
         };
         share.min(QUEUE_CAP / 2).min(room).max(1)
+    }
+}
+
+/// What one take brings, which `steal_injector`, `steal_half` and docs/scheduling.md count
+/// on: crossbeam's batch steals take about half of what is queued, at most the limit; from
+/// the injector, never past the end of the 63-slot block its head is in, whatever the
+/// limit. (If crossbeam changes this, these fail and the docs must change with them.)
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use crate::sync::deque::{Injector, Steal, Worker};
+
+    /// Tasks one `steal_batch_with_limit_and_pop` from `injector` brings, counting the one
+    /// it returns.
+    fn take_from_injector(injector: &Injector<u32>, limit: usize) -> usize {
+        let queue = Worker::new_fifo();
+        match injector.steal_batch_with_limit_and_pop(&queue, limit) {
+            Steal::Success(_) => 1 + queue.len(),
+            Steal::Empty => 0,
+            Steal::Retry => panic!("no other thread takes from this injector"),
+        }
+    }
+
+    fn injector_of(n: u32) -> Injector<u32> {
+        let injector = Injector::new();
+        (0..n).for_each(|i| injector.push(i));
+        injector
+    }
+
+    #[test]
+    fn an_injector_take_brings_about_half_and_never_crosses_a_block() {
+        // Within one block: half, rounded up, even when the limit would allow all of them
+        // (as after a trickle wait, whose limit is everything queued).
+        assert_eq!(take_from_injector(&injector_of(3), 3), 2);
+        let ten = injector_of(10);
+        assert_eq!(take_from_injector(&ten, 128), 5);
+        // The limit caps it.
+        assert_eq!(take_from_injector(&ten, 2), 2);
+        // 200 queued fill blocks of 63: each take ends at a block's end, so a take brings
+        // at most 63 whatever the limit, and half only once the rest fits in one block.
+        let many = injector_of(200);
+        let takes: Vec<usize> = (0..5).map(|_| take_from_injector(&many, 128)).collect();
+        assert_eq!(takes, [63, 63, 63, 6, 3]);
+        // A take that starts inside a block brings only the rest of that block.
+        let hundred = injector_of(100);
+        assert_eq!(take_from_injector(&hundred, 10), 10);
+        assert_eq!(take_from_injector(&hundred, 128), 53);
+    }
+
+    #[test]
+    fn a_queue_steal_brings_half_rounded_up_at_most_the_limit() {
+        let steal = |n: u32, limit: usize| {
+            let victim = Worker::new_fifo();
+            (0..n).for_each(|i| victim.push(i));
+            let thief = Worker::new_fifo();
+            match victim
+                .stealer()
+                .steal_batch_with_limit_and_pop(&thief, limit)
+            {
+                Steal::Success(_) => 1 + thief.len(),
+                _ => 0,
+            }
+        };
+        assert_eq!(steal(1, 128), 1);
+        assert_eq!(steal(10, 128), 5);
+        assert_eq!(steal(200, 128), 100);
+        // A full queue (`QUEUE_CAP`) with the thieves' limit, half of it: 128.
+        assert_eq!(steal(256, 128), 128);
+        assert_eq!(steal(256, 16), 16);
     }
 }

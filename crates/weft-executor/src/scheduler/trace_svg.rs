@@ -1,12 +1,21 @@
 //! A trace drawn as a self-contained SVG swimlane picture, to open in any browser or image
-//! viewer with no network: one lane per worker, time running left to right.
+//! viewer with no network: one lane per worker and one at the top, "outside", for threads
+//! outside the workers (and the injector they feed), time running left to right.
 //!
 //! - A poll is a bar coloured by where the worker found the task ([`TaskSource`]); polls
 //!   too short to see apart (closer than `MERGE_PX` at the picture's scale) that came from
 //!   the same place are drawn as one bar, whose tooltip says how many it holds.
-//! - A sleep is a pale band across the lane: grey on the worker's condvar, blue in the driver.
-//! - A steal is an arrow from the robbed lane (or the injector's lane at the top) to the
-//!   thief's lane.
+//! - A sleep is a pale band across the lane: grey on the worker's condvar, blue in the driver;
+//!   its tooltip says why it ended. A search is a pale yellow band.
+//! - A steal is a black arrow from the robbed lane (or the outside lane, for the injector)
+//!   to the thief's lane.
+//! - A wake or spawn whose task is polled on another lane is a green arrow from the waker to
+//!   the poll; one polled on the waker's own lane is not drawn (the polls show it). When the
+//!   window holds more than `MAX_WAKE_ARROWS` of them, they are summed up: one arrow per pair
+//!   of lanes and column of `WAKE_BUCKET_PX`, thicker the more wakes it stands for, its
+//!   tooltip counting them.
+//!   Steals past `MAX_STEAL_ARROWS` are summed up the same way.
+//! - An unpark is a dashed brown arrow from the waker's lane to the worker it woke.
 //! - The picture shows a window of at most `Trace::SVG_DETAIL_SPAN` in detail. When the trace is
 //!   longer, a strip above it sums up the whole run (each worker's share of time spent
 //!   polling, in 200 columns) and marks where the detailed window lies.
@@ -18,6 +27,15 @@ use super::trace::{TaskSource, Trace, TraceEvent, TraceKind};
 
 /// Neighbouring polls from one source closer than this many pixels are drawn as one bar.
 const MERGE_PX: f64 = 1.0;
+/// Past this many cross-lane wakes in the window, wake arrows are summed up.
+const MAX_WAKE_ARROWS: usize = 60;
+/// Past this many steals in the window, steal arrows are summed up the same way.
+const MAX_STEAL_ARROWS: usize = 60;
+/// The width of the columns summed-up wake (and steal) arrows are gathered in.
+const WAKE_BUCKET_PX: f64 = 24.0;
+const WAKE_COLOUR: &str = "#2ca02c";
+const UNPARK_COLOUR: &str = "#8c564b";
+const SEARCH_FILL: &str = "#fff1b8";
 
 const WIDTH: f64 = 1200.0;
 const LEFT: f64 = 110.0;
@@ -86,6 +104,11 @@ fn tick_step(span: Duration, n: u32) -> Duration {
     Duration::from_nanos(step.min(u128::from(u64::MAX)) as u64)
 }
 
+/// `worker 3`, or `outside` for threads outside the workers.
+fn lane_name(worker: Option<usize>) -> String {
+    worker.map_or("outside".to_owned(), |w| format!("worker {w}"))
+}
+
 fn source_index(source: TaskSource) -> usize {
     SOURCES.iter().position(|s| *s == source).unwrap_or(0)
 }
@@ -140,11 +163,13 @@ impl Trace {
     /// milliseconds already hold thousands of polls.
     pub const SVG_DETAIL_SPAN: Duration = Duration::from_millis(5);
 
-    /// Writes the trace as a self-contained SVG picture: one lane per worker (and one for the
-    /// injector) with time left to right; polls as bars coloured by where the task was found
-    /// (polls too close to tell apart merged into one bar, its tooltip counting them); sleeps
-    /// shaded; steals as arrows from the victim's lane to the thief's; a time axis and a
-    /// legend. The whole run is drawn in detail when it is at most
+    /// Writes the trace as a self-contained SVG picture: one lane per worker (and one for
+    /// threads outside the workers and the injector) with time left to right; polls as bars
+    /// coloured by where the task was found (polls too close to tell apart merged into one
+    /// bar, its tooltip counting them); sleeps and searches shaded; steals as arrows from the
+    /// victim's lane to the thief's, wakes as arrows from the waker's lane to the poll they
+    /// led to on another lane (summed up per column when there are many), unparks as dashed
+    /// arrows; a time axis and a legend. The whole run is drawn in detail when it is at most
     /// [`SVG_DETAIL_SPAN`](Trace::SVG_DETAIL_SPAN) long; else that much from its first event, a longer run gets a strip above that sums it up (each worker's
     /// share of time spent polling, in 200 columns) and marks the detailed window.
     ///
@@ -191,7 +216,13 @@ impl Trace {
             from + Duration::from_micros(1)
         };
         let events = self.events();
-        let lanes = events.iter().map(|e| e.worker + 1).max().unwrap_or(0);
+        let lanes = events
+            .iter()
+            .filter_map(|e| e.worker)
+            .map(|w| w + 1)
+            .max()
+            .unwrap_or(0)
+            .max(self.workers());
         let run_start = events.first().map_or(Duration::ZERO, |e| e.start);
         let run_end = events
             .iter()
@@ -205,24 +236,35 @@ impl Trace {
         if summarised {
             y += lanes as f64 * (SUMMARY_H + 2.0) + 34.0;
         }
-        // Lane 0 is the injector (and, later, threads outside the runtime); then one per worker.
+        // Lane 0 is threads outside the workers (and the injector they feed); then one per
+        // worker.
         let lanes_top = y;
         let lane_y = |lane: usize| lanes_top + lane as f64 * (LANE_H + LANE_GAP);
+        let lane_of = |worker: Option<usize>| worker.map_or(0, |w| w + 1);
+        let mid = |lane: usize| lane_y(lane) + LANE_H / 2.0;
         let axis_y = lane_y(lanes + 1) + 4.0;
         let legend_y = axis_y + 34.0;
-        let height = legend_y + 50.0;
+        let height = legend_y + 70.0;
 
         writeln!(
             out,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height:.0}\" \
              viewBox=\"0 0 {WIDTH} {height:.0}\" font-family=\"sans-serif\" font-size=\"12\">"
         )?;
-        writeln!(
-            out,
-            "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" \
-             markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" \
-             fill=\"#333\"/></marker></defs>"
-        )?;
+        write!(out, "<defs>")?;
+        for (id, fill) in [
+            ("arrow", "#333"),
+            ("arrow-wake", WAKE_COLOUR),
+            ("arrow-unpark", UNPARK_COLOUR),
+        ] {
+            write!(
+                out,
+                "<marker id=\"{id}\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"9\" markerUnits=\"userSpaceOnUse\" \
+                 markerHeight=\"9\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" \
+                 fill=\"{fill}\"/></marker>"
+            )?;
+        }
+        writeln!(out, "</defs>")?;
         writeln!(out, "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>")?;
         writeln!(
             out,
@@ -244,7 +286,7 @@ impl Trace {
         for lane in 0..=lanes {
             let top = lane_y(lane);
             let label = if lane == 0 {
-                "injector".to_owned()
+                "outside".to_owned()
             } else {
                 format!("worker {}", lane - 1)
             };
@@ -257,21 +299,46 @@ impl Trace {
             )?;
         }
 
-        // Sleeps under everything else.
+        // Sleeps and searches under everything else.
         for e in events.iter().filter(visible) {
-            if let TraceKind::Park { in_driver } = e.kind {
-                let (x0, x1) = (scale.x(e.start), scale.x(e.start + e.duration));
-                writeln!(
-                    out,
-                    "<rect class=\"park\" x=\"{x0:.2}\" y=\"{:.1}\" width=\"{:.2}\" height=\"{LANE_H}\" \
-                     fill=\"{}\"><title>{} for {}</title></rect>",
-                    lane_y(e.worker + 1),
-                    (x1 - x0).max(0.5),
+            let (x0, x1) = (scale.x(e.start), scale.x(e.start + e.duration));
+            let (class, fill, what) = match e.kind {
+                TraceKind::Park { in_driver, woke } => (
+                    "park",
                     if in_driver { "#cfe0f5" } else { "#dddddd" },
-                    if in_driver { "asleep in the driver" } else { "asleep" },
-                    human(e.duration)
-                )?;
-            }
+                    format!(
+                        "{} for {}, woke: {}",
+                        if in_driver {
+                            "asleep in the driver"
+                        } else {
+                            "asleep"
+                        },
+                        human(e.duration),
+                        woke.name()
+                    ),
+                ),
+                TraceKind::Search { found } => (
+                    "search",
+                    SEARCH_FILL,
+                    format!(
+                        "searching for {}, {}",
+                        human(e.duration),
+                        if found {
+                            "found a task"
+                        } else {
+                            "found nothing"
+                        }
+                    ),
+                ),
+                _ => continue,
+            };
+            writeln!(
+                out,
+                "<rect class=\"{class}\" x=\"{x0:.2}\" y=\"{:.1}\" width=\"{:.2}\" height=\"{LANE_H}\" \
+                 fill=\"{fill}\"><title>{what}</title></rect>",
+                lane_y(lane_of(e.worker)),
+                (x1 - x0).max(0.5),
+            )?;
         }
 
         // Polls. One wide enough to see is drawn as it is. Shorter ones are summed per column
@@ -285,7 +352,11 @@ impl Trace {
             let bar_h = LANE_H - 6.0;
             // Per column and source: polls that start there, their busy time, and presence.
             let mut bins = vec![[(0usize, Duration::ZERO, false); SOURCES.len()]; columns];
-            for e in events.iter().filter(visible).filter(|e| e.worker == worker) {
+            for e in events
+                .iter()
+                .filter(visible)
+                .filter(|e| e.worker == Some(worker))
+            {
                 let TraceKind::Poll { from: source, .. } = e.kind else {
                     continue;
                 };
@@ -347,28 +418,108 @@ impl Trace {
             }
         }
 
-        // Steals: an arrow from the victim's lane to the thief's.
+        // Unparks: a dashed arrow from the waker's lane to the sleeper's.
         for e in events.iter().filter(visible) {
-            if let TraceKind::Steal { victim, tasks } = e.kind {
+            if let TraceKind::Unpark { worker } = e.kind {
                 let x = scale.x(e.start);
-                let from_lane = victim.map_or(0, |v| v + 1);
-                let (y0, y1) = (
-                    lane_y(from_lane) + LANE_H / 2.0,
-                    lane_y(e.worker + 1) + LANE_H / 2.0,
-                );
-                let victim_name =
-                    victim.map_or("the injector".to_owned(), |v| format!("worker {v}"));
+                let (y0, y1) = (mid(lane_of(e.worker)), mid(worker + 1));
+                writeln!(
+                    out,
+                    "<path class=\"unpark\" d=\"M{x:.2},{y0:.1} L{:.2},{y1:.1}\" stroke=\"{UNPARK_COLOUR}\" \
+                     stroke-width=\"1\" stroke-dasharray=\"3,2\" fill=\"none\" \
+                     marker-end=\"url(#arrow-unpark)\"><title>{} woke worker {worker} at {}</title></path>",
+                    x + 0.01,
+                    lane_name(e.worker),
+                    human(e.start)
+                )?;
+            }
+        }
+
+        self.write_wakes(&mut out, &scale, from, to, &mid)?;
+
+        // Steals, over the wakes: an arrow from the victim's lane to the thief's, labelled
+        // with what it took from while there are few.
+        let steals = events
+            .iter()
+            .filter(visible)
+            .filter(|e| matches!(e.kind, TraceKind::Steal { .. }))
+            .count();
+        let few_steals = steals <= 12;
+        if steals > MAX_STEAL_ARROWS {
+            // Many: one arrow per (victim lane, thief lane, column), as for wakes.
+            let mut buckets: std::collections::BTreeMap<
+                (usize, usize, usize),
+                (usize, usize, f64),
+            > = Default::default();
+            for e in events.iter().filter(visible) {
+                if let TraceKind::Steal { victim, tasks, .. } = e.kind {
+                    let x = scale.x(e.start);
+                    let column = ((x - LEFT) / WAKE_BUCKET_PX) as usize;
+                    let b = buckets
+                        .entry((lane_of(victim), lane_of(e.worker), column))
+                        .or_insert((0, 0, 0.0));
+                    b.0 += 1;
+                    b.1 += tasks;
+                    b.2 += x;
+                }
+            }
+            for ((l0, l1, _), (n, tasks, sum)) in buckets {
+                let x = sum / n as f64;
+                let (y0, y1) = (mid(l0), mid(l1));
                 writeln!(
                     out,
                     "<path class=\"steal\" d=\"M{x:.2},{y0:.1} C{:.2},{y0:.1} {:.2},{y1:.1} {:.2},{y1:.1}\" \
-                     stroke=\"#333\" stroke-width=\"1.2\" fill=\"none\" marker-end=\"url(#arrow)\">\
+                     stroke=\"#333\" stroke-width=\"{:.1}\" fill=\"none\" marker-end=\"url(#arrow)\">\
+                     <title>{n} steals ({tasks} tasks) by {} from {}</title></path>",
+                    x + 8.0,
+                    x - 8.0,
+                    x + 0.01,
+                    1.5 + (n as f64).log2().min(4.0),
+                    lane_name(l1.checked_sub(1)),
+                    if l0 == 0 {
+                        "the injector".to_owned()
+                    } else {
+                        lane_name(l0.checked_sub(1))
+                    }
+                )?;
+            }
+        }
+        for e in events
+            .iter()
+            .filter(|_| steals <= MAX_STEAL_ARROWS)
+            .filter(visible)
+        {
+            if let TraceKind::Steal {
+                victim,
+                from: place,
+                tasks,
+            } = e.kind
+            {
+                let x = scale.x(e.start);
+                let (y0, y1) = (mid(lane_of(victim)), mid(lane_of(e.worker)));
+                let victim_name = victim.map_or("the injector".to_owned(), |v| {
+                    format!("worker {v} (its {})", place.name())
+                });
+                writeln!(
+                    out,
+                    "<path class=\"steal\" d=\"M{x:.2},{y0:.1} C{:.2},{y0:.1} {:.2},{y1:.1} {:.2},{y1:.1}\" \
+                     stroke=\"#333\" stroke-width=\"2\" fill=\"none\" marker-end=\"url(#arrow)\">\
                      <title>worker {} took {tasks} tasks from {victim_name} at {}</title></path>",
                     x + 8.0,
                     x - 8.0,
                     x + 0.01,
-                    e.worker,
+                    lane_of(e.worker).saturating_sub(1),
                     human(e.start)
                 )?;
+                if few_steals {
+                    writeln!(
+                        out,
+                        "<text x=\"{:.2}\" y=\"{:.1}\" font-size=\"10\">steal: {}</text>",
+                        x + 4.0,
+                        (y0 + y1) / 2.0 + 3.0,
+                        victim.map_or("injector", |_| place.name())
+                    )?;
+                }
             }
         }
 
@@ -427,8 +578,111 @@ impl Trace {
         }
         item(&mut out, Some("#dddddd"), "asleep")?;
         item(&mut out, Some("#cfe0f5"), "asleep in the driver")?;
-        item(&mut out, None, "→ steal (victim to thief)")?;
+        item(&mut out, Some(SEARCH_FILL), "searching")?;
+        item(&mut out, Some("#333"), "→ steal (victim to thief)")?;
+        item(
+            &mut out,
+            Some(WAKE_COLOUR),
+            "→ wake or spawn polled on another lane",
+        )?;
+        item(&mut out, Some(UNPARK_COLOUR), "⇢ unpark (waker to sleeper)")?;
+        item(
+            &mut out,
+            None,
+            "outside: threads outside the workers, and the injector",
+        )?;
         writeln!(out, "</svg>")
+    }
+
+    /// Wake (and spawn) arrows: from the waker's lane to the poll they led to on another lane;
+    /// summed up per pair of lanes and column when there are more than `MAX_WAKE_ARROWS`.
+    fn write_wakes(
+        &self,
+        out: &mut dyn Write,
+        scale: &Scale,
+        from: Duration,
+        to: Duration,
+        mid: &dyn Fn(usize) -> f64,
+    ) -> io::Result<()> {
+        let events = self.events();
+        let lane_of = |worker: Option<usize>| worker.map_or(0, |w| w + 1);
+        let arrows: Vec<(&TraceEvent, &TraceEvent)> = self
+            .wake_pairs()
+            .into_iter()
+            .map(|(w, p)| (&events[w], &events[p]))
+            .filter(|(w, p)| lane_of(w.worker) != lane_of(p.worker))
+            // Both ends may lie outside the window (then clamped to its edge), not both
+            // on one side of it.
+            .filter(|(w, p)| w.start <= to && p.start >= from)
+            .collect();
+        let curve = |out: &mut dyn Write, x0: f64, l0: usize, x1: f64, l1: usize, width: f64| {
+            let (y0, y1) = (mid(l0), mid(l1));
+            let bend = ((x1 - x0) / 2.0).max(6.0);
+            write!(
+                out,
+                "<path class=\"wake\" d=\"M{x0:.2},{y0:.1} C{:.2},{y0:.1} {:.2},{y1:.1} {:.2},{y1:.1}\" \
+                 stroke=\"{WAKE_COLOUR}\" stroke-width=\"{width:.1}\" fill=\"none\" \
+                 marker-end=\"url(#arrow-wake)\">",
+                x0 + bend,
+                x1 - bend,
+                x1 + 0.01
+            )
+        };
+        if arrows.len() <= MAX_WAKE_ARROWS {
+            for (w, p) in arrows {
+                let (x0, x1) = (scale.x(w.start), scale.x(p.start));
+                curve(out, x0, lane_of(w.worker), x1, lane_of(p.worker), 1.2)?;
+                let (verb, task, place) = match w.kind {
+                    TraceKind::Wake { task, to } => ("woke", task, to),
+                    TraceKind::Spawn { task, to } => ("spawned", task, to),
+                    _ => continue,
+                };
+                let from = match p.kind {
+                    TraceKind::Poll { from, .. } => from.name(),
+                    _ => "",
+                };
+                writeln!(
+                    out,
+                    "<title>{} {verb} task {task} into {} at {}; {} polled it (found in {from}) \
+                     at {}</title></path>",
+                    lane_name(w.worker),
+                    if place == super::trace::Place::Injector {
+                        "the injector".to_owned()
+                    } else {
+                        format!("its {}", place.name())
+                    },
+                    human(w.start),
+                    lane_name(p.worker),
+                    human(p.start)
+                )?;
+            }
+            return Ok(());
+        }
+        // Many: one arrow per (waker lane, poller lane, column of the wake).
+        let mut buckets: std::collections::BTreeMap<(usize, usize, usize), (usize, f64, f64)> =
+            Default::default();
+        for (w, p) in &arrows {
+            let (x0, x1) = (scale.x(w.start), scale.x(p.start));
+            let column = ((x0 - LEFT) / WAKE_BUCKET_PX) as usize;
+            let b = buckets
+                .entry((lane_of(w.worker), lane_of(p.worker), column))
+                .or_insert((0, 0.0, 0.0));
+            b.0 += 1;
+            b.1 += x0;
+            b.2 += x1;
+        }
+        for ((l0, l1, _), (n, sum0, sum1)) in buckets {
+            let (x0, x1) = (sum0 / n as f64, sum1 / n as f64);
+            let width = 1.0 + (n as f64).log2().min(4.0);
+            curve(out, x0, l0, x1, l1, width)?;
+            writeln!(
+                out,
+                "<title>{n} wakes or spawns from {} polled on {}</title></path>",
+                lane_name(l0.checked_sub(1)),
+                lane_name(l1.checked_sub(1))
+            )?;
+        }
+        Ok(())
     }
 
     /// The strip above the detail: per worker, the share of each column's time spent polling.
@@ -458,7 +712,7 @@ impl Trace {
         )?;
         for worker in 0..lanes {
             let mut busy = vec![0.0f64; SUMMARY_COLUMNS];
-            for e in self.events().iter().filter(|e| e.worker == worker) {
+            for e in self.events().iter().filter(|e| e.worker == Some(worker)) {
                 if !matches!(e.kind, TraceKind::Poll { .. }) {
                     continue;
                 }
@@ -516,10 +770,14 @@ impl Trace {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scheduler::trace::{TaskSource, Trace, TraceEvent, TraceKind};
+    use crate::scheduler::trace::{ParkEnd, Place, TaskSource, Trace, TraceEvent, TraceKind};
     use crate::task::Id;
 
     fn event(worker: usize, start_us: u64, dur_us: u64, kind: TraceKind) -> TraceEvent {
+        at(Some(worker), start_us, dur_us, kind)
+    }
+
+    fn at(worker: Option<usize>, start_us: u64, dur_us: u64, kind: TraceKind) -> TraceEvent {
         TraceEvent {
             worker,
             start: Duration::from_micros(start_us),
@@ -593,13 +851,22 @@ mod tests {
                     from: TaskSource::Queue,
                 },
             ),
-            event(1, 0, 40, TraceKind::Park { in_driver: true }),
+            event(
+                1,
+                0,
+                40,
+                TraceKind::Park {
+                    in_driver: true,
+                    woke: ParkEnd::Notified,
+                },
+            ),
             event(
                 1,
                 45,
                 0,
                 TraceKind::Steal {
                     victim: Some(0),
+                    from: Place::Queue,
                     tasks: 3,
                 },
             ),
@@ -618,6 +885,7 @@ mod tests {
                 0,
                 TraceKind::Steal {
                     victim: None,
+                    from: Place::Injector,
                     tasks: 1,
                 },
             ),
@@ -627,12 +895,13 @@ mod tests {
         assert_eq!(
             svg.matches("class=\"lane\"").count(),
             3,
-            "the injector and two workers"
+            "the outside lane and two workers"
         );
+        assert!(svg.contains("data-lane=\"outside\""));
         assert_eq!(svg.matches("class=\"poll\"").count(), 3);
         assert_eq!(svg.matches("class=\"park\"").count(), 1);
         assert_eq!(svg.matches("class=\"steal\"").count(), 2);
-        assert!(svg.contains("worker 1 took 3 tasks from worker 0"));
+        assert!(svg.contains("worker 1 took 3 tasks from worker 0 (its queue)"));
         assert!(svg.contains("worker 1 took 1 tasks from the injector"));
         assert!(
             !svg.contains("class=\"summary\""),
@@ -724,6 +993,7 @@ mod tests {
                 0,
                 TraceKind::Steal {
                     victim: Some(0),
+                    from: Place::LifoSlot,
                     tasks: 1,
                 },
             ),
@@ -738,6 +1008,178 @@ mod tests {
             "only the poll inside the window"
         );
         assert_eq!(svg.matches("class=\"steal\"").count(), 1);
+    }
+
+    /// A trace where: outside spawns task 1, worker 0 polls it; during that poll worker 0
+    /// spawns task 2 into its LIFO slot and wakes task 3 into it (pushing 2 out), and unparks
+    /// worker 1; worker 1 searches, steals task 2 from worker 0's queue, polls it; worker 0
+    /// polls task 3 (same lane: no arrow).
+    fn journey() -> Trace {
+        let spawn = |task, to| TraceKind::Spawn {
+            task: Id::for_test(task),
+            to,
+        };
+        Trace::from_events(vec![
+            at(None, 0, 0, spawn(1, Place::Injector)),
+            event(
+                1,
+                0,
+                20,
+                TraceKind::Park {
+                    in_driver: false,
+                    woke: ParkEnd::Notified,
+                },
+            ),
+            event(
+                0,
+                2,
+                30,
+                TraceKind::Poll {
+                    task: Id::for_test(1),
+                    from: TaskSource::Injector,
+                },
+            ),
+            event(0, 5, 0, spawn(2, Place::LifoSlot)),
+            event(
+                0,
+                8,
+                0,
+                TraceKind::LifoDisplaced {
+                    task: Id::for_test(2),
+                },
+            ),
+            event(
+                0,
+                8,
+                0,
+                TraceKind::Wake {
+                    task: Id::for_test(3),
+                    to: Place::LifoSlot,
+                },
+            ),
+            event(0, 9, 0, TraceKind::Unpark { worker: 1 }),
+            event(1, 21, 10, TraceKind::Search { found: true }),
+            event(
+                1,
+                30,
+                0,
+                TraceKind::Steal {
+                    victim: Some(0),
+                    from: Place::Queue,
+                    tasks: 1,
+                },
+            ),
+            event(
+                1,
+                31,
+                10,
+                TraceKind::Poll {
+                    task: Id::for_test(2),
+                    from: TaskSource::Stolen,
+                },
+            ),
+            event(0, 33, 5, lifo_poll(3)),
+        ])
+    }
+
+    #[test]
+    fn wakes_steals_unparks_and_searches_are_drawn_between_the_right_lanes() {
+        let trace = journey();
+        assert_eq!(trace.wake_pairs().len(), 3, "spawn 1, spawn 2, wake 3");
+        let svg = svg_of(&trace, 0, 50);
+        well_formed(&svg);
+        assert_eq!(svg.matches("class=\"lane\"").count(), 3);
+        // Cross-lane: outside to worker 0 (task 1), worker 0 to worker 1 (task 2). Task 3
+        // ran where it was woken: no arrow.
+        assert_eq!(svg.matches("class=\"wake\"").count(), 2);
+        assert!(svg.contains("outside spawned task 1 into the injector"));
+        assert!(svg.contains(
+            "worker 0 spawned task 2 into its lifo at 5.0 µs; worker 1 polled it (found in stolen)"
+        ));
+        assert_eq!(svg.matches("class=\"steal\"").count(), 1);
+        assert!(svg.contains("worker 1 took 1 tasks from worker 0 (its queue)"));
+        assert_eq!(svg.matches("class=\"unpark\"").count(), 1);
+        assert!(svg.contains("worker 0 woke worker 1"));
+        assert_eq!(svg.matches("class=\"search\"").count(), 1);
+        assert!(svg.contains("woke: notified"));
+    }
+
+    #[test]
+    fn many_wakes_are_summed_up_per_column() {
+        // 500 wakes from worker 0, each polled by worker 1 a microsecond later, over 1 ms.
+        let mut events = Vec::new();
+        for i in 0..500u64 {
+            events.push(event(
+                0,
+                2 * i,
+                0,
+                TraceKind::Wake {
+                    task: Id::for_test(i + 1),
+                    to: Place::Queue,
+                },
+            ));
+            events.push(event(
+                1,
+                2 * i + 1,
+                0,
+                TraceKind::Poll {
+                    task: Id::for_test(i + 1),
+                    from: TaskSource::Stolen,
+                },
+            ));
+        }
+        let svg = svg_of(&Trace::from_events(events), 0, 1000);
+        well_formed(&svg);
+        let arrows = svg.matches("class=\"wake\"").count();
+        assert!(
+            (2..=MAX_WAKE_ARROWS).contains(&arrows),
+            "{arrows} wake arrows for 500 wakes"
+        );
+        // Every wake is counted in some arrow's tooltip.
+        let counted: usize = svg
+            .split("<title>")
+            .filter_map(|t| t.split_once(" wakes or spawns from worker 0 polled on worker 1"))
+            .map(|(n, _)| n.parse::<usize>().unwrap())
+            .sum();
+        assert_eq!(counted, 500);
+    }
+
+    #[test]
+    fn many_steals_are_summed_up_per_column() {
+        // 300 steals by worker 1 from worker 0's ready queue, one every 3 µs.
+        let events: Vec<_> = (0..300u64)
+            .map(|i| {
+                event(
+                    1,
+                    3 * i,
+                    0,
+                    TraceKind::Steal {
+                        victim: Some(0),
+                        from: Place::Ready,
+                        tasks: 2,
+                    },
+                )
+            })
+            .collect();
+        let svg = svg_of(&Trace::from_events(events), 0, 1000);
+        well_formed(&svg);
+        let arrows = svg.matches("class=\"steal\"").count();
+        assert!(
+            (2..=MAX_STEAL_ARROWS).contains(&arrows),
+            "{arrows} steal arrows for 300 steals"
+        );
+        let (mut steals, mut tasks) = (0, 0);
+        for t in svg.split("<title>").skip(1) {
+            if let Some((n, rest)) = t.split_once(" steals (") {
+                steals += n.parse::<usize>().unwrap();
+                let (k, rest) = rest
+                    .split_once(" tasks) by worker 1 from worker 0")
+                    .unwrap();
+                assert!(rest.starts_with("</title>"));
+                tasks += k.parse::<usize>().unwrap();
+            }
+        }
+        assert_eq!((steals, tasks), (300, 600));
     }
 
     #[test]

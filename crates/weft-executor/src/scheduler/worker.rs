@@ -20,7 +20,8 @@
 //! 4. Its own FIFO queue (`crossbeam_deque::Worker`, capped at `QUEUE_CAP`: when full, half
 //!    of it moves to the injector, which also keeps crossbeam's buffer from growing and
 //!    shrinking on every burst). Both local queues are stealable.
-//! 5. The injector, taking a batch into its own queue.
+//! 5. If the queue was empty: the ready queue, then the LIFO slot, over their caps.
+//! 6. The injector, taking a batch into its own queue.
 //!
 //! # Yielding
 //!
@@ -101,7 +102,7 @@
 //! for a task and never reachable from anywhere else. `WorkerLocal` is what the code the
 //! loop calls reaches again, through the thread-local context (`context::with_worker`):
 //!
-//! - A task's poll (`task.run()` in `run_worker`): a spawn (`Shared::spawn`: `cells.alloc`,
+//! - A task's poll (`task.run()` in `Worker::poll`): a spawn (`Shared::spawn`: `cells.alloc`,
 //!   `add_pending`, `spawned`), a wake or yield (`schedule_local`, `schedule_yield`, which
 //!   may `refill_from_injector`), the task completing (`release`, then `free_cell` into
 //!   `cells`), a `Runtime` dropped inside the task (`Shared::shutdown`: `settle`).
@@ -127,7 +128,8 @@
 use super::context;
 use super::metrics::{bump, LocalStats};
 use super::park;
-use super::trace::{TaskSource, TraceKind, TraceLocal};
+use super::poll::PollSite;
+use super::trace::{ParkEnd, Place, TaskSource, TraceKind, TraceLocal};
 use super::{Remote, Shared, WorkerQueues};
 use crate::sync::deque::Worker as LocalQueue;
 use crate::task::alloc::LocalCache;
@@ -137,7 +139,7 @@ use crate::task::Notified;
 use crossbeam_utils::Backoff;
 use std::cell::Cell;
 use std::ptr::NonNull;
-use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -223,37 +225,13 @@ pub(crate) struct WorkerLocal {
     batches: Batches,
     /// Free task cells (see `task/alloc.rs`).
     pub(crate) cells: LocalCache,
+    /// What is done around each poll (see `poll.rs`).
+    poll_site: PollSite,
 }
 
 /// The body of a worker thread.
 pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: WorkerQueues) {
-    let n = shared.num_workers();
-    let WorkerQueues { queue, ready } = queues;
-    let worker = Box::new(Worker {
-        core: Core {
-            tick: 0,
-            lifo_polls: 0,
-            ready_polls: 0,
-            searching: false,
-            injector_trickle: false,
-            rng: 0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B),
-            from: TaskSource::Queue,
-            lifo_seen: vec![std::ptr::null_mut(); n].into_boxed_slice(),
-        },
-        local: WorkerLocal {
-            index,
-            remote: NonNull::from(&*shared.remotes[index]),
-            queue,
-            ready,
-            maybe_ready: Cell::new(false),
-            delivering: Cell::new(false),
-            stats: LocalStats::default(),
-            trace: TraceLocal::new(index, shared.config.trace_limit, shared.config.epoch),
-            batches: Batches::new(index, shared.owned.num_shards()),
-            cells: LocalCache::new(),
-            shared,
-        },
-    });
+    let worker = Worker::new(shared, index, queues);
     // (The thread entered the runtime already: see `thread::spawn`.)
     // SAFETY: a fresh box, ours.
     unsafe { run_worker(Box::into_raw(worker)) }
@@ -277,25 +255,7 @@ unsafe fn run_worker(worker: *mut Worker) {
             break;
         };
         // SAFETY: as above.
-        if unsafe { (*worker).local.trace.on() } {
-            // SAFETY: as above.
-            let from = unsafe { (*worker).core.from };
-            let kind = TraceKind::Poll {
-                task: task.id(),
-                from,
-            };
-            let start = Instant::now();
-            task.run();
-            if context::worker_ptr() != worker {
-                shared.hand_off_done();
-                return;
-            }
-            // SAFETY: as above.
-            unsafe { (*worker).local.trace.record(start, kind) };
-            continue;
-        }
-        task.run();
-        if context::worker_ptr() != worker {
+        if !unsafe { Worker::poll(worker, task) } {
             // Handed off in the poll: another thread runs the worker now.
             shared.hand_off_done();
             return;
@@ -355,6 +315,136 @@ pub(crate) fn hand_off() -> bool {
 }
 
 impl Worker {
+    /// Worker `index`'s state, around its ends of its queues.
+    pub(super) fn new(shared: Arc<Shared>, index: usize, queues: WorkerQueues) -> Box<Worker> {
+        let n = shared.num_workers();
+        let WorkerQueues { queue, ready } = queues;
+        Box::new(Worker {
+            core: Core {
+                tick: 0,
+                lifo_polls: 0,
+                ready_polls: 0,
+                searching: false,
+                injector_trickle: false,
+                rng: 0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B),
+                from: TaskSource::Queue,
+                lifo_seen: vec![std::ptr::null_mut(); n].into_boxed_slice(),
+            },
+            local: WorkerLocal {
+                index,
+                remote: NonNull::from(&*shared.remotes[index]),
+                queue,
+                ready,
+                maybe_ready: Cell::new(false),
+                delivering: Cell::new(false),
+                stats: LocalStats::default(),
+                trace: TraceLocal::new(index, shared.config.trace_limit, shared.config.epoch),
+                batches: Batches::new(index, shared.owned.num_shards()),
+                cells: LocalCache::new(),
+                poll_site: PollSite::new(&shared.config, index),
+                shared,
+            },
+        })
+    }
+
+    /// Gives back the worker's ends of its queues (the current-thread flavour keeps them
+    /// between its `block_on` calls). The caller settled and published first.
+    pub(super) fn into_queues(self: Box<Self>) -> WorkerQueues {
+        let Worker { local, .. } = *self;
+        WorkerQueues {
+            queue: local.queue,
+            ready: local.ready,
+        }
+    }
+
+    /// Polls `task`, recording the poll in the trace: the poll site of both flavours
+    /// (`current_thread.rs` calls it too). Returns false if the poll handed the worker to
+    /// another thread, which then owns it.
+    ///
+    /// # Safety
+    ///
+    /// This thread owns `worker`.
+    #[inline]
+    pub(super) unsafe fn poll(worker: *mut Worker, task: Notified) -> bool {
+        // SAFETY: the caller's.
+        let w = unsafe { &(*worker).local };
+        // One branch for both the trace and slow-poll timing (see `PollSite::watched`).
+        if w.poll_site.watched() {
+            // SAFETY: the caller's: this thread owns the worker.
+            return unsafe { Worker::run_watched(worker, task) };
+        }
+        w.poll_site.note(&task);
+        task.run();
+        context::worker_ptr() == worker
+    }
+
+    /// Polls `task` with the trace recording it and/or slow polls timed. Returns false if
+    /// the poll handed the worker to another thread (then its slow poll is not reported:
+    /// blocking in place is what it is for).
+    ///
+    /// # Safety
+    ///
+    /// This thread owns `worker`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn run_watched(worker: *mut Worker, task: Notified) -> bool {
+        // SAFETY: the caller's.
+        let (from, w) = unsafe { ((*worker).core.from, &(*worker).local) };
+        let traced = w.trace.on().then(|| {
+            let header = task.header();
+            if let (0, Some(name)) = (header.poll_stats().0, header.spawned.name()) {
+                w.trace.record_name(header.id, name);
+            }
+            let kind = TraceKind::Poll {
+                task: task.id(),
+                from,
+            };
+            (Instant::now(), kind)
+        });
+        let timer = w.poll_site.begin(&task);
+        task.run();
+        if context::worker_ptr() != worker {
+            return false;
+        }
+        // SAFETY: the caller's, and we still own it (checked just above).
+        let w = unsafe { &(*worker).local };
+        w.poll_site.end(timer);
+        if let Some((start, kind)) = traced {
+            w.trace.record(start, kind);
+        }
+        true
+    }
+
+    /// For the current-thread flavour: the next task this worker has (steps 0-5 of the
+    /// header), without searching or parking.
+    ///
+    /// # Safety
+    ///
+    /// This thread owns `worker`.
+    #[inline]
+    pub(super) unsafe fn next_ready(worker: *mut Worker) -> Option<Notified> {
+        // SAFETY: the caller's; disjoint halves, as in `next_task`.
+        let (core, w) = unsafe { (&mut (*worker).core, &(*worker).local) };
+        let task = core.next_local(w)?;
+        bump(&w.stats.polls, 1);
+        Some(task)
+    }
+
+    /// For the current-thread flavour: parks as an idle worker does (see "Parking").
+    ///
+    /// # Safety
+    ///
+    /// This thread owns `worker`.
+    pub(super) unsafe fn park_idle(worker: *mut Worker) {
+        // SAFETY: the caller's; disjoint halves, as in `next_task`.
+        let (core, w) = unsafe { (&mut (*worker).core, &(*worker).local) };
+        core.park(w);
+        if core.searching {
+            // A notifier woke us as a searcher (`idle.rs`, rule 2).
+            core.stop_searching(w);
+        }
+    }
+
     /// The next task to poll, after parking as long as there is none; `None` at shutdown.
     ///
     /// # Safety
@@ -408,7 +498,7 @@ impl Worker {
 }
 
 impl Core {
-    /// Steps 1-5 of the header comment.
+    /// Steps 0-6 of the header comment (docs/scheduling.md numbers them the same).
     fn next_local(&mut self, w: &WorkerLocal) -> Option<Notified> {
         let tick = self.tick.wrapping_add(1);
         self.tick = tick;
@@ -485,6 +575,16 @@ impl Core {
         if !park::start_searching(&w.shared.idle, &mut self.searching) {
             return None;
         }
+        let start = w.trace.clock();
+        let found = self.search_rounds(w);
+        w.trace.span(start, || TraceKind::Search {
+            found: found.is_some(),
+        });
+        found
+    }
+
+    /// The looks of a search (see `search`).
+    fn search_rounds(&mut self, w: &WorkerLocal) -> Option<Notified> {
         // The LIFO slots are compared with our previous look (the end of the previous
         // search, or before we slept) now, and again after a full spin: a task seen in
         // the same slot at both looks has waited at least that long behind one poll.
@@ -528,6 +628,8 @@ impl Core {
         });
     }
 
+    // Not inlined into the run loop: its trace of the park's end would grow the loop.
+    #[inline(never)]
     fn park(&mut self, w: &WorkerLocal) {
         let shared = &*w.shared;
         bump(&w.stats.parks, 1);
@@ -535,12 +637,13 @@ impl Core {
         w.settle();
         // What other workers gave back while we ran: keep a cache's worth, free the rest.
         w.cells.trim(&w.remote().free);
-        let start = w.trace.on().then(Instant::now);
+        let start = w.trace.clock();
+        let ready_before = if start.is_some() { w.ready.len() } else { 0 };
         // Register, look once more, sleep, unregister (see `park.rs`).
-        let in_driver = park::park_worker(shared, w.index, &mut self.searching, &w.delivering);
-        if let Some(start) = start {
-            w.trace.record(start, TraceKind::Park { in_driver });
-        }
+        let woke = park::park_worker(shared, w.index, &mut self.searching, &w.delivering);
+        w.trace
+            .span(start, || w.park_end(start, ready_before, woke));
+        w.poll_site.refresh_clock();
         // Tasks woken by the driver landed in our ready queue; share them.
         if w.ready.len() + w.queue.len() > 1 {
             shared.notify_parked_local();
@@ -569,12 +672,15 @@ impl WorkerLocal {
     }
 
     /// Hands our counters and trace events over to where other threads read them.
-    fn publish(&self) {
+    pub(super) fn publish(&self) {
         self.stats.publish(&self.remote().stats);
+        let slow = self.poll_site.slow_polls();
+        self.remote().stats.slow_polls.store(slow, Relaxed);
         self.trace.publish(&self.remote().trace);
     }
 
     fn maintenance(&self) {
+        self.poll_site.refresh_clock();
         self.publish();
         self.settle();
         self.poll_driver();
@@ -583,20 +689,69 @@ impl WorkerLocal {
         }
     }
 
+    /// Why a park ended, for the trace: notified, else a task the driver woke into our
+    /// ready queue, else the watcher's interval passed, else spurious.
+    #[cold]
+    fn park_end(&self, start: Option<Instant>, ready_before: usize, woke: park::Woke) -> TraceKind {
+        let slept = start.map_or(Duration::ZERO, |s| s.elapsed());
+        let why = if woke.notified {
+            ParkEnd::Notified
+        } else if woke.in_driver && self.ready.len() > ready_before {
+            ParkEnd::DriverEvent
+        } else if woke.in_driver && slept >= WATCH_INTERVAL {
+            ParkEnd::WatcherTimeout
+        } else {
+            ParkEnd::Spurious
+        };
+        TraceKind::Park {
+            in_driver: woke.in_driver,
+            woke: why,
+        }
+    }
+
     /// Called for a task spawned on this worker.
     pub(crate) fn spawned(&self, task: Notified) {
         bump(&self.stats.spawned, 1);
-        self.schedule_local(task);
+        let to = || self.landing(Place::LifoSlot);
+        self.trace.event(|| TraceKind::Spawn {
+            task: task.id(),
+            to: to(),
+        });
+        self.place_local(task);
+    }
+
+    /// Queues a task woken on this worker (see `place_local`).
+    pub(crate) fn schedule_local(&self, task: Notified) {
+        let to = || self.landing(Place::LifoSlot);
+        self.trace.event(|| TraceKind::Wake {
+            task: task.id(),
+            to: to(),
+        });
+        self.place_local(task);
+    }
+
+    /// Where a task queued now goes, for the trace (recorded before it goes, so that the
+    /// wake comes before any poll of the task): the ready queue while the driver delivers
+    /// events, else `usual`.
+    fn landing(&self, usual: Place) -> Place {
+        if self.delivering.get() {
+            Place::Ready
+        } else {
+            usual
+        }
     }
 
     /// Queues a task on this worker: in the LIFO slot (spawn, wake), or in the ready queue
     /// (woken while the driver delivers events).
-    pub(crate) fn schedule_local(&self, task: Notified) {
+    #[inline(always)]
+    fn place_local(&self, task: Notified) {
         if self.delivering.get() {
             self.push_ready(task);
             return;
         }
         if let Some(prev) = self.remote().lifo.put(task) {
+            self.trace
+                .event(|| TraceKind::LifoDisplaced { task: prev.id() });
             self.push_back(prev);
             self.shared.notify_parked_local();
             return;
@@ -612,6 +767,8 @@ impl WorkerLocal {
     /// would run again at once while tasks spawned from outside wait in the injector for
     /// the next maintenance tick, 61 polls away: a task that yields in a loop would let
     /// the injector advance one batch per 61 of its polls.
+    ///
+    /// Not traced (see `TraceKind::Wake`): the hottest path of all stays as it is.
     pub(crate) fn schedule_yield(&self, task: Notified) {
         if self.delivering.get() {
             self.push_ready(task);
@@ -640,13 +797,22 @@ impl WorkerLocal {
     #[inline]
     fn push_capped(&self, queue: &LocalQueue<Notified>, task: Notified) {
         if queue.len() >= QUEUE_CAP {
+            let mut moved = 0;
             for _ in 0..QUEUE_CAP / 2 {
                 match queue.pop() {
                     Some(t) => self.shared.injector.push(t),
                     None => break,
                 }
+                moved += 1;
             }
             bump(&self.stats.overflows, 1);
+            let from = if std::ptr::eq(queue, &self.ready) {
+                Place::Ready
+            } else {
+                Place::Queue
+            };
+            self.trace
+                .event(|| TraceKind::Overflow { from, tasks: moved });
         }
         queue.push(task);
     }

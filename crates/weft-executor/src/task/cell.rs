@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! +--------------------------------------------+
-//! | Header: state word | vtable | id | list slot, shard, membership |  <- wakers and queues point here
+//! | Header: state word | vtable | id | spawned | list slot, shard, membership |  <- wakers and queues point here
 //! | scheduler hook (S)                         |
 //! | join waker slot: Option<Waker>             |
 //! | stage: Running(F) | Finished(output) | Consumed
@@ -19,16 +19,20 @@
 
 use super::error::JoinError;
 use super::id::Id;
+use super::spawned::Spawned;
 use super::state::{self, Snapshot, State, ToIdle, ToRunning, Wake};
 use super::waker::{enter_drop, enter_poll, leave_poll, waker_ref};
 use super::{Notified, Schedule};
 use crate::sync::UnsafeCell;
+// std's, not the loom shim's: the poll counts are statistics no protocol depends on.
 use std::alloc::Layout;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll, Waker};
 
 /// Type-erased operations on a cell, one static table per `(future, scheduler)` type.
@@ -56,6 +60,14 @@ pub(crate) struct Header {
     pub(crate) vtable: &'static Vtable,
     /// The task's id (see `id.rs`). Fixed at spawn.
     pub(crate) id: Id,
+    /// Where it was spawned, and its name (see `spawned.rs`). Fixed at spawn.
+    pub(crate) spawned: Spawned,
+    /// Polls so far (the low 32 bits, wrapping), and when the last began (the high 32
+    /// bits: milliseconds since the runtime's epoch, from its poll site's coarse clock;
+    /// wraps after 49 days). One word, so a poll costs one load and one store: written by
+    /// the poll site holding the task's one `Notified`, no read-modify-write; read by
+    /// `Handle::dump`.
+    pub(crate) poll_stamp: AtomicU64,
     /// The task's slot in its shard of the owned list while linked; guarded by the
     /// shard's mutex.
     pub(crate) slot: UnsafeCell<u32>,
@@ -63,7 +75,7 @@ pub(crate) struct Header {
     pub(crate) shard: u16,
     /// Where the task stands with the owned list: `list::{UNLINKED, LINKED, PENDING,
     /// PENDING_DONE}`, guarded as `list.rs` explains. (Packed beside `slot` and `shard`:
-    /// the header is 32 bytes.)
+    /// the header is 48 bytes.)
     pub(crate) membership: UnsafeCell<u8>,
 }
 
@@ -71,7 +83,7 @@ pub(crate) struct Header {
 // immutable after creation, or guarded (`slot` and `membership` as `list.rs` says).
 unsafe impl Send for Header {}
 // SAFETY: shared, a header is read through atomics (the state), fields written once
-// before it is shared (`vtable`, `id`, `shard`), or fields guarded by the owned list's shard
+// before it is shared (`vtable`, `id`, `spawned`, `shard`), an atomic (`poll_stamp`), or fields guarded by the owned list's shard
 // lock or its owner's protocol (`slot`, `membership`: see `list.rs`).
 unsafe impl Sync for Header {}
 
@@ -89,10 +101,12 @@ pub(crate) struct TaskCell<F: Future, S> {
     stage: UnsafeCell<Stage<F>>,
 }
 
+// No `Send` bound here: a local task's future and output need not be `Send` (see
+// `task::new_local_task`, whose caller keeps them on one thread).
 impl<F, S> TaskCell<F, S>
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future + 'static,
+    F::Output: 'static,
     S: Schedule,
 {
     const VTABLE: Vtable = Vtable {
@@ -111,6 +125,7 @@ where
         future: F,
         scheduler: S,
         id: Id,
+        spawned: Spawned,
         shard: u16,
         memory: impl FnOnce(Layout) -> NonNull<u8>,
     ) -> NonNull<Header> {
@@ -120,6 +135,8 @@ where
                 state: State::new(),
                 vtable: &Self::VTABLE,
                 id,
+                spawned,
+                poll_stamp: AtomicU64::new(0),
                 slot: UnsafeCell::new(0),
                 shard,
                 membership: UnsafeCell::new(super::list::UNLINKED),
@@ -194,12 +211,12 @@ where
                         if let Err(p) = catch_unwind(AssertUnwindSafe(move || drop(out))) {
                             crate::unwind::drop_payload(p);
                         }
-                        cell.complete(Err(JoinError::panic(panic)))
+                        cell.complete(Err(JoinError::panic(cell.header.id, panic)))
                     }
                 }
             }
             // The future was dropped during the unwind (`DropFutureOnUnwind`).
-            Err(panic) => cell.complete(Err(JoinError::panic(panic))),
+            Err(panic) => cell.complete(Err(JoinError::panic(cell.header.id, panic))),
         };
         Self::release(ptr, refs);
     }
@@ -231,8 +248,8 @@ where
         let res = catch_unwind(AssertUnwindSafe(|| self.set_stage(Stage::Consumed)));
         let _ = leave_poll(outer);
         let err = match res {
-            Ok(()) => JoinError::cancelled(),
-            Err(panic) => JoinError::panic(panic),
+            Ok(()) => JoinError::cancelled(self.header.id),
+            Err(panic) => JoinError::panic(self.header.id, panic),
         };
         self.complete(Err(err))
     }
@@ -288,7 +305,7 @@ where
             Ok(None) => return,
             Err(payload) => payload,
         };
-        self.scheduler.unhandled_panic(panic);
+        self.scheduler.unhandled_panic(&self.header, panic);
     }
 
     /// Drops `n` references, freeing the cell if they were the last. Takes the raw pointer,
@@ -466,6 +483,23 @@ impl<T> RawTask<T> {
 
 /// Operations on any cell through its header.
 impl Header {
+    /// Counts a poll about to begin at `now`, given as `poll_stamp`'s high half
+    /// (milliseconds shifted left by 32). By the holder of the task's `Notified`, before it
+    /// runs it.
+    #[inline]
+    pub(crate) fn note_poll(&self, now: u64) {
+        let polls = self.poll_stamp.load(Relaxed) as u32;
+        self.poll_stamp
+            .store(now | u64::from(polls.wrapping_add(1)), Relaxed);
+    }
+
+    /// Polls so far (modulo 2^32), and when the last began, in milliseconds since the
+    /// runtime's epoch (modulo 2^32).
+    pub(crate) fn poll_stats(&self) -> (u32, u32) {
+        let w = self.poll_stamp.load(Relaxed);
+        (w as u32, (w >> 32) as u32)
+    }
+
     pub(crate) fn abort(ptr: NonNull<Header>) {
         // SAFETY: the caller holds a reference.
         let header = unsafe { ptr.as_ref() };
@@ -511,8 +545,8 @@ impl Header {
 #[cfg(all(test, not(weft_loom), target_pointer_width = "64"))]
 mod tests {
     #[test]
-    fn the_header_is_thirty_two_bytes() {
+    fn the_header_is_forty_eight_bytes() {
         // Every task pays for it: keep it packed (see the `membership` field).
-        assert_eq!(std::mem::size_of::<super::Header>(), 32);
+        assert_eq!(std::mem::size_of::<super::Header>(), 48);
     }
 }

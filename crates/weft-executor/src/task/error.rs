@@ -1,5 +1,6 @@
 //! The error a `JoinHandle` resolves to when its task did not produce an output.
 
+use super::id::Id;
 use std::any::Any;
 use std::fmt;
 
@@ -17,8 +18,16 @@ use std::fmt;
 /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
 /// ```
 pub struct JoinError {
+    id: Id,
     repr: Repr,
 }
+
+// SAFETY: the only thing not `Sync` inside is the panic payload (`Box<dyn Any + Send>`).
+// Through `&JoinError` the payload is only downcast to `&str` or `String` (`Display`,
+// `Debug`), which reads it only if it is one of those, both `Sync`; every other access
+// takes the error by value. So sharing a `&JoinError` between threads shares no `!Sync`
+// value. (tokio's JoinError is `Sync` for the same reason.)
+unsafe impl Sync for JoinError {}
 
 enum Repr {
     Cancelled,
@@ -26,16 +35,23 @@ enum Repr {
 }
 
 impl JoinError {
-    pub(crate) fn cancelled() -> JoinError {
+    pub(crate) fn cancelled(id: Id) -> JoinError {
         JoinError {
+            id,
             repr: Repr::Cancelled,
         }
     }
 
-    pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> JoinError {
+    pub(crate) fn panic(id: Id, payload: Box<dyn Any + Send + 'static>) -> JoinError {
         JoinError {
+            id,
             repr: Repr::Panic(payload),
         }
+    }
+
+    /// The id of the task that failed (see [`JoinHandle::id`](crate::JoinHandle::id)).
+    pub fn id(&self) -> Id {
+        self.id
     }
 
     /// True if the task was cancelled: aborted, or dropped at runtime shutdown.
@@ -78,10 +94,10 @@ impl JoinError {
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
-            Repr::Cancelled => f.write_str("task was cancelled"),
+            Repr::Cancelled => write!(f, "task {} was cancelled", self.id),
             Repr::Panic(p) => match crate::unwind::panic_message(p.as_ref()) {
-                Some(msg) => write!(f, "task panicked: {msg}"),
-                None => f.write_str("task panicked"),
+                Some(msg) => write!(f, "task {} panicked: {msg}", self.id),
+                None => write!(f, "task {} panicked", self.id),
             },
         }
     }
@@ -90,10 +106,10 @@ impl fmt::Display for JoinError {
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
-            Repr::Cancelled => f.write_str("JoinError::Cancelled"),
+            Repr::Cancelled => write!(f, "JoinError::Cancelled({:?})", self.id),
             Repr::Panic(p) => match crate::unwind::panic_message(p.as_ref()) {
-                Some(msg) => write!(f, "JoinError::Panic({msg:?})"),
-                None => f.write_str("JoinError::Panic(..)"),
+                Some(msg) => write!(f, "JoinError::Panic({:?}, {msg:?})", self.id),
+                None => write!(f, "JoinError::Panic({:?}, ..)", self.id),
             },
         }
     }
@@ -102,8 +118,7 @@ impl fmt::Debug for JoinError {
 impl std::error::Error for JoinError {}
 
 impl From<JoinError> for std::io::Error {
-    /// An `io::Error` of kind `Other` carrying the error's message (a panic payload is not
-    /// `Sync`, so it cannot travel inside an `io::Error`).
+    /// An `io::Error` of kind `Other` carrying the error's message.
     fn from(e: JoinError) -> std::io::Error {
         std::io::Error::other(e.to_string())
     }

@@ -251,6 +251,23 @@ impl OwnedTasks {
         all
     }
 
+    /// Calls `f` on the header of every linked task, one shard's lock at a time, and
+    /// collects what it returns. `f` runs under the lock: it must only read the header
+    /// (no waker, no user value: see the guide's rule on locks). Tasks still pending in a
+    /// worker's batch are not linked yet, so not seen.
+    pub(crate) fn inspect<T>(&self, mut f: impl FnMut(&Header) -> T) -> Vec<T> {
+        let mut out = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            for ptr in shard.slots.iter().flatten() {
+                // SAFETY: a linked task is alive: the list holds a reference, which only
+                // an unlink (under this lock, which we hold) gives up.
+                out.push(f(unsafe { ptr.as_ref() }));
+            }
+        }
+        out
+    }
+
     /// Number of tasks alive (linked), summed over the shards.
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| s.lock().len).sum()

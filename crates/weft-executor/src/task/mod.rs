@@ -7,6 +7,8 @@
 //! - `join`: `JoinHandle` and `AbortHandle`.
 //! - `list`: the runtime's sharded list of owned tasks, used to drop them all at shutdown.
 //! - `alloc`: per-worker caches of free cells.
+//! - `id`: task ids, handed out in per-thread blocks.
+//! - `spawned`: where a task was spawned and its name, one word of the header.
 
 pub(crate) mod alloc;
 pub(crate) mod cell;
@@ -14,6 +16,7 @@ mod error;
 pub(crate) mod id;
 mod join;
 pub(crate) mod list;
+pub(crate) mod spawned;
 pub(crate) mod state;
 pub(crate) mod waker;
 
@@ -25,6 +28,7 @@ pub use id::Id;
 pub use join::{AbortHandle, JoinHandle};
 
 use cell::{Header, TaskCell};
+use spawned::Spawned;
 use std::any::Any;
 use std::future::Future;
 use std::io::Write;
@@ -33,12 +37,36 @@ use std::ptr::NonNull;
 /// The hook for panics nobody observes (`Builder::on_task_panic`).
 pub(crate) type PanicHook = std::sync::Arc<dyn Fn(Box<dyn Any + Send>) + Send + Sync>;
 
+/// Names a task in reports: `task 7 "conn 7" (spawned at src/main.rs:10:5)`, where `kind`
+/// is "task" or "blocking task". The panic report, the slow-poll report and the task dump
+/// all name tasks so.
+pub(crate) fn describe<'a>(
+    kind: &'a str,
+    id: Id,
+    name: Option<&'a str>,
+    location: &'a std::panic::Location<'a>,
+) -> impl std::fmt::Display + 'a {
+    struct Describe<'a>(&'a str, Id, Option<&'a str>, &'a std::panic::Location<'a>);
+    impl std::fmt::Display for Describe<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{} {}", self.0, self.1)?;
+            if let Some(name) = self.2 {
+                write!(f, " {name:?}")?;
+            }
+            write!(f, " (spawned at {})", self.3)
+        }
+    }
+    Describe(kind, id, name, location)
+}
+
 /// Reports a panic no `JoinHandle` will see: to the hook if there is one, else one line on
-/// stderr. `what` names the kind of task ("task", "blocking task"). Never unwinds: a hook
-/// that panics is reported in its turn (see `unwind.rs`), and a failing stderr is ignored.
+/// stderr naming the task. `what` names the kind of task ("task", "blocking task"). Never
+/// unwinds: a hook that panics is reported in its turn (see `unwind.rs`), and a failing
+/// stderr is ignored.
 pub(crate) fn report_unhandled_panic(
     hook: Option<&PanicHook>,
     what: &str,
+    task: &Header,
     payload: Box<dyn Any + Send>,
 ) {
     match hook {
@@ -50,8 +78,14 @@ pub(crate) fn report_unhandled_panic(
                 crate::unwind::panic_message(payload.as_ref()).unwrap_or("<non-string payload>");
             let _ = writeln!(
                 std::io::stderr().lock(),
-                "weft: a {what} panicked and nobody awaited its JoinHandle: {msg} \
-                 (set Builder::on_task_panic to handle this differently)"
+                "weft: {} panicked and nobody awaited its JoinHandle: {msg} \
+                 (set Builder::on_task_panic to handle this differently)",
+                describe(
+                    what,
+                    task.id,
+                    task.spawned.name().map(|n| &**n),
+                    task.spawned.location()
+                )
             );
             crate::unwind::drop_payload(payload);
         }
@@ -68,8 +102,8 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     /// Unlink a finished task from the owned-task list. Returns true if the caller drops
     /// the list's reference now (false: it was not linked, or a batch drops it later).
     fn release(&self, task: NonNull<Header>) -> bool;
-    /// A panic that no `JoinHandle` will see.
-    fn unhandled_panic(&self, payload: Box<dyn Any + Send>);
+    /// A panic that no `JoinHandle` will see, of the task of `task`.
+    fn unhandled_panic(&self, task: &Header, payload: Box<dyn Any + Send>);
     /// Frees a cell of `layout` that was spawned into list shard `home`.
     ///
     /// # Safety
@@ -87,7 +121,10 @@ pub(crate) trait Schedule: Send + Sync + 'static {
 pub(crate) struct Notified(NonNull<Header>);
 
 // SAFETY: a Notified is a counted reference to a Send + Sync header; the future inside
-// is Send and only touched by whoever holds RUNNING.
+// is Send and only touched by whoever holds RUNNING, or it is a local task's, which its
+// scheduler runs only on its own thread (`new_local_task`): elsewhere a Notified is only
+// queued or dropped, which touches the state word and, for the last reference, drops a
+// finished cell (a waker, an output or error no JoinHandle holds any more: see there).
 unsafe impl Send for Notified {}
 
 impl Notified {
@@ -104,6 +141,12 @@ impl Notified {
     /// The task's id.
     pub(crate) fn id(&self) -> Id {
         Header::id_of(self.0)
+    }
+
+    /// The task's header: its id, spawn location, name and poll counts.
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: we hold a reference.
+        unsafe { self.0.as_ref() }
     }
 
     /// Polls the task once (or cancels it), consuming this reference.
@@ -127,8 +170,11 @@ impl std::fmt::Debug for Notified {
     }
 }
 
-/// Makes a task. Returns the first `Notified`, the `JoinHandle`, and the raw pointer that
-/// carries the owned-list reference (to insert into the list, or to shut down at once).
+/// Makes a task, spawned where the caller was called. Returns the first `Notified`, the
+/// `JoinHandle`, and the raw pointer that carries the owned-list reference (to insert into
+/// the list, or to shut down at once).
+#[cfg(weft_loom)]
+#[track_caller]
 pub(crate) fn new_task<F, S>(
     future: F,
     scheduler: S,
@@ -139,7 +185,8 @@ where
     F::Output: Send + 'static,
     S: Schedule,
 {
-    new_task_in(future, scheduler, shard, alloc::alloc_global)
+    let spawned = Spawned::at(std::panic::Location::caller());
+    new_task_in(future, scheduler, shard, spawned, alloc::alloc_global)
 }
 
 /// `new_task`, with the cell's memory from `memory` (given the cell's layout): the
@@ -148,6 +195,7 @@ pub(crate) fn new_task_in<F, S>(
     future: F,
     scheduler: S,
     shard: u16,
+    spawned: Spawned,
     memory: impl FnOnce(std::alloc::Layout) -> NonNull<u8>,
 ) -> (Notified, JoinHandle<F::Output>, NonNull<Header>)
 where
@@ -155,7 +203,41 @@ where
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let ptr = TaskCell::allocate(future, scheduler, Id::next(), shard, memory);
+    let ptr = TaskCell::allocate(future, scheduler, Id::next(), spawned, shard, memory);
+    (Notified(ptr), JoinHandle::new(ptr), ptr)
+}
+
+/// Makes a local task: its future (and output) need not be `Send`. Returns what
+/// [`new_task`] returns; the cell's memory is the global allocator's.
+///
+/// # Safety
+///
+/// The caller's scheduler runs the task (`Notified::run`) and shuts it down
+/// (`shutdown_task`) only on the thread calling this, and keeps the owned-list reference
+/// until one of them completed the task: so the future is polled and dropped on this
+/// thread only. The output is dropped by the runner (this thread), or by the
+/// `JoinHandle`, which is `Send` only if the output is; a cell freed elsewhere (its last
+/// `Notified` or waker dropped on another thread) holds no future and no unread output.
+#[track_caller]
+pub(crate) unsafe fn new_local_task<F, S>(
+    future: F,
+    scheduler: S,
+    shard: u16,
+) -> (Notified, JoinHandle<F::Output>, NonNull<Header>)
+where
+    F: Future + 'static,
+    F::Output: 'static,
+    S: Schedule,
+{
+    let spawned = Spawned::at(std::panic::Location::caller());
+    let ptr = TaskCell::allocate(
+        future,
+        scheduler,
+        Id::next(),
+        spawned,
+        shard,
+        alloc::alloc_global,
+    );
     (Notified(ptr), JoinHandle::new(ptr), ptr)
 }
 

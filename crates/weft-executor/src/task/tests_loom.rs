@@ -46,7 +46,7 @@ impl Schedule for Sched {
     fn release(&self, task: NonNull<Header>) -> bool {
         self.0.owned.remove(task)
     }
-    fn unhandled_panic(&self, _payload: Box<dyn Any + Send>) {}
+    fn unhandled_panic(&self, _task: &Header, _payload: Box<dyn Any + Send>) {}
 }
 
 impl Sched {

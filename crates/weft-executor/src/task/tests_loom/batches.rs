@@ -116,7 +116,7 @@ impl Schedule for Sched {
             _ => self.0.owned.remove(task),
         }
     }
-    fn unhandled_panic(&self, _payload: Box<dyn Any + Send>) {}
+    fn unhandled_panic(&self, _task: &Header, _payload: Box<dyn Any + Send>) {}
     unsafe fn free_cell(&self, ptr: NonNull<u8>, layout: Layout, _home: u16) {
         let mut freed = self.0.freed.lock().unwrap();
         let addr = ptr.as_ptr() as usize;

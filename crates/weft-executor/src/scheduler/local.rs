@@ -1,0 +1,195 @@
+//! Local tasks: futures that are not `Send`, run on the one thread that owns their set.
+//!
+//! A set (`LocalShared`, behind the public `LocalSet`) has its own run queue, its own owned
+//! list, and the waker of whoever runs it. Its tasks are cells of `task/` like any other
+//! (`task::new_local_task`), so their wakers, `JoinHandle`s and `AbortHandle`s work from
+//! any thread: a wake from anywhere queues the task here and wakes the runner; only the
+//! runner, on the owner thread, pops and polls (`run_some`), and only the owner shuts the
+//! set down (`shutdown`, from the `LocalSet`'s drop, which is `!Send`). That is the
+//! contract `new_local_task` asks for.
+//!
+//! The runner is a future (`LocalSet::run_until`, or the set awaited itself) polled by some
+//! executor on the owner thread: each poll registers its waker, then runs at most
+//! `LOCAL_BUDGET` tasks and, if some are still queued, wakes itself and returns, so the
+//! executor's other work and its driver get their turn.
+//!
+//! `CURRENT` names the set `spawn_local` spawns onto: the one being run on this thread (or,
+//! on a current-thread runtime, the one `block_on` made for its whole call).
+//!
+//! No runtime lock is held while user code runs: the queue's lock is taken only to push
+//! or pop; a rejected task and the runner's waker are dropped or woken after it is let go.
+
+use super::context;
+use crate::task::{self, JoinHandle, Notified, Schedule};
+use parking_lot::Mutex;
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::task::Waker;
+
+use crate::task::cell::Header;
+use crate::task::list::OwnedTasks;
+
+/// Local tasks a runner polls before it lets its executor run something else: as many as
+/// a worker's maintenance interval (`worker.rs`), so a busy set does not hold the thread
+/// longer than a busy worker holds off its driver.
+pub(crate) const LOCAL_BUDGET: usize = 61;
+
+struct Queue {
+    tasks: VecDeque<Notified>,
+    /// Set once, by `shutdown`: tasks woken after it are dropped, not queued.
+    closed: bool,
+}
+
+/// The state of one set of local tasks.
+pub(crate) struct LocalShared {
+    queue: Mutex<Queue>,
+    owned: OwnedTasks,
+    /// The waker of the future running the set; taken by the first wake after it was
+    /// registered.
+    runner: Mutex<Option<Waker>>,
+}
+
+thread_local! {
+    /// The set `spawn_local` spawns onto here.
+    static CURRENT: RefCell<Option<Arc<LocalShared>>> = const { RefCell::new(None) };
+}
+
+/// Makes `set` the current one on this thread until dropped.
+pub(crate) struct EnterLocal {
+    previous: Option<Arc<LocalShared>>,
+}
+
+impl Drop for EnterLocal {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        let left = CURRENT.try_with(|c| c.replace(previous)).ok().flatten();
+        // Outside the borrow: this may be the last reference to a set.
+        drop(left);
+    }
+}
+
+impl LocalShared {
+    pub(crate) fn new() -> Arc<LocalShared> {
+        Arc::new(LocalShared {
+            queue: Mutex::new(Queue {
+                tasks: VecDeque::new(),
+                closed: false,
+            }),
+            owned: OwnedTasks::new(1),
+            runner: Mutex::new(None),
+        })
+    }
+
+    /// Makes this set the one `spawn_local` uses on this thread, until the guard drops.
+    pub(crate) fn enter(self: &Arc<Self>) -> EnterLocal {
+        let previous = CURRENT.with(|c| c.replace(Some(self.clone())));
+        EnterLocal { previous }
+    }
+
+    /// The set current on this thread, if any.
+    pub(crate) fn current() -> Option<Arc<LocalShared>> {
+        CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+    }
+
+    /// Spawns a local task. Called on the owner thread (the set is reached through the
+    /// `!Send` `LocalSet` or through `CURRENT`).
+    #[track_caller]
+    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        // SAFETY: this set runs its tasks only in `run_some` and shuts them down only in
+        // `shutdown`, both on the owner thread (the header explains why), and its owned
+        // list keeps its reference until then.
+        let (notified, join, raw) = unsafe { task::new_local_task(future, self.clone(), 0) };
+        if !self.owned.insert(raw) {
+            // Shut down: the task is cancelled before it ever runs.
+            drop(notified);
+            task::shutdown_task(raw);
+            return join;
+        }
+        self.push(notified);
+        join
+    }
+
+    fn push(&self, task: Notified) {
+        let rejected = {
+            let mut q = self.queue.lock();
+            if q.closed {
+                Some(task)
+            } else {
+                q.tasks.push_back(task);
+                None
+            }
+        };
+        // Outside the lock: dropping the last reference frees the cell.
+        drop(rejected);
+        let runner = self.runner.lock().take();
+        if let Some(w) = runner {
+            crate::unwind::contain("a local set's runner waker", || w.wake());
+        }
+    }
+
+    /// Registers the waker of the future running the set.
+    pub(crate) fn register(&self, waker: &Waker) {
+        let new = waker.clone();
+        let old = self.runner.lock().replace(new);
+        drop(old);
+    }
+
+    /// Runs up to `LOCAL_BUDGET` queued tasks; returns whether some are still queued. On
+    /// the owner thread only.
+    pub(crate) fn run_some(&self) -> bool {
+        for _ in 0..LOCAL_BUDGET {
+            let next = self.queue.lock().tasks.pop_front();
+            match next {
+                Some(t) => t.run(),
+                None => return false,
+            }
+        }
+        !self.queue.lock().tasks.is_empty()
+    }
+
+    /// Local tasks not finished yet.
+    pub(crate) fn alive(&self) -> usize {
+        self.owned.len()
+    }
+
+    /// Drops every task's future (on the owner thread, from the `LocalSet`'s drop): their
+    /// `JoinHandle`s resolve to cancelled errors.
+    pub(crate) fn shutdown(&self) {
+        self.queue.lock().closed = true;
+        for t in self.owned.close_and_take_all() {
+            task::shutdown_task(t);
+        }
+        let queued = std::mem::take(&mut self.queue.lock().tasks);
+        drop(queued);
+        let runner = self.runner.lock().take();
+        drop(runner);
+    }
+}
+
+impl Schedule for Arc<LocalShared> {
+    fn schedule(&self, task: Notified) {
+        self.push(task)
+    }
+
+    fn yield_now(&self, task: Notified) {
+        self.push(task)
+    }
+
+    fn release(&self, task: NonNull<Header>) -> bool {
+        self.owned.remove(task)
+    }
+
+    fn unhandled_panic(&self, task: &Header, payload: Box<dyn Any + Send>) {
+        // The hook of the runtime entered here, if any.
+        let hook = context::with_current(|s| s.and_then(|s| s.config.on_task_panic.clone()));
+        task::report_unhandled_panic(hook.as_ref(), "local task", task, payload);
+    }
+}
