@@ -44,8 +44,9 @@ const EXTERNAL: &[&str] = &[
     "epoll_wait",
     "recvfrom",
     "GOAWAY",
-    // The standard library's internals seen in profiles.
+    // The standard library's internals seen in profiles, and its wall clock.
     "sub_timespec",
+    "SystemTime",
     // Tools and their output, cargo's environment.
     "CARGO_TARGET_DIR",
     "callgrind_annotate",

@@ -36,7 +36,7 @@ pub fn wake_contained(waker: std::task::Waker) {
 ///
 /// # Contract
 ///
-/// - `park` is called by one thread at a time. It returns after `unpark`, after its own
+/// - `park` (and `park_idle`, which is a `park`) is called by one thread at a time. It returns after `unpark`, after its own
 ///   events (having woken their tasks), after `timeout`, or spuriously.
 /// - `unpark` may be called from any thread at any time. If no thread is parked, the
 ///   next `park` must return at once (the notification is latched, not lost).
@@ -81,6 +81,22 @@ pub trait Driver: Send + Sync + 'static {
     /// Blocks the calling worker until [`unpark`](Driver::unpark), an event, `timeout`
     /// (`None`: no limit), or spuriously.
     fn park(&self, timeout: Option<Duration>);
+
+    /// Parks as [`park`](Driver::park), when the runtime is *idle*: no task is runnable
+    /// and no blocking task is in flight, so nothing will happen but what this driver or
+    /// another thread brings. `idle` tells whether that is still so (after the driver
+    /// processed ready events without blocking, say: a woken task makes it false).
+    ///
+    /// This is how paused time advances by itself: the timer, while its clock is
+    /// paused, polls its inner driver, and if the runtime is still idle, moves the clock
+    /// to the next deadline instead of sleeping. The default parks.
+    ///
+    /// Only an executor that can tell calls it (the current-thread runtime); the others
+    /// always call `park`.
+    fn park_idle(&self, timeout: Option<Duration>, idle: &dyn Fn() -> bool) {
+        let _ = idle;
+        self.park(timeout)
+    }
 
     /// Wakes the thread in [`park`](Driver::park), or makes the next one return at once.
     fn unpark(&self);

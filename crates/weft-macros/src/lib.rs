@@ -40,6 +40,17 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// test's thread, and `spawn_local` works. For the multi-thread runtime:
 /// `#[weft::test(flavor = "multi_thread")]`, with `worker_threads = N` if wanted (the
 /// default is one per CPU): `#[weft::test(flavor = "multi_thread", worker_threads = 2)]`.
+///
+/// `start_paused = true` starts the runtime with its clock paused (see
+/// `weft::Builder::start_paused`; current-thread only): timers fire as soon as every task
+/// is idle, so a test of an hour of timeouts takes microseconds.
+///
+/// ```ignore
+/// #[weft::test(start_paused = true)]
+/// async fn a_day_in_no_time() {
+///     weft::time::sleep(std::time::Duration::from_secs(86_400)).await;
+/// }
+/// ```
 #[proc_macro_attribute]
 pub fn test(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(attr, item.clone(), true).unwrap_or_else(|e| with_item(e, item))
@@ -68,8 +79,8 @@ fn error(span: Span, msg: &str) -> TokenStream {
 /// The flavours `flavor = ".."` may name.
 const FLAVORS: &str = "`flavor = \"current_thread\"` or `flavor = \"multi_thread\"`";
 /// The options, for error messages.
-const OPTIONS: &str =
-    "the options are `flavor = \"current_thread\"` / `\"multi_thread\"` and `worker_threads = N`";
+const OPTIONS: &str = "the options are `flavor = \"current_thread\"` / `\"multi_thread\"`, \
+    `worker_threads = N` and `start_paused = true`";
 
 /// The runtime the options ask for: the builder to start from and the calls to make on it.
 struct Options {
@@ -85,6 +96,7 @@ fn options(attr: TokenStream, is_test: bool) -> Result<Options, TokenStream> {
     let tokens: Vec<TokenTree> = attr.into_iter().collect();
     let mut flavor: Option<(String, Span)> = None;
     let mut workers: Option<(Literal, Span)> = None;
+    let mut paused: Option<(Ident, Span)> = None;
     let mut i = 0;
     while i < tokens.len() {
         let key = match &tokens[i] {
@@ -121,6 +133,17 @@ fn options(attr: TokenStream, is_test: bool) -> Result<Options, TokenStream> {
                 };
                 if workers.replace((n, key.span())).is_some() {
                     return Err(error(key.span(), "`worker_threads` is given twice"));
+                }
+            }
+            "start_paused" => {
+                let b = match value {
+                    TokenTree::Ident(b) if b.to_string() == "true" || b.to_string() == "false" => {
+                        b.clone()
+                    }
+                    t => return Err(error(t.span(), "`start_paused` must be `true` or `false`")),
+                };
+                if paused.replace((b, key.span())).is_some() {
+                    return Err(error(key.span(), "`start_paused` is given twice"));
                 }
             }
             "flavor" => {
@@ -172,6 +195,18 @@ fn options(attr: TokenStream, is_test: bool) -> Result<Options, TokenStream> {
         calls.push(Punct::new('.', Spacing::Alone).into());
         calls.push(Ident::new("worker_threads", span).into());
         calls.push(Group::new(Delimiter::Parenthesis, TokenTree::from(n).into()).into());
+    }
+    if let Some((b, span)) = paused {
+        if multi && b.to_string() == "true" {
+            return Err(error(
+                span,
+                "`start_paused` needs the current-thread runtime (paused time advances when \
+                 every task is idle, which only it can tell): drop `flavor = \"multi_thread\"`",
+            ));
+        }
+        calls.push(Punct::new('.', Spacing::Alone).into());
+        calls.push(Ident::new("start_paused", span).into());
+        calls.push(Group::new(Delimiter::Parenthesis, TokenTree::from(b).into()).into());
     }
     Ok(Options {
         constructor: if multi {

@@ -54,7 +54,7 @@ use weft_executor::Driver;
 use weft_sync::atomic::{fence, AtomicU64};
 use weft_sync::Mutex;
 
-use crate::clock;
+use crate::clock::{self, Clock};
 
 /// `parked_until` when no worker is parked in the timer: nobody to wake.
 const NOT_PARKED: u64 = 0;
@@ -92,6 +92,8 @@ pub struct Timer {
     /// The driver the timer parks in; unparked when an earlier deadline is registered.
     inner: Arc<dyn Driver>,
     shut_down: std::sync::atomic::AtomicBool,
+    /// The runtime's clock: the real one unless paused (see `clock.rs`).
+    pub(crate) clock: Clock,
 }
 
 impl fmt::Debug for Timer {
@@ -118,6 +120,18 @@ impl Timer {
             base,
             inner,
             shut_down: std::sync::atomic::AtomicBool::new(false),
+            clock: Clock::new(base),
+        }
+    }
+
+    /// Reads this runtime's clock: the real clock (remembered as the thread's latest
+    /// reading) unless it was ever paused.
+    #[inline]
+    pub(crate) fn now(&self) -> Instant {
+        if self.clock.is_offset() {
+            self.clock.read()
+        } else {
+            clock::real_now()
         }
     }
 
@@ -135,7 +149,7 @@ impl Timer {
     /// fires, so due entries are not counted; nor are they fired: this only looks. It
     /// walks every wheel (for tests and diagnostics, not for a hot path).
     pub fn len(&self) -> usize {
-        let now = Instant::now();
+        let now = self.now();
         self.shards
             .iter()
             .map(|s| s.wheel.lock().len_after(now))
@@ -315,7 +329,7 @@ impl Timer {
         // and unparks us if its deadline is earlier.
         self.parked_until.store(PARKED_FOREVER, SeqCst);
         fence(SeqCst);
-        let now = clock::now();
+        let now = self.now();
         let mut fired = Vec::new();
         let next = self.advance_due(now, &mut fired);
         if !fired.is_empty() {
@@ -324,6 +338,16 @@ impl Timer {
                 weft_executor::wake_contained(waker);
             }
             return None;
+        }
+        if self.clock.is_paused() {
+            // A paused clock does not move while we sleep: no deadline to wake for, and
+            // any registration wakes us (the executor may be about to report itself
+            // idle, and auto-advance to it). Parks that are not idle ones (a blocking
+            // task is in flight) look again every `PAUSED_RECHECK`.
+            self.parked_until.store(PARKED_FOREVER, SeqCst);
+            return Some(Some(
+                timeout.map_or(PAUSED_RECHECK, |t| t.min(PAUSED_RECHECK)),
+            ));
         }
         let by_timer = next.map(|d| d.saturating_duration_since(now));
         let wait = match (by_timer, timeout) {
@@ -338,6 +362,61 @@ impl Timer {
         Some(wait)
     }
 }
+
+impl Timer {
+    /// The earliest deadline registered, exactly (locking every shard: for paused time,
+    /// not for the hot path).
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.shards
+            .iter()
+            .filter_map(|s| s.wheel.lock().next_deadline())
+            .min()
+    }
+
+    /// Moves a paused clock to `t` and fires what is due then. False if the clock is
+    /// not paused (nothing moved).
+    pub(crate) fn step_to(&self, t: Instant) -> bool {
+        if !self.clock.advance_to(t) {
+            return false;
+        }
+        self.fire(self.now());
+        true
+    }
+
+    /// Stops this runtime's clock (see [`pause`](crate::pause)).
+    ///
+    /// # Panics
+    ///
+    /// If the clock is paused already, or the timer was not allowed to pause
+    /// ([`TimerDriver::allow_pause`]).
+    #[track_caller]
+    pub fn pause(&self) {
+        self.clock.pause();
+    }
+
+    /// Lets this runtime's clock run again from where it stands (see
+    /// [`resume`](crate::resume)).
+    ///
+    /// # Panics
+    ///
+    /// If the clock is not paused.
+    #[track_caller]
+    pub fn resume(&self) {
+        self.clock.resume();
+        // A worker parked while paused waits for no deadline: it must look again.
+        self.inner.unpark();
+    }
+
+    /// True while this runtime's clock is paused.
+    pub fn is_paused(&self) -> bool {
+        self.clock.is_paused()
+    }
+}
+
+/// How often a worker parked while time is paused, in a park the executor did not call an
+/// idle one (a blocking task is in flight, say), wakes to look again: the task that ends
+/// it may wake nobody, yet end what kept the runtime from advancing.
+const PAUSED_RECHECK: Duration = Duration::from_millis(1);
 
 /// A [`Driver`] that runs the timer on top of another driver.
 ///
@@ -382,6 +461,16 @@ impl TimerDriver {
         }
     }
 
+    /// Lets this timer's clock be paused ([`Timer::pause`], [`pause`](crate::pause)).
+    ///
+    /// Only for an executor that calls [`Driver::park_idle`] when every task is idle
+    /// (weft's current-thread runtime does): a paused clock moves only by `advance` or
+    /// by auto-advance, which needs to know the runtime is idle. Without it, pausing
+    /// panics.
+    pub fn allow_pause(&self) {
+        self.timer.clock.allow_pause();
+    }
+
     /// The timer, to install with [`Builder::extension`](weft_executor::Builder::extension)
     /// so `sleep` and friends find it.
     pub fn timer(&self) -> Arc<Timer> {
@@ -396,11 +485,41 @@ impl Driver for TimerDriver {
             Some(wait) => {
                 t.inner.park(wait);
                 t.parked_until.store(NOT_PARKED, SeqCst);
-                t.fire(clock::now());
+                t.fire(t.now());
             }
             // Timers fired: no sleeping, but let the inner driver (the reactor) deliver
             // what is ready, so steady timer load does not leave I/O to the 61-tick poll.
             None => t.inner.poll(),
+        }
+    }
+
+    /// While paused, this is where time moves by itself (auto-advance): timers due now
+    /// fire first; then the inner driver (the reactor) is polled without blocking, and
+    /// only if that left the runtime idle does the clock jump to the earliest deadline,
+    /// whose timers fire. With no timer at all, it parks as [`park`](Driver::park).
+    fn park_idle(&self, timeout: Option<Duration>, idle: &dyn Fn() -> bool) {
+        let t = &*self.timer;
+        if !t.clock.is_paused() {
+            return self.park(timeout);
+        }
+        let mut fired = Vec::new();
+        t.advance_due(t.now(), &mut fired);
+        if !fired.is_empty() {
+            for (_, waker) in fired {
+                weft_executor::wake_contained(waker);
+            }
+            return;
+        }
+        // What the sockets have ready now comes before any jump of the clock.
+        t.inner.poll();
+        if !idle() {
+            return;
+        }
+        match t.next_deadline() {
+            Some(d) => {
+                t.step_to(d);
+            }
+            None => self.park(timeout),
         }
     }
 
@@ -411,7 +530,7 @@ impl Driver for TimerDriver {
     fn poll(&self) {
         let t = &*self.timer;
         t.inner.poll();
-        t.fire(clock::now());
+        t.fire(t.now());
     }
 
     fn poll_due(&self) {
@@ -425,7 +544,7 @@ impl Driver for TimerDriver {
         {
             return;
         }
-        t.fire_uncontended(clock::now());
+        t.fire_uncontended(t.now());
     }
 
     fn shutdown(&self) {

@@ -1,11 +1,12 @@
 //! `interval`: ticks at a fixed period, as an async method and as a `Stream`.
 
 use crate::sleep::{deadline_after, sleep_until, Sleep};
+use crate::Instant;
 use futures_core::Stream;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What an [`Interval`] does when ticks were missed (the consumer was busy for longer than
 /// a period).
@@ -31,7 +32,8 @@ pub enum MissedTickBehavior {
 /// # Examples
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
+/// use weft_timer::Instant;
 /// # let rt = weft_timer::install(&mut weft_executor::Builder::new()).build().unwrap();
 /// rt.block_on(async {
 ///     let start = Instant::now();
@@ -51,7 +53,7 @@ pub fn interval(period: Duration) -> Interval {
 /// # Panics
 ///
 /// If `period` is zero.
-pub fn interval_at(start: Instant, period: Duration) -> Interval {
+pub fn interval_at(start: impl Into<Instant>, period: Duration) -> Interval {
     assert!(
         period > Duration::ZERO,
         "an interval's period must be above zero"

@@ -1,7 +1,8 @@
 //! The timer of weft: `sleep`, `timeout` and `interval` on a hierarchical timing wheel.
 //!
 //! ```
-//! use std::time::{Duration, Instant};
+//! use std::time::Duration;
+//! use weft_timer::Instant;
 //! let rt = weft_timer::install(&mut weft_executor::Builder::new()).build().unwrap();
 //! rt.block_on(async {
 //!     let start = Instant::now();
@@ -16,6 +17,9 @@
 //!   next deadline; busy workers fire due timers every 32 scheduler ticks
 //!   (`Driver::poll_due`), and poll the reactor too every 61 (`Driver::poll`).
 //! - [`sleep`], [`sleep_until`], [`timeout`], [`timeout_at`], [`interval`], [`interval_at`].
+//! - [`Instant`]: a moment of the runtime's clock; [`pause`], [`resume`] and [`advance`]
+//!   stop and move that clock (paused time, for tests: an hour of timers in microseconds,
+//!   in the same order every run).
 //!
 //! The weft facade crate installs the timer in every runtime it builds. Using a timer
 //! future outside a runtime that has one panics, with a message that says so (a sleep of
@@ -27,8 +31,11 @@
 
 mod clock;
 mod driver;
+mod instant;
 #[cfg(not(weft_loom))]
 mod interval;
+#[cfg(not(weft_loom))]
+mod pause;
 #[cfg(not(weft_loom))]
 mod sleep;
 #[cfg(not(weft_loom))]
@@ -36,8 +43,11 @@ mod timeout;
 pub mod wheel;
 
 pub use driver::{Timer, TimerDriver};
+pub use instant::Instant;
 #[cfg(not(weft_loom))]
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
+#[cfg(not(weft_loom))]
+pub use pause::{advance, pause, resume};
 #[cfg(not(weft_loom))]
 pub use sleep::{sleep, sleep_until, Sleep};
 #[cfg(not(weft_loom))]

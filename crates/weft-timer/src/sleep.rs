@@ -3,11 +3,12 @@
 use crate::clock;
 use crate::driver::Timer;
 use crate::driver::TimerKey;
+use crate::Instant;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use weft_executor::Handle;
 
 const NO_TIMER: &str = "a weft timer (sleep, timeout, interval) was polled outside a weft \
@@ -35,7 +36,8 @@ const SHUT_DOWN: &str = "a weft timer was polled after its runtime shut down";
 /// # Examples
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
+/// use weft_timer::Instant;
 /// # let rt = weft_timer::install(&mut weft_executor::Builder::new()).build().unwrap();
 /// rt.block_on(async {
 ///     let start = Instant::now();
@@ -44,7 +46,7 @@ const SHUT_DOWN: &str = "a weft timer was polled after its runtime shut down";
 /// });
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    sleep_until(deadline_after(crate::clock::now(), duration))
+    sleep_until(deadline_after(Instant::now(), duration))
 }
 
 /// Waits until `deadline`. A deadline in the past completes on the first poll, without
@@ -59,7 +61,8 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// # Examples
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
+/// use weft_timer::Instant;
 /// # let rt = weft_timer::install(&mut weft_executor::Builder::new()).build().unwrap();
 /// rt.block_on(async {
 ///     let deadline = Instant::now() + Duration::from_millis(5);
@@ -67,9 +70,9 @@ pub fn sleep(duration: Duration) -> Sleep {
 ///     assert!(Instant::now() >= deadline);
 /// });
 /// ```
-pub fn sleep_until(deadline: Instant) -> Sleep {
+pub fn sleep_until(deadline: impl Into<Instant>) -> Sleep {
     Sleep {
-        deadline,
+        deadline: deadline.into().into_std(),
         registration: None,
     }
 }
@@ -105,7 +108,7 @@ struct Registration {
 /// It is `Unpin`: it can be polled, reset and stored without pinning.
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
-    deadline: Instant,
+    deadline: std::time::Instant,
     registration: Option<Registration>,
 }
 
@@ -121,12 +124,15 @@ impl std::fmt::Debug for Sleep {
 impl Sleep {
     /// The instant this sleep completes at.
     pub fn deadline(&self) -> Instant {
-        self.deadline
+        Instant::from_std(self.deadline)
     }
 
-    /// True once the deadline has passed.
+    /// True once the deadline has passed (by the runtime's clock).
     pub fn is_elapsed(&self) -> bool {
-        Instant::now() >= self.deadline
+        match &self.registration {
+            Some(r) => r.timer.now() >= self.deadline,
+            None => crate::clock::now() >= self.deadline,
+        }
     }
 
     /// Moves the deadline, earlier or later, even after the sleep completed (it then waits
@@ -135,7 +141,8 @@ impl Sleep {
     /// # Examples
     ///
     /// ```
-    /// use std::time::{Duration, Instant};
+    /// use std::time::Duration;
+    /// use weft_timer::Instant;
     /// # let rt = weft_timer::install(&mut weft_executor::Builder::new()).build().unwrap();
     /// rt.block_on(async {
     ///     let mut s = weft_timer::sleep(Duration::from_secs(3600));
@@ -143,7 +150,8 @@ impl Sleep {
     ///     s.await;
     /// });
     /// ```
-    pub fn reset(&mut self, deadline: Instant) {
+    pub fn reset(&mut self, deadline: impl Into<Instant>) {
+        let deadline = deadline.into().into_std();
         self.deadline = deadline;
         if let Some(r) = &mut self.registration {
             r.key = r.timer.reset(r.key, deadline, &r.waker);
@@ -176,8 +184,8 @@ impl Future for Sleep {
         // The clock decides, not the wheel: a sleep is never early, whoever woke it. This
         // thread's latest clock reading is asked first (see `clock.rs`): once registered,
         // it saves a reading when the wheel woke us; before, when the deadline is far.
-        let passed = if self.registration.is_some() {
-            clock::passed(self.deadline) || clock::now() >= self.deadline
+        let passed = if let Some(r) = &self.registration {
+            clock::passed(self.deadline) || r.timer.now() >= self.deadline
         } else {
             clock::passed_at_first_poll(self.deadline)
         };

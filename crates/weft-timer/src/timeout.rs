@@ -1,11 +1,12 @@
 //! `timeout` and `timeout_at`: bound how long a future may take.
 
 use crate::sleep::{deadline_after, sleep_until, Sleep};
+use crate::Instant;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use weft_executor::coop;
 
 /// The error of a [`timeout`] whose deadline passed before the future completed.
@@ -47,11 +48,11 @@ impl From<Elapsed> for std::io::Error {
 /// });
 /// ```
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
-    timeout_at(deadline_after(crate::clock::now(), duration), future)
+    timeout_at(deadline_after(Instant::now(), duration), future)
 }
 
 /// Runs `future`, giving up at `deadline`. See [`timeout`].
-pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
+pub fn timeout_at<F: Future>(deadline: impl Into<Instant>, future: F) -> Timeout<F> {
     Timeout {
         future,
         sleep: sleep_until(deadline),

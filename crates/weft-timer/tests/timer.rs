@@ -8,10 +8,11 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use weft_executor::{spawn, yield_now, Builder, Handle, Runtime};
 use weft_timer::{
-    interval, interval_at, sleep, sleep_until, timeout, timeout_at, MissedTickBehavior, Timer,
+    interval, interval_at, sleep, sleep_until, timeout, timeout_at, Instant, MissedTickBehavior,
+    Timer,
 };
 
 /// Turns a hang into a failure; never a statement about speed.

@@ -85,13 +85,15 @@ pub mod task {
     };
 }
 
-/// Time: `sleep`, `timeout`, `interval`.
+/// Time: `sleep`, `timeout`, `interval`, the runtime's clock ([`Instant`](time::Instant)),
+/// and paused time for tests ([`pause`](time::pause), [`advance`](time::advance),
+/// [`resume`](time::resume), `Builder::start_paused`).
 #[cfg(feature = "time")]
 pub mod time {
-    pub use std::time::{Duration, Instant};
+    pub use std::time::Duration;
     pub use weft_timer::{
-        interval, interval_at, sleep, sleep_until, timeout, timeout_at, Elapsed, Interval,
-        MissedTickBehavior, Sleep, Timeout,
+        advance, interval, interval_at, pause, resume, sleep, sleep_until, timeout, timeout_at,
+        Elapsed, Instant, Interval, MissedTickBehavior, Sleep, Timeout,
     };
 }
 
@@ -235,6 +237,13 @@ pub mod channel {
 /// ```compile_fail
 /// #[weft::main(flavor = "current_thread", worker_threads = 2)]
 /// async fn main() {}
+/// ```
+///
+/// Paused time needs the current-thread runtime:
+///
+/// ```compile_fail
+/// #[weft::test(flavor = "multi_thread", start_paused = true)]
+/// async fn t() {}
 /// ```
 ///
 /// While these compile:

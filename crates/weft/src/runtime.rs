@@ -23,6 +23,9 @@ use weft_executor::{Driver, EnterGuard, Handle, JoinHandle, RuntimeMetrics};
 #[derive(Debug, Default)]
 pub struct Builder {
     inner: weft_executor::Builder,
+    /// Made by `new_current_thread`: the flavour whose time can be paused.
+    current_thread: bool,
+    start_paused: bool,
 }
 
 macro_rules! forward {
@@ -65,6 +68,8 @@ impl Builder {
     pub fn new_current_thread() -> Builder {
         Builder {
             inner: weft_executor::Builder::new_current_thread(),
+            current_thread: true,
+            start_paused: false,
         }
     }
 
@@ -119,13 +124,50 @@ impl Builder {
         self
     }
 
+    /// Starts the runtime with its clock paused (default: not): timers fire as soon as
+    /// every task is idle, the clock jumping straight to their deadline, so a test of an
+    /// hour of timeouts runs in microseconds, the same every run. See
+    /// [`weft::time::pause`](crate::time::pause) for the rules, and `docs/testing.md`.
+    ///
+    /// Only the current-thread runtime pauses ([`Builder::new_current_thread`]); `build`
+    /// refuses it on the multi-thread one with `InvalidInput`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft::time::{sleep, Instant};
+    ///
+    /// let rt = weft::Builder::new_current_thread().start_paused(true).build().unwrap();
+    /// let real = std::time::Instant::now();
+    /// rt.block_on(async {
+    ///     let start = Instant::now();
+    ///     sleep(Duration::from_secs(3600)).await;
+    ///     assert_eq!(start.elapsed(), Duration::from_secs(3600));
+    /// });
+    /// assert!(real.elapsed() < Duration::from_secs(3600));
+    /// ```
+    #[cfg(feature = "time")]
+    pub fn start_paused(&mut self, paused: bool) -> &mut Self {
+        self.start_paused = paused;
+        self
+    }
+
     /// Starts the runtime: workers, and the reactor and timer in their driver.
     ///
     /// # Errors
     ///
     /// If the poller cannot be created, a thread cannot start, or a setting is one the
-    /// runtime cannot hold (`InvalidInput`, see [`weft_executor::Builder::build`]).
+    /// runtime cannot hold (`InvalidInput`, see [`weft_executor::Builder::build`]; also
+    /// `start_paused(true)` on the multi-thread runtime).
     pub fn build(&mut self) -> io::Result<Runtime> {
+        if self.start_paused && !self.current_thread {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "start_paused(true) on the multi-thread runtime: paused time needs the \
+                 current-thread one, `weft::Builder::new_current_thread()`",
+            ));
+        }
         #[cfg(feature = "net")]
         let base: Arc<dyn Driver> = {
             let reactor = weft_reactor::ReactorDriver::new()?;
@@ -137,6 +179,13 @@ impl Builder {
         #[cfg(feature = "time")]
         let driver: Arc<dyn Driver> = {
             let timer = weft_timer::TimerDriver::new(base);
+            if self.current_thread {
+                // Its executor reports when every task is idle: auto-advance can work.
+                timer.allow_pause();
+                if self.start_paused {
+                    timer.timer().pause();
+                }
+            }
             self.inner.extension(timer.timer());
             Arc::new(timer)
         };

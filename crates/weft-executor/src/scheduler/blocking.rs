@@ -124,6 +124,13 @@ impl BlockingPool {
         self.inner.state.lock().threads
     }
 
+    /// True while a blocking task is queued or running (for paused time: the runtime is
+    /// not idle while one is in flight).
+    pub(crate) fn busy(&self) -> bool {
+        let st = self.inner.state.lock();
+        !st.queue.is_empty() || st.threads > st.idle
+    }
+
     /// Tasks queued and not yet started.
     pub(crate) fn queue_depth(&self) -> usize {
         self.inner.state.lock().queue.len()

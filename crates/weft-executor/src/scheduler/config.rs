@@ -30,8 +30,8 @@ pub(crate) struct Config {
     /// Polls at least this long are reported (see `poll.rs`); `None`: not timed.
     pub(crate) slow_poll_threshold: Option<Duration>,
     pub(crate) on_slow_poll: Option<SlowPollHook>,
-    /// The current-thread flavour (`Builder::new_current_thread`): its one worker is the
-    /// thread in `block_on`.
+    /// The current-thread flavour: its one worker is all there is, so finding no work
+    /// there means the runtime is idle (its parks in the driver are idle ones).
     pub(crate) current_thread: bool,
 }
 

@@ -42,8 +42,15 @@ impl Parker {
     }
 
     /// Sleeps in `driver` until `unpark`, the driver's own events, or `timeout`. May
-    /// return spuriously. Returns whether it consumed an `unpark` (for the trace).
-    pub(crate) fn park_in_driver(&self, driver: &dyn Driver, timeout: Option<Duration>) -> bool {
+    /// return spuriously. With `idle`, the runtime is idle and the park is an idle one
+    /// (`Driver::park_idle`), `idle` telling whether it still is. Returns whether it
+    /// consumed an `unpark` (for the trace).
+    pub(crate) fn park_in_driver(
+        &self,
+        driver: &dyn Driver,
+        timeout: Option<Duration>,
+        idle: Option<&dyn Fn() -> bool>,
+    ) -> bool {
         if self.take_notification() {
             return true;
         }
@@ -56,7 +63,10 @@ impl Parker {
             self.state.swap(EMPTY, SeqCst);
             return true;
         }
-        driver.park(timeout);
+        match idle {
+            Some(idle) => driver.park_idle(timeout, &|| !self.is_notified() && idle()),
+            None => driver.park(timeout),
+        }
         // Consumes a NOTIFIED that arrived during the driver's park, too. A swap, not a
         // store: reading the unparker's write synchronises with it, so whatever it
         // published before unparking (a shutdown flag, a finished job) is visible to us
@@ -86,6 +96,11 @@ impl Parker {
                 return;
             }
         }
+    }
+
+    /// True if an `unpark` came that no `park` consumed yet (it came during this one).
+    fn is_notified(&self) -> bool {
+        self.state.load(SeqCst) == NOTIFIED
     }
 
     /// Consumes a pending `unpark`, if there is one.
@@ -124,6 +139,16 @@ pub(crate) trait Sleep {
     fn enter_driver(&self, worker: usize) -> Option<Duration>;
     /// Called after that park returns, still holding the lock.
     fn leave_driver(&self);
+    /// Whether this runtime's one worker is all there is (the current-thread flavour),
+    /// so that finding no work means the runtime is idle: then its parks in the driver
+    /// are idle ones (`Driver::park_idle`, how paused time advances by itself).
+    fn reports_idle(&self) -> bool {
+        false
+    }
+    /// A blocking task is queued or running: the runtime is not idle.
+    fn blocking_busy(&self) -> bool {
+        false
+    }
 
     /// Told that the caller is about to unpark `worker` (for the trace).
     #[inline(always)]
@@ -198,7 +223,16 @@ pub(crate) fn park_worker<S: Sleep>(
         Some(_driver) => {
             let timeout = site.enter_driver(worker);
             delivering.set(true);
-            let notified = parker.park_in_driver(site.driver(), timeout);
+            // Idle: nothing visible to run, no blocking task in flight, nobody else
+            // working; and after the driver polled, still nothing woken (`Parker`'s
+            // notification covers a wake from outside, and of the `block_on` future).
+            let still_idle = || !site.work_visible() && !site.blocking_busy();
+            let idle_park = site.reports_idle() && still_idle();
+            let notified = parker.park_in_driver(
+                site.driver(),
+                timeout,
+                idle_park.then_some(&still_idle as &dyn Fn() -> bool),
+            );
             delivering.set(false);
             site.leave_driver();
             Woke {

@@ -420,6 +420,12 @@ impl Sleep for Shared {
             self.trace_event(TraceKind::Unpark { worker });
         }
     }
+    fn reports_idle(&self) -> bool {
+        self.config.current_thread
+    }
+    fn blocking_busy(&self) -> bool {
+        self.blocking.busy()
+    }
 }
 
 /// The owned-list shard of a thread outside the workers (one of `REMOTE_SHARDS`).
