@@ -16,6 +16,10 @@ use std::path::{Path, PathBuf};
 const EXTERNAL: &[&str] = &[
     // System calls, kernel and libc names.
     "sched_yield",
+    "writev",
+    "EAGAIN",
+    // HTTP/2's frame names (RFC 9113).
+    "SETTINGS",
     "waitpid",
     "epoll",
     "kqueue",

@@ -9,6 +9,26 @@
 //! `&mut [u8]`, which must be initialized: for them the spare capacity is zeroed first
 //! ([`poll_read_initialized`]); rustls decrypts into its own buffer and copies out anyway.
 //!
+//! # Fewer system calls per request
+//!
+//! Two habits of hyper's HTTP/2 connection task cost a system call each per request when
+//! taken literally, and `HyperIo` answers both (docs/measuring.md, "HTTP/2: one write per
+//! response, and reads that find nothing"):
+//!
+//! - The task is woken by every stream task that finishes a response, and polls its socket
+//!   for reads each time. A read of weft's sockets is tried only when the reactor says the
+//!   socket is readable (`poll_read_ready`): after a read found nothing, the next one waits
+//!   for an event instead of calling `read(2)` again to find nothing again.
+//! - It writes what it has at each poll. A woken task runs at once from its worker's LIFO
+//!   slot, before the other stream tasks have finished, so each response went out in a
+//!   `writev` of its own. The first write after a completed flush (`batch_open` false)
+//!   yields instead: the task wakes itself and returns `Pending`, which queues it behind
+//!   the tasks already queued, and the next poll writes what they added too. One yield
+//!   per flush; writes after it, in that poll or the next, go straight through. Only
+//!   HTTP/2 connections batch (`Batching`, decided by the first bytes written: the client
+//!   preface, or the server's first `SETTINGS` frame): an HTTP/1 connection has one
+//!   response in flight, so a yield would only delay it.
+//!
 //! Soundness rests on two facts, each checked where it is used: the bytes the kernel writes
 //! are initialized, and a count above the slice's length (a broken `AsyncRead`, or a kernel
 //! that misbehaves) is an error, never an `advance` past what was written.
@@ -30,6 +50,11 @@ use hyper::rt::ReadBufCursor;
 /// `AsyncWrite`. Any other `futures-io` stream: [`HyperIo::generic`].
 pub struct HyperIo<T> {
     io: T,
+    /// Whether writes are batched: decided by the connection's first write (module header).
+    batching: Batching,
+    /// A write batch is open: the first write since the last completed flush has yielded
+    /// once, so writes go through until the next flush completes (module header).
+    batch_open: bool,
 }
 
 impl<T: std::fmt::Debug> std::fmt::Debug for HyperIo<T> {
@@ -50,7 +75,11 @@ impl<T> HyperIo<T> {
     /// # });
     /// ```
     pub fn new(io: T) -> HyperIo<T> {
-        HyperIo { io }
+        HyperIo {
+            io,
+            batching: Batching::Undecided,
+            batch_open: false,
+        }
     }
 
     /// The stream.
@@ -180,6 +209,8 @@ macro_rules! socket_hyper_read {
                 buf: ReadBufCursor<'_>,
             ) -> Poll<io::Result<()>> {
                 let this = self.get_mut();
+                // Not readable since a read found nothing: wait for an event, no `read(2)`.
+                ready!(this.poll_read_ready(cx))?;
                 poll_read_socket(buf, |op| this.poll_read_with(cx, op))
             }
         }
@@ -246,12 +277,58 @@ impl<T: HyperRead + Unpin> hyper::rt::Read for HyperIo<T> {
     }
 }
 
+/// Whether a connection's writes are batched (module header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Batching {
+    /// Nothing written yet.
+    Undecided,
+    /// HTTP/2: the first write of a batch yields once.
+    Multiplexed,
+    /// Anything else: every write goes straight through.
+    Direct,
+}
+
+/// The HTTP/2 client connection preface (RFC 9113, section 3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Frame type of `SETTINGS`, the first frame an HTTP/2 server sends (RFC 9113, 6.5).
+const H2_SETTINGS: u8 = 0x4;
+
+/// True if `first`, a connection's first bytes written, begin HTTP/2: the client preface,
+/// or a `SETTINGS` frame header on stream 0 (an HTTP/1 response begins `HTTP/`).
+fn starts_http2(first: &[u8]) -> bool {
+    first.starts_with(H2_PREFACE)
+        || (first.len() >= 9 && first[3] == H2_SETTINGS && first[5..9] == [0; 4])
+}
+
+impl<T> HyperIo<T> {
+    /// Before a write of `first` (the first bytes of the write): on an HTTP/2 connection, if
+    /// no batch is open, opens one and yields (wakes the task and returns `Pending`), so
+    /// tasks queued before this one add their frames first (module header).
+    fn open_batch(&mut self, cx: &mut Context<'_>, first: &[u8]) -> Poll<()> {
+        if self.batching == Batching::Undecided && !first.is_empty() {
+            self.batching = if starts_http2(first) {
+                Batching::Multiplexed
+            } else {
+                Batching::Direct
+            };
+        }
+        if self.batch_open || self.batching != Batching::Multiplexed {
+            return Poll::Ready(());
+        }
+        self.batch_open = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
 impl<T: futures_io::AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        ready!(self.open_batch(cx, buf));
         Pin::new(&mut self.io).poll_write(cx, buf)
     }
 
@@ -260,6 +337,11 @@ impl<T: futures_io::AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        let first = bufs
+            .iter()
+            .find(|b| !b.is_empty())
+            .map_or(&[][..], |b| &b[..]);
+        ready!(self.open_batch(cx, first));
         Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
 
@@ -268,7 +350,9 @@ impl<T: futures_io::AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
+        ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+        self.batch_open = false;
+        Poll::Ready(Ok(()))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -291,6 +375,18 @@ mod tests {
         ) -> Poll<io::Result<usize>> {
             Poll::Ready(Ok(buf.len() + 1))
         }
+    }
+
+    #[test]
+    fn only_http2_first_writes_turn_batching_on() {
+        // The client preface, and a server's empty SETTINGS frame: HTTP/2.
+        assert!(starts_http2(H2_PREFACE));
+        assert!(starts_http2(&[0, 0, 0, H2_SETTINGS, 0, 0, 0, 0, 0]));
+        // HTTP/1 responses and requests, a SETTINGS header on a stream, short writes: not.
+        assert!(!starts_http2(b"HTTP/1.1 200 OK\r\n"));
+        assert!(!starts_http2(b"GET / HTTP/1.1\r\n"));
+        assert!(!starts_http2(&[0, 0, 0, H2_SETTINGS, 0, 0, 0, 0, 1]));
+        assert!(!starts_http2(&[0, 0, 0, H2_SETTINGS]));
     }
 
     #[test]
