@@ -58,10 +58,9 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// it in first-in first-out order, as tokio's tests do, so that a test run twice runs the
 /// same way and a run of the suite does not change from one time to the next unless asked
 /// to. `seed = N` pins a test's seed (`WEFT_SEED` then does not change it): a schedule
-/// that once failed, kept as a regression test. A seeded test that panics prints its seed
-/// on stderr, `weft: NAME ran with seed N; replay it with WEFT_SEED=N`. (A test that fails
-/// by returning `Err` does not: panic instead, or `unwrap` the result.) Multi-thread tests
-/// ignore `WEFT_SEED`.
+/// that once failed, kept as a regression test. A seeded test that panics or returns an
+/// `Err` prints its seed on stderr, `weft: NAME ran with seed N; replay it with
+/// WEFT_SEED=N`. Multi-thread tests ignore `WEFT_SEED`.
 ///
 /// ```ignore
 /// #[weft::test(seed = 42, start_paused = true)]
@@ -353,6 +352,8 @@ fn expand(attr: TokenStream, item: TokenStream, is_test: bool) -> Result<TokenSt
              }}"
         )));
     }
+    // Where the final expression, the `block_on`, begins.
+    let block_on_start = expr.len();
     expr.extend(parse("__weft_builder"));
     expr.push(Punct::new('.', Spacing::Alone).into());
     expr.push(Ident::new("build", span).into());
@@ -376,6 +377,14 @@ fn expand(attr: TokenStream, item: TokenStream, is_test: bool) -> Result<TokenSt
     .into_iter()
     .collect();
     expr.push(Group::new(Delimiter::Parenthesis, inner).into());
+    if seeded_test {
+        // let __weft_out = <block_on>; __weft_report.returned(&__weft_out); __weft_out
+        // (an `Err` returned fails the test as a panic does: print the seed for it too).
+        let block_on = expr.split_off(block_on_start);
+        expr.extend(parse("let __weft_out = "));
+        expr.extend(block_on);
+        expr.extend(parse("; __weft_report.returned(&__weft_out); __weft_out"));
+    }
 
     let mut out: Vec<TokenTree> = Vec::new();
     if is_test {

@@ -391,13 +391,21 @@ pub mod __private {
         }
     }
 
-    /// Prints the seed when the test panics, so the failure can be replayed.
+    /// Prints the seed when the test panics or returns an `Err`, so the failure can be
+    /// replayed.
     #[derive(Debug)]
     pub struct SeedReport(pub Option<u64>);
 
-    impl Drop for SeedReport {
-        fn drop(&mut self) {
-            if let (Some(seed), true) = (self.0, std::thread::panicking()) {
+    impl SeedReport {
+        /// The test's body returned `out`: an `Err` is a failure too.
+        pub fn returned<T: TestOutcome>(&self, out: &T) {
+            if out.failed() {
+                self.print();
+            }
+        }
+
+        fn print(&self) {
+            if let Some(seed) = self.0 {
                 // The test harness names each test's thread after the test.
                 let thread = std::thread::current();
                 let test = thread.name().unwrap_or("this test");
@@ -407,6 +415,33 @@ pub mod __private {
                     super::SEED_ENV
                 );
             }
+        }
+    }
+
+    impl Drop for SeedReport {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                self.print();
+            }
+        }
+    }
+
+    /// What a test function may return, as far as telling a failure goes: `()`, or a
+    /// `Result` (an `Err` fails the test).
+    pub trait TestOutcome {
+        /// Whether the test failed by returning this.
+        fn failed(&self) -> bool;
+    }
+
+    impl TestOutcome for () {
+        fn failed(&self) -> bool {
+            false
+        }
+    }
+
+    impl<T, E> TestOutcome for Result<T, E> {
+        fn failed(&self) -> bool {
+            self.is_err()
         }
     }
 }

@@ -165,6 +165,16 @@ async fn withdrawals_never_overdraw() {
     assert!(!overdraw().await, "overdrawn");
 }
 
+/// As `withdrawals_never_overdraw`, failing by returning an `Err` instead of panicking.
+#[weft::test(start_paused = true)]
+#[ignore = "run by a_test_that_returns_an_err_prints_its_seed_too"]
+async fn withdrawals_never_overdraw_result() -> Result<(), String> {
+    if overdraw().await {
+        return Err("overdrawn (returned)".to_string());
+    }
+    Ok(())
+}
+
 fn run_ignored(test: &str, seed: Option<&str>) -> std::process::Output {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
@@ -208,6 +218,24 @@ fn weft_seed_replays_a_failing_test_and_it_prints_its_seed() {
         stderr.contains("WEFT_SEED=\"seven\": expected a whole number"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_test_that_returns_an_err_prints_its_seed_too() {
+    let seed = failing_seed();
+    let out = run_ignored("withdrawals_never_overdraw_result", Some(&seed.to_string()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "seed {seed} passed: {stderr}");
+    assert!(stderr.contains("overdrawn (returned)"), "{stderr}");
+    let line = format!(
+        "weft: withdrawals_never_overdraw_result ran with seed {seed}; replay it with WEFT_SEED={seed}"
+    );
+    assert!(stderr.contains(&line), "no seed line in: {stderr}");
+    // A passing run prints no seed line.
+    let out = run_ignored("withdrawals_never_overdraw_result", None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("ran with seed"), "{stderr}");
 }
 
 const PINNED: u64 = 12_345;
