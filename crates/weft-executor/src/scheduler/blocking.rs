@@ -6,10 +6,17 @@
 //! are started on demand, up to `max_blocking_threads`; a thread idle for
 //! `blocking_keep_alive` exits. At shutdown, tasks not yet started are cancelled; running
 //! ones are waited for (bounded by `Runtime::shutdown_timeout`).
+//!
+//! The pool keeps its tasks in an owned-task list of its own (`task/list.rs`, one shard,
+//! no batches), from spawn until they finish, so `Handle::dump` can list them: a lock to
+//! link and one to unlink per blocking task, beside the pool's own lock and a thread
+//! wake-up that every blocking task costs anyway. Shutdown closes it last and gives up
+//! the references of the tasks still in it (still running past the timeout).
 
 use super::config::Config;
 use super::{thread, Shared};
 use crate::task::cell::Header;
+use crate::task::list::OwnedTasks;
 use crate::task::spawned::Spawned;
 use crate::task::{self, JoinHandle, Notified, Schedule};
 use parking_lot::{Condvar, Mutex};
@@ -40,6 +47,8 @@ struct Inner {
     /// The runtime the pool belongs to, which its threads enter. Weak: the runtime owns
     /// the pool.
     runtime: Weak<Shared>,
+    /// The pool's live tasks, queued or running (see the module comment).
+    owned: OwnedTasks,
 }
 
 struct PoolState {
@@ -97,6 +106,7 @@ impl BlockingPool {
                 exited: Condvar::new(),
                 config,
                 runtime,
+                owned: OwnedTasks::new(1),
             }),
         }
     }
@@ -113,10 +123,18 @@ impl BlockingPool {
             spawned,
             task::alloc::alloc_global,
         );
-        // Blocking tasks are not in the owned list: give its reference back.
-        Header::ref_dec(list_ref);
+        if !self.inner.owned.insert(list_ref) {
+            // Shut down: the task is cancelled as it is scheduled.
+            Header::ref_dec(list_ref);
+        }
         self.inner.schedule(notified);
         join
+    }
+
+    /// Calls `f` on the header of every task of the pool (queued or running), under the
+    /// list's lock: `f` must only read the header (see `OwnedTasks::inspect`).
+    pub(crate) fn inspect<T>(&self, f: impl FnMut(&Header) -> T) -> Vec<T> {
+        self.inner.owned.inspect(f)
     }
 
     /// Number of threads alive (running or idle).
@@ -139,6 +157,19 @@ impl BlockingPool {
     /// Cancels queued tasks and waits (up to `timeout`) for running ones. Returns true if
     /// every thread exited in time.
     pub(crate) fn shutdown(&self, timeout: Option<Duration>) -> bool {
+        let all_exited = self.stop_threads(timeout);
+        // Last, so every task that ran to its end left the list itself: what is left runs
+        // past the timeout (or is the caller's own task), and keeps running; the list's
+        // reference goes (`shutdown_task` only marks a running task cancelled).
+        for task in self.inner.owned.close_and_take_all() {
+            task::shutdown_task(task);
+        }
+        all_exited
+    }
+
+    /// Cancels queued tasks and waits (up to `timeout`) for running ones. Returns true if
+    /// every thread exited in time.
+    fn stop_threads(&self, timeout: Option<Duration>) -> bool {
         let queued: Vec<Notified> = {
             let mut st = self.inner.state.lock();
             st.shutdown = true;
@@ -252,6 +283,9 @@ impl Inner {
         loop {
             if let Some(task) = st.queue.pop_front() {
                 drop(st);
+                // For `Handle::dump` (a clock read is nothing beside a blocking task).
+                let now = super::poll::stamp(self.config.epoch, Instant::now());
+                task.header().note_poll(now);
                 task.run();
                 st = self.state.lock();
                 continue;
@@ -293,8 +327,8 @@ impl Schedule for Scheduler {
     fn yield_now(&self, task: Notified) {
         self.0.schedule(task)
     }
-    fn release(&self, _task: NonNull<Header>) -> bool {
-        false
+    fn release(&self, task: NonNull<Header>) -> bool {
+        self.0.owned.remove(task)
     }
     fn unhandled_panic(&self, task: &Header, payload: Box<dyn Any + Send>) {
         task::report_unhandled_panic(
