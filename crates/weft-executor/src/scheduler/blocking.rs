@@ -4,7 +4,11 @@
 //! A closure becomes a task like any other (same cell, same `JoinHandle`), whose future
 //! runs the closure in one poll; its scheduler is this pool instead of the workers. Threads
 //! are started on demand, up to `max_blocking_threads`; a thread idle for
-//! `blocking_keep_alive` exits. At shutdown, tasks not yet started are cancelled; running
+//! `blocking_keep_alive` exits. A thread that just ran a task looks at the queue for a
+//! while before it sleeps (`BLOCKING_SPIN`, see `spin.rs`); while it looks it is counted
+//! in `spinning`, and `schedule` leaves it one task (`spin_claims`) instead of waking an
+//! idle thread, all under the one lock, so no task waits for a thread that is already
+//! taken. At shutdown, tasks not yet started are cancelled; running
 //! ones are waited for (bounded by `Runtime::shutdown_timeout`).
 
 use super::config::Config;
