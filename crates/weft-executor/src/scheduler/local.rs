@@ -24,8 +24,9 @@
 //! No runtime lock is held while user code runs: the queue's lock is taken only to push
 //! or pop; a rejected task and the runner's waker are dropped or woken after it is let go.
 
+use super::config::Config;
 use super::context;
-use super::poll;
+use super::poll::PollSite;
 use super::rng::Rng;
 use super::seeded;
 use crate::task::{self, JoinHandle, Notified, Schedule};
@@ -37,7 +38,6 @@ use std::future::Future;
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::task::Waker;
-use std::time::Instant;
 
 use crate::task::cell::Header;
 use crate::task::list::OwnedTasks;
@@ -85,9 +85,11 @@ pub(crate) struct LocalShared {
     /// The waker of the future running the set; taken by the first wake after it was
     /// registered.
     runner: Mutex<Option<Waker>>,
-    /// The epoch of the runtime the set was made in, whose dumps list its tasks: their
-    /// polls are stamped on its clock (`Header::note_poll`), read once per `run_some`.
-    epoch: Option<Instant>,
+    /// The settings of the runtime the set was made in, whose dumps list its tasks: each
+    /// run of the set polls them through a poll site of its own (`poll.rs`), so their
+    /// polls are stamped on its clock and, on a worker's thread, timed against its
+    /// slow-poll threshold.
+    config: Option<Arc<Config>>,
 }
 
 thread_local! {
@@ -112,10 +114,10 @@ impl Drop for EnterLocal {
 impl LocalShared {
     pub(crate) fn new() -> Arc<LocalShared> {
         let owned = Arc::new(OwnedTasks::new(1));
-        let (seed, epoch) = context::with_current(|s| match s {
+        let (seed, config) = context::with_current(|s| match s {
             Some(s) => {
                 s.register_local_tasks(Arc::downgrade(&owned));
-                (s.config.seed, Some(s.config.epoch))
+                (s.config.seed, Some(s.config.clone()))
             }
             None => (None, None),
         });
@@ -128,7 +130,7 @@ impl LocalShared {
             }),
             owned,
             runner: Mutex::new(None),
-            epoch,
+            config,
         })
     }
 
@@ -193,18 +195,42 @@ impl LocalShared {
     /// Runs up to `LOCAL_BUDGET` queued tasks; returns whether some are still queued. On
     /// the owner thread only.
     pub(crate) fn run_some(&self) -> bool {
-        // A coarse clock for the dump's "last poll", as a worker's (`poll.rs`).
-        let now = self.epoch.map(|e| poll::stamp(e, Instant::now()));
+        // The thread's worker, if it is one (a current-thread runtime's `block_on`): a
+        // slow local poll holds it as a slow task poll does. A multi-thread runtime's
+        // `block_on` thread holds none, so nothing is timed there (its main future's
+        // polls are not either).
+        let worker = context::with_worker(|w| w.map(|w| w.index));
+        let site = self.config.as_ref().map(|c| PollSite::for_local(c, worker));
+        let more = self.run_tasks(site.as_ref());
+        if let Some(slow) = site.as_ref().map(PollSite::slow_polls).filter(|&n| n > 0) {
+            context::with_worker(|w| {
+                if let Some(w) = w {
+                    w.count_slow_polls(slow);
+                }
+            });
+        }
+        more
+    }
+
+    /// `run_some`'s loop, around each poll what `site` does (nothing for a set made
+    /// outside any runtime).
+    fn run_tasks(&self, site: Option<&PollSite>) -> bool {
         for _ in 0..LOCAL_BUDGET {
             let next = self.queue.lock().pop();
-            match next {
-                Some(t) => {
-                    if let Some(now) = now {
-                        t.header().note_poll(now);
-                    }
-                    t.run()
+            let Some(t) = next else {
+                return false;
+            };
+            match site {
+                None => t.run(),
+                Some(site) if !site.watched() => {
+                    site.note(&t);
+                    t.run();
                 }
-                None => return false,
+                Some(site) => {
+                    let timer = site.begin(&t);
+                    t.run();
+                    site.end(timer);
+                }
             }
         }
         !self.queue.lock().tasks.is_empty()

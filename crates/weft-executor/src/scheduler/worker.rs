@@ -765,6 +765,12 @@ impl Core {
 }
 
 impl WorkerLocal {
+    /// Counts slow polls of local tasks run on this worker's thread (`local.rs`), for
+    /// `RuntimeMetrics::worker_slow_polls`.
+    pub(super) fn count_slow_polls(&self, n: u64) {
+        self.poll_site.add_slow_polls(n);
+    }
+
     #[inline]
     pub(super) fn remote(&self) -> &Remote {
         // SAFETY: it points into `self.shared.remotes`, a boxed slice that `self.shared`
