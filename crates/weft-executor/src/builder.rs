@@ -60,6 +60,7 @@ pub struct Builder {
     trace_limit: usize,
     slow_poll_threshold: Option<Duration>,
     on_slow_poll: Option<SlowPollHook>,
+    seed: Option<u64>,
 }
 
 /// Which scheduler a [`Builder`] builds.
@@ -96,6 +97,7 @@ impl Builder {
             trace_limit: 0,
             slow_poll_threshold: None,
             on_slow_poll: None,
+            seed: None,
         }
     }
 
@@ -301,6 +303,58 @@ impl Builder {
         self
     }
 
+    /// Runs the tasks in an order drawn from `seed`, for tests that look for bugs of
+    /// ordering: current-thread runtime only ([`build`](Builder::build) refuses it on the
+    /// multi-thread one with `InvalidInput`: there the threads' timing decides the order,
+    /// and no seed could make it repeat).
+    ///
+    /// Each time the runtime picks a task to poll, it draws it from every task ready to run
+    /// (instead of first-in first-out with a preference for the task just woken), and each
+    /// poll's [cooperative budget](crate::coop) is drawn between 1 and
+    /// [`BUDGET`](crate::coop::BUDGET) (so the yields a budget forces land at different
+    /// awaits). The same program, with the same seed, polls its tasks in exactly the same
+    /// order; another seed explores another order. Timers and sockets only keep that
+    /// promise when the clock is paused and nothing comes from outside: wakes from other
+    /// threads (the blocking pool, a [`Handle`](crate::Handle) used elsewhere) and I/O
+    /// readiness arrive when they arrive. `docs/testing.md` says what is deterministic and
+    /// how to search for a failing seed; the facade's `#[weft::test]` reads one from
+    /// `WEFT_SEED` and prints it when the test fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// // The order in which three tasks run, under one seed.
+    /// fn order(seed: u64) -> Vec<u32> {
+    ///     let rt = weft_executor::Builder::new_current_thread().seed(seed).build().unwrap();
+    ///     let log = Arc::new(Mutex::new(Vec::new()));
+    ///     rt.block_on(async {
+    ///         let hs: Vec<_> = (0..3)
+    ///             .map(|i| {
+    ///                 let log = log.clone();
+    ///                 weft_executor::spawn(async move { log.lock().unwrap().push(i) })
+    ///             })
+    ///             .collect();
+    ///         for h in hs {
+    ///             h.await.unwrap();
+    ///         }
+    ///     });
+    ///     let order = log.lock().unwrap().clone();
+    ///     order
+    /// }
+    /// assert_eq!(order(7), order(7));
+    /// // Some seed runs them in another order than seed 7 does.
+    /// assert!((0..100).any(|seed| order(seed) != order(7)));
+    ///
+    /// let err = weft_executor::Builder::new_multi_thread().seed(7).build().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// ```
+    pub fn seed(&mut self, seed: u64) -> &mut Self {
+        self.seed = Some(seed);
+        self
+    }
+
     fn num_workers(&self) -> io::Result<usize> {
         let n = match (self.worker_threads, std::env::var(WORKER_THREADS_ENV)) {
             (Some(n), _) => n,
@@ -324,6 +378,12 @@ impl Builder {
 
     /// Refuses the settings the runtime cannot hold.
     fn check(&self) -> io::Result<()> {
+        if let (Some(seed), Flavor::MultiThread) = (self.seed, self.flavor) {
+            return Err(invalid(format!(
+                "seed({seed}) on the multi-thread runtime, whose threads' timing decides the \
+                 order of polls: seeded runs need `Builder::new_current_thread()`"
+            )));
+        }
         if self.stack_size == Some(0) {
             return Err(invalid(
                 "a thread stack size of 0 bytes: leave it unset for the default".into(),
@@ -344,7 +404,8 @@ impl Builder {
     ///
     /// `InvalidInput` for a setting the runtime cannot hold: more than
     /// [`MAX_WORKER_THREADS`] workers, `WEFT_WORKER_THREADS` set to something other than
-    /// a positive number, a stack size of 0, a thread name with a NUL byte. Otherwise the
+    /// a positive number, a stack size of 0, a thread name with a NUL byte, a
+    /// [`seed`](Builder::seed) on the multi-thread runtime. Otherwise the
     /// error of a thread that could not be started.
     ///
     /// ```
@@ -379,6 +440,7 @@ impl Builder {
                 slow_poll_threshold: self.slow_poll_threshold,
                 on_slow_poll: self.on_slow_poll.clone(),
                 current_thread: self.flavor == Flavor::CurrentThread,
+                seed: self.seed,
             },
         );
         if self.flavor == Flavor::CurrentThread {
@@ -405,6 +467,7 @@ impl fmt::Debug for Builder {
             .field("max_blocking_threads", &self.max_blocking_threads)
             .field("thread_keep_alive", &self.blocking_keep_alive)
             .field("slow_poll_threshold", &self.slow_poll_threshold)
+            .field("seed", &self.seed)
             .finish_non_exhaustive()
     }
 }

@@ -5,7 +5,9 @@
 //! without a budget it would hold its worker for as long as the resources stay ready:
 //! every other task, timer and I/O wake-up queued on that worker waits.
 //!
-//! So every poll of a task starts with a budget of [`BUDGET`] units. Each weft resource
+//! So every poll of a task starts with a budget of [`BUDGET`] units (on a runtime built
+//! with a seed, a number of units from 1 to [`BUDGET`] drawn before each poll, so that
+//! the forced yields land at different awaits from one seed to the next). Each weft resource
 //! that is ready spends one unit ([`poll_proceed`]) before doing its work; when the budget
 //! is spent, the resource wakes the task and returns `Pending` instead, and the task goes
 //! to the back of the queue. A resource that turns out not to be ready gives its unit back
@@ -33,23 +35,34 @@ pub const BUDGET: u8 = 128;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Budget(Option<u8>);
 
+/// A thread's budget, and the budget its next poll starts with.
+struct Coop {
+    budget: Cell<Budget>,
+    /// `BUDGET`, except on the thread of a seeded runtime's `block_on`, whose scheduler
+    /// draws it before each poll (`scheduler/seeded.rs`). In the same thread-local as the
+    /// budget: reading it costs a load from a line `with_budget` writes anyway.
+    start: Cell<u8>,
+}
+
 // The loom models run their threads as coroutines on one OS thread: each needs its own.
 #[cfg(not(weft_loom))]
 std::thread_local! {
-    static CURRENT: Cell<Budget> = const { Cell::new(Budget(None)) };
+    static CURRENT: Coop = const {
+        Coop { budget: Cell::new(Budget(None)), start: Cell::new(BUDGET) }
+    };
 }
 #[cfg(weft_loom)]
 loom::thread_local! {
-    static CURRENT: Cell<Budget> = Cell::new(Budget(None));
+    static CURRENT: Coop = Coop { budget: Cell::new(Budget(None)), start: Cell::new(BUDGET) };
 }
 
 fn get() -> Budget {
     // During thread-local destruction: unlimited.
-    CURRENT.try_with(Cell::get).unwrap_or(Budget(None))
+    CURRENT.try_with(|c| c.budget.get()).unwrap_or(Budget(None))
 }
 
 fn set(b: Budget) {
-    let _ = CURRENT.try_with(|c| c.set(b));
+    let _ = CURRENT.try_with(|c| c.budget.set(b));
 }
 
 /// Runs `f` with a fresh budget, restoring the previous one after (also on unwind): the
@@ -57,17 +70,24 @@ fn set(b: Budget) {
 #[inline]
 pub(crate) fn with_budget<R>(f: impl FnOnce() -> R) -> R {
     let prev = CURRENT
-        .try_with(|c| c.replace(Budget(Some(BUDGET))))
+        .try_with(|c| c.budget.replace(Budget(Some(c.start.get()))))
         .unwrap_or(Budget(None));
     let _reset = Reset(prev);
     f()
+}
+
+/// The budget the next polls on this thread start with (`BUDGET` unless a seeded
+/// scheduler draws it: see `scheduler/seeded.rs`, which puts `BUDGET` back when its
+/// `block_on` returns).
+pub(crate) fn set_poll_budget(units: u8) {
+    let _ = CURRENT.try_with(|c| c.start.set(units));
 }
 
 /// Runs `f` with no budget, restoring the current one after (also on unwind).
 #[inline]
 pub(crate) fn with_unlimited<R>(f: impl FnOnce() -> R) -> R {
     let prev = CURRENT
-        .try_with(|c| c.replace(Budget(None)))
+        .try_with(|c| c.budget.replace(Budget(None)))
         .unwrap_or(Budget(None));
     let _reset = Reset(prev);
     f()

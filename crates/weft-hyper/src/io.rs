@@ -2,7 +2,7 @@
 //!
 //! The only module of the crate with `unsafe` code. hyper hands a read its own buffer's
 //! spare capacity, which is not initialized (`ReadBufCursor`). weft's sockets read straight
-//! into it with `read(2)` under the reactor's readiness protocol (`poll_read_with`), so a
+//! into it with `recv(2)` under the reactor's readiness protocol (`poll_read_uninit`), so a
 //! connection owns no read buffer of its own and nothing is zeroed or copied: an idle
 //! keep-alive connection costs what hyper's own state costs (docs/measuring.md, "Memory per
 //! idle HTTP connection"). Streams that only speak `futures-io` (TLS, a user's own) take
@@ -18,7 +18,7 @@
 //! - The task is woken by every stream task that finishes a response, and polls its socket
 //!   for reads each time. A read of weft's sockets is tried only when the reactor says the
 //!   socket is readable (`poll_read_ready`): after a read found nothing, the next one waits
-//!   for an event instead of calling `read(2)` again to find nothing again.
+//!   for an event instead of calling `recv(2)` again to find nothing again.
 //! - It writes what it has at each poll. A woken task runs at once from its worker's LIFO
 //!   slot, before the other stream tasks have finished, so each response went out in a
 //!   `writev` of its own. The first write after a completed flush (`batch_open` false)
@@ -37,7 +37,6 @@
 
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, BorrowedFd};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
@@ -164,36 +163,21 @@ fn check_count(n: usize, len: usize) -> io::Result<()> {
     Ok(())
 }
 
-/// `read(2)` into memory that may not be initialized. Returns the count, at most
-/// `dst.len()` bytes of which the kernel initialized (checked by the caller).
-fn read_uninit(fd: BorrowedFd<'_>, dst: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: `dst` is a live, exclusively borrowed region of `dst.len()` bytes, so the
-    // kernel may write up to that many bytes there; `MaybeUninit<u8>` accepts any byte
-    // and has no validity invariant, and nothing reads it here. `fd` is borrowed, so
-    // open for the call.
-    let n = unsafe { libc::read(fd.as_raw_fd(), dst.as_mut_ptr().cast(), dst.len()) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(n as usize)
-}
-
-/// The direct path of weft's sockets: a `read(2)` into the cursor's spare capacity through
-/// the stream's `poll_read_with` (readiness, waker and cooperative budget as its own reads).
-fn poll_read_socket<S: AsFd>(
+/// The direct path of weft's sockets: a receive into the cursor's spare capacity with the
+/// stream's `poll_read_uninit` (readiness, waker and cooperative budget as its own reads).
+fn poll_read_socket(
     mut buf: ReadBufCursor<'_>,
-    poll_read_with: impl FnOnce(&mut dyn FnMut(&S) -> io::Result<usize>) -> Poll<io::Result<usize>>,
+    poll_read_uninit: impl FnOnce(&mut [MaybeUninit<u8>]) -> Poll<io::Result<usize>>,
 ) -> Poll<io::Result<()>> {
     // SAFETY: `as_mut` hands out the unfilled part, not initialized; the caller must not
     // write uninitialized bytes into it (de-initializing what hyper may have initialized).
-    // Only `read(2)` writes there, and it writes bytes the kernel initialized; user code
-    // never sees the slice.
+    // Only `recv(2)` writes there (`poll_read_uninit`), and it writes bytes the kernel
+    // initialized; user code never sees the slice.
     let dst = unsafe { buf.as_mut() };
     let len = dst.len();
-    let n = ready!(poll_read_with(&mut |s| read_uninit(s.as_fd(), dst)))?;
+    let n = ready!(poll_read_uninit(dst))?;
     check_count(n, len)?;
-    // SAFETY: `read(2)` returned `n <= len` (checked above): it wrote and so initialized
+    // SAFETY: the receive returned `n <= len` (checked above): it wrote and so initialized
     // the first `n` bytes of the unfilled part, the bytes `advance` marks filled.
     unsafe { buf.advance(n) };
     Poll::Ready(Ok(()))
@@ -209,9 +193,9 @@ macro_rules! socket_hyper_read {
                 buf: ReadBufCursor<'_>,
             ) -> Poll<io::Result<()>> {
                 let this = self.get_mut();
-                // Not readable since a read found nothing: wait for an event, no `read(2)`.
+                // Not readable since a read found nothing: wait for an event, no `recv(2)`.
                 ready!(this.poll_read_ready(cx))?;
-                poll_read_socket(buf, |op| this.poll_read_with(cx, op))
+                poll_read_socket(buf, |dst| this.poll_read_uninit(cx, dst))
             }
         }
     )*};

@@ -2,7 +2,8 @@
 //!
 //! Written on `proc_macro` alone (no `syn`, no `quote`): the transformation is small (drop
 //! `async`, wrap the body in `Builder::new_current_thread()...build().block_on(async move
-//! { .. })`, or `new_multi_thread`), and users should not pay `syn`'s compile time for it.
+//! { .. })`, or `new_multi_thread`; a current-thread test also takes its seed and reports it
+//! on panic), and users should not pay `syn`'s compile time for it.
 //! Errors point at the user's code.
 
 #![forbid(unsafe_code)]
@@ -51,6 +52,22 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 ///     weft::time::sleep(std::time::Duration::from_secs(86_400)).await;
 /// }
 /// ```
+///
+/// Seeds (see `weft::Builder::seed`): a current-thread test runs with the seed in the
+/// environment variable `WEFT_SEED` if it is set, in an order drawn from it, and without
+/// it in first-in first-out order, as tokio's tests do, so that a test run twice runs the
+/// same way and a run of the suite does not change from one time to the next unless asked
+/// to. `seed = N` pins a test's seed (`WEFT_SEED` then does not change it): a schedule
+/// that once failed, kept as a regression test. A seeded test that panics or returns an
+/// `Err` prints its seed on stderr, `weft: NAME ran with seed N; replay it with
+/// WEFT_SEED=N`. Multi-thread tests ignore `WEFT_SEED`.
+///
+/// ```ignore
+/// #[weft::test(seed = 42, start_paused = true)]
+/// async fn runs_one_schedule() {
+///     assert_eq!(weft::spawn(async { 1 + 1 }).await.unwrap(), 2);
+/// }
+/// ```
 #[proc_macro_attribute]
 pub fn test(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(attr, item.clone(), true).unwrap_or_else(|e| with_item(e, item))
@@ -80,13 +97,17 @@ fn error(span: Span, msg: &str) -> TokenStream {
 const FLAVORS: &str = "`flavor = \"current_thread\"` or `flavor = \"multi_thread\"`";
 /// The options, for error messages.
 const OPTIONS: &str = "the options are `flavor = \"current_thread\"` / `\"multi_thread\"`, \
-    `worker_threads = N` and `start_paused = true`";
+    `worker_threads = N`, `start_paused = true` and (tests) `seed = N`";
 
 /// The runtime the options ask for: the builder to start from and the calls to make on it.
 struct Options {
     /// `new_current_thread` or `new_multi_thread`.
     constructor: &'static str,
     calls: Vec<TokenTree>,
+    /// A current-thread test: it takes a seed (`pinned`, else `WEFT_SEED`).
+    seeded_test: bool,
+    /// `seed = N`.
+    pinned: Option<Literal>,
 }
 
 /// Parses `key = value, ...` into the builder the function runs on: `#[weft::test]`
@@ -97,6 +118,7 @@ fn options(attr: TokenStream, is_test: bool) -> Result<Options, TokenStream> {
     let mut flavor: Option<(String, Span)> = None;
     let mut workers: Option<(Literal, Span)> = None;
     let mut paused: Option<(Ident, Span)> = None;
+    let mut seed: Option<(Literal, Span)> = None;
     let mut i = 0;
     while i < tokens.len() {
         let key = match &tokens[i] {
@@ -144,6 +166,27 @@ fn options(attr: TokenStream, is_test: bool) -> Result<Options, TokenStream> {
                 };
                 if paused.replace((b, key.span())).is_some() {
                     return Err(error(key.span(), "`start_paused` is given twice"));
+                }
+            }
+            "seed" => {
+                let n = match value {
+                    TokenTree::Literal(l) if l.to_string().parse::<u64>().is_ok() => l.clone(),
+                    t => {
+                        return Err(error(
+                            t.span(),
+                            "`seed` must be a whole number from 0 to 2^64-1, without a suffix",
+                        ))
+                    }
+                };
+                if !is_test {
+                    return Err(error(
+                        key.span(),
+                        "`seed` is an option of `#[weft::test]`; a program seeds its runtime \
+                         with `weft::Builder::new_current_thread().seed(N)`",
+                    ));
+                }
+                if seed.replace((n, key.span())).is_some() {
+                    return Err(error(key.span(), "`seed` is given twice"));
                 }
             }
             "flavor" => {
@@ -208,7 +251,16 @@ fn options(attr: TokenStream, is_test: bool) -> Result<Options, TokenStream> {
         calls.push(Ident::new("start_paused", span).into());
         calls.push(Group::new(Delimiter::Parenthesis, TokenTree::from(b).into()).into());
     }
+    if let (Some((_, span)), true) = (&seed, multi) {
+        return Err(error(
+            *span,
+            "`seed` needs the current-thread runtime (the order of a multi-thread runtime's \
+             polls depends on its threads' timing): drop `flavor = \"multi_thread\"`",
+        ));
+    }
     Ok(Options {
+        seeded_test: is_test && !multi,
+        pinned: seed.map(|(n, _)| n),
         constructor: if multi {
             "new_multi_thread"
         } else {
@@ -218,13 +270,23 @@ fn options(attr: TokenStream, is_test: bool) -> Result<Options, TokenStream> {
     })
 }
 
+/// Tokens of code the macro writes itself (spans at the call site).
+fn parse(code: &str) -> TokenStream {
+    code.parse().expect("the macro's own code parses")
+}
+
 fn expand(attr: TokenStream, item: TokenStream, is_test: bool) -> Result<TokenStream, TokenStream> {
     let name = if is_test {
         "#[weft::test]"
     } else {
         "#[weft::main]"
     };
-    let Options { constructor, calls } = options(attr, is_test)?;
+    let Options {
+        constructor,
+        calls,
+        seeded_test,
+        pinned,
+    } = options(attr, is_test)?;
     let mut tokens: Vec<TokenTree> = item.into_iter().collect();
     let fn_pos = tokens
         .iter()
@@ -258,16 +320,41 @@ fn expand(attr: TokenStream, item: TokenStream, is_test: bool) -> Result<TokenSt
     };
     tokens.remove(async_pos);
 
-    // ::weft::Builder::new_..() <calls> .build().expect("..").block_on(async move <body>)
+    // let mut __weft_builder = ::weft::Builder::new_..(); __weft_builder <calls>;
+    // (a test: the seed, and its report on panic)
+    // __weft_builder.build().expect("..").block_on(async move <body>)
     let span = body.span();
     let mut expr: Vec<TokenTree> = Vec::new();
+    expr.extend(parse("let mut __weft_builder = "));
     for seg in ["weft", "Builder", constructor] {
         expr.push(Punct::new(':', Spacing::Joint).into());
         expr.push(Punct::new(':', Spacing::Alone).into());
         expr.push(Ident::new(seg, span).into());
     }
     expr.push(Group::new(Delimiter::Parenthesis, TokenStream::new()).into());
-    expr.extend(calls);
+    expr.push(Punct::new(';', Spacing::Alone).into());
+    if !calls.is_empty() {
+        expr.extend(parse("__weft_builder"));
+        expr.extend(calls);
+        expr.push(Punct::new(';', Spacing::Alone).into());
+    }
+    if seeded_test {
+        let pinned = match pinned {
+            Some(n) => format!("::core::option::Option::Some({n}u64)"),
+            None => "::core::option::Option::None".to_string(),
+        };
+        // Dropped as a panic unwinds: after the panic's message, which the hook printed.
+        expr.extend(parse(&format!(
+            "let __weft_seed = ::weft::__private::test_seed({pinned}); \
+             let __weft_report = ::weft::__private::SeedReport(__weft_seed); \
+             if let ::core::option::Option::Some(__weft_s) = __weft_seed {{ \
+                 __weft_builder.seed(__weft_s); \
+             }}"
+        )));
+    }
+    // Where the final expression, the `block_on`, begins.
+    let block_on_start = expr.len();
+    expr.extend(parse("__weft_builder"));
     expr.push(Punct::new('.', Spacing::Alone).into());
     expr.push(Ident::new("build", span).into());
     expr.push(Group::new(Delimiter::Parenthesis, TokenStream::new()).into());
@@ -290,6 +377,14 @@ fn expand(attr: TokenStream, item: TokenStream, is_test: bool) -> Result<TokenSt
     .into_iter()
     .collect();
     expr.push(Group::new(Delimiter::Parenthesis, inner).into());
+    if seeded_test {
+        // let __weft_out = <block_on>; __weft_report.returned(&__weft_out); __weft_out
+        // (an `Err` returned fails the test as a panic does: print the seed for it too).
+        let block_on = expr.split_off(block_on_start);
+        expr.extend(parse("let __weft_out = "));
+        expr.extend(block_on);
+        expr.extend(parse("; __weft_report.returned(&__weft_out); __weft_out"));
+    }
 
     let mut out: Vec<TokenTree> = Vec::new();
     if is_test {

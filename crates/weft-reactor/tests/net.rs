@@ -447,3 +447,61 @@ fn sockets_fail_after_their_runtime_shuts_down() {
         .expect("a read after shutdown hung");
     assert!(r.unwrap_err().to_string().contains("shut down"));
 }
+
+/// Reads into a `Vec`'s spare capacity through `poll_read_uninit` until end of stream.
+async fn read_to_end_uninit(
+    mut poll: impl FnMut(
+        &mut std::task::Context<'_>,
+        &mut [std::mem::MaybeUninit<u8>],
+    ) -> std::task::Poll<std::io::Result<usize>>,
+) -> Vec<u8> {
+    let mut all: Vec<u8> = Vec::with_capacity(7);
+    loop {
+        if all.spare_capacity_mut().is_empty() {
+            all.reserve(7);
+        }
+        let n = std::future::poll_fn(|cx| poll(cx, all.spare_capacity_mut()))
+            .await
+            .unwrap();
+        if n == 0 {
+            return all;
+        }
+        assert!(n <= all.spare_capacity_mut().len());
+        // SAFETY: the receive initialized the first `n` bytes of the spare capacity.
+        unsafe { all.set_len(all.len() + n) };
+    }
+}
+
+#[test]
+fn poll_read_uninit_receives_into_spare_capacity() {
+    let rt = runtime(2);
+    rt.block_on(async {
+        let message: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        // A TCP stream, its owned read half, and a Unix stream.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sent = message.clone();
+        let writer = spawn(async move {
+            for _ in 0..2 {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                conn.write_all(&sent).await.unwrap();
+            }
+        });
+        let mut whole = TcpStream::connect(addr).await.unwrap();
+        let got = read_to_end_uninit(|cx, buf| whole.poll_read_uninit(cx, buf)).await;
+        assert_eq!(got, message);
+        let (mut read, _write) = TcpStream::connect(addr).await.unwrap().into_split();
+        let got = read_to_end_uninit(|cx, buf| read.poll_read_uninit(cx, buf)).await;
+        assert_eq!(got, message);
+        writer.await.unwrap();
+
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        let sent = message.clone();
+        let writer = spawn(async move {
+            b.write_all(&sent).await.unwrap();
+        });
+        let got = read_to_end_uninit(|cx, buf| a.poll_read_uninit(cx, buf)).await;
+        assert_eq!(got, message);
+        writer.await.unwrap();
+    });
+}

@@ -58,7 +58,9 @@ mod stdio;
 mod tokio_io;
 mod tracker;
 
-pub use runtime::{run, Builder, Runtime};
+#[doc(hidden)]
+pub use runtime::__private;
+pub use runtime::{run, Builder, Runtime, SEED_ENV};
 pub use weft_executor::{
     block_on, spawn, task_local, EnterGuard, Handle, JoinError, JoinHandle, RuntimeMetrics,
     SlowPoll, TaskDump, TaskInfo, TaskState,

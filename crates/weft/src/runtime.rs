@@ -153,13 +153,71 @@ impl Builder {
         self
     }
 
+    /// Runs the tasks in an order drawn from `seed` (current-thread runtime only; `build`
+    /// refuses it on the multi-thread one with `InvalidInput`): the same program with the
+    /// same seed polls its tasks in exactly the same order, and each seed explores another
+    /// order, each poll's cooperative budget drawn too. With
+    /// [`start_paused(true)`](Builder::start_paused), timers take part in the replay; what
+    /// comes from other threads or sockets does not (see
+    /// [`weft_executor::Builder::seed`] and `docs/testing.md`). `#[weft::test]` takes its
+    /// seed from `WEFT_SEED` (or `seed = N`), and prints it when the test fails.
+    ///
+    /// # Examples
+    ///
+    /// A check-then-act race: two withdrawals each look at the balance, then take from it
+    /// after an await. First-in first-out, the first runs to the end before the second
+    /// looks; some seed cuts the first one's poll between its look and its take.
+    /// (`consume_budget` stands for any resource that is ready at once, a socket with data
+    /// waiting, a channel with a message: each spends a unit of the poll's budget.)
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use weft::sync::Mutex;
+    ///
+    /// /// False if it overdrew the account.
+    /// async fn withdraw(account: Arc<Mutex<i64>>, amount: i64) -> bool {
+    ///     weft::task::consume_budget().await; // reads the request
+    ///     let enough = *account.lock().await >= amount; // the lock is released here
+    ///     weft::task::consume_budget().await; // writes a log line
+    ///     if enough {
+    ///         let mut balance = account.lock().await;
+    ///         *balance -= amount;
+    ///         return *balance >= 0;
+    ///     }
+    ///     true
+    /// }
+    ///
+    /// /// Whether two withdrawals of 80 from 100 overdraw, under `seed` (`None`: FIFO).
+    /// fn overdraws(seed: Option<u64>) -> bool {
+    ///     let mut b = weft::Builder::new_current_thread();
+    ///     b.start_paused(true);
+    ///     if let Some(s) = seed {
+    ///         b.seed(s);
+    ///     }
+    ///     b.build().unwrap().block_on(async {
+    ///         let account = Arc::new(Mutex::new(100));
+    ///         let a = weft::spawn(withdraw(account.clone(), 80));
+    ///         let b = weft::spawn(withdraw(account.clone(), 80));
+    ///         !(a.await.unwrap() & b.await.unwrap())
+    ///     })
+    /// }
+    ///
+    /// assert!(!overdraws(None));
+    /// let failing = (0..1_000).find(|&s| overdraws(Some(s))).expect("no seed found the race");
+    /// assert!(overdraws(Some(failing)), "seed {failing} replays the failure");
+    /// ```
+    pub fn seed(&mut self, seed: u64) -> &mut Self {
+        self.inner.seed(seed);
+        self
+    }
+
     /// Starts the runtime: workers, and the reactor and timer in their driver.
     ///
     /// # Errors
     ///
     /// If the poller cannot be created, a thread cannot start, or a setting is one the
     /// runtime cannot hold (`InvalidInput`, see [`weft_executor::Builder::build`]; also
-    /// `start_paused(true)` on the multi-thread runtime).
+    /// `start_paused(true)` or a `seed` on the multi-thread runtime).
     pub fn build(&mut self) -> io::Result<Runtime> {
         if self.start_paused && !self.current_thread {
             return Err(io::Error::new(
@@ -304,4 +362,86 @@ pub fn run<F: Future>(future: F) -> F::Output {
         Err(e) => panic!("weft::run could not start a runtime: {e}"),
     };
     rt.block_on(future)
+}
+
+/// The environment variable `#[weft::test]` takes its seed from (see [`Builder::seed`]).
+pub const SEED_ENV: &str = "WEFT_SEED";
+
+/// What `#[weft::test]` expands to calls; not an API.
+#[doc(hidden)]
+pub mod __private {
+    use std::io::Write;
+
+    /// The seed a current-thread `#[weft::test]` runs with: its `seed = N` if it names one,
+    /// else `WEFT_SEED`, else none (first-in first-out, as unseeded runtimes run).
+    #[track_caller]
+    pub fn test_seed(pinned: Option<u64>) -> Option<u64> {
+        if pinned.is_some() {
+            return pinned;
+        }
+        let v = std::env::var_os(super::SEED_ENV)?;
+        let text = v.to_string_lossy();
+        match text.trim().parse::<u64>() {
+            Ok(n) => Some(n),
+            Err(_) => panic!(
+                "{}={text:?}: expected a whole number from 0 to 2^64-1 (the seed a failing \
+                 test printed), or unset it to run in first-in first-out order",
+                super::SEED_ENV
+            ),
+        }
+    }
+
+    /// Prints the seed when the test panics or returns an `Err`, so the failure can be
+    /// replayed.
+    #[derive(Debug)]
+    pub struct SeedReport(pub Option<u64>);
+
+    impl SeedReport {
+        /// The test's body returned `out`: an `Err` is a failure too.
+        pub fn returned<T: TestOutcome>(&self, out: &T) {
+            if out.failed() {
+                self.print();
+            }
+        }
+
+        fn print(&self) {
+            if let Some(seed) = self.0 {
+                // The test harness names each test's thread after the test.
+                let thread = std::thread::current();
+                let test = thread.name().unwrap_or("this test");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "weft: {test} ran with seed {seed}; replay it with {}={seed}",
+                    super::SEED_ENV
+                );
+            }
+        }
+    }
+
+    impl Drop for SeedReport {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                self.print();
+            }
+        }
+    }
+
+    /// What a test function may return, as far as telling a failure goes: `()`, or a
+    /// `Result` (an `Err` fails the test).
+    pub trait TestOutcome {
+        /// Whether the test failed by returning this.
+        fn failed(&self) -> bool;
+    }
+
+    impl TestOutcome for () {
+        fn failed(&self) -> bool {
+            false
+        }
+    }
+
+    impl<T, E> TestOutcome for Result<T, E> {
+        fn failed(&self) -> bool {
+            self.is_err()
+        }
+    }
 }

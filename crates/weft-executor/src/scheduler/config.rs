@@ -33,6 +33,8 @@ pub(crate) struct Config {
     /// The current-thread flavour: its one worker is all there is, so finding no work
     /// there means the runtime is idle (its parks in the driver are idle ones).
     pub(crate) current_thread: bool,
+    /// The seed of a seeded current-thread runtime (see `seeded.rs`); `None`: FIFO order.
+    pub(crate) seed: Option<u64>,
 }
 
 impl Config {

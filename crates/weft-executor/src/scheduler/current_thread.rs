@@ -30,6 +30,17 @@
 //!    `MainWaker::parking` is set, and a wake on this thread unparks it as a wake from
 //!    another thread does.
 //!
+//! # Seeded runs
+//!
+//! Built with a seed, the worker draws its next task and each poll's budget from a
+//! seeded generator instead (`seeded.rs`, and "Seeded runs" in `worker.rs`): the loop above
+//! is the same, and so is the main future's place in it (polled whenever woken, between
+//! two tasks), so a program run twice with one seed polls its tasks and its main future in
+//! the same order. The generator's state lives in `CurrentThread::seeded` between `block_on`
+//! calls, so a second `block_on` goes on with the stream instead of replaying its start;
+//! the pool goes back into the queue when a `block_on` returns, and the thread's poll budget
+//! back to `coop::BUDGET`.
+//!
 //! # Wake-ups from other threads
 //!
 //! A task woken or spawned on another thread (a blocking task, a foreign thread with a
@@ -57,6 +68,7 @@
 
 use super::context;
 use super::metrics::LocalStats;
+use super::rng::Rng;
 use super::worker::Worker;
 use super::{Shared, WorkerQueues};
 use crate::coop;
@@ -83,6 +95,9 @@ pub(crate) struct CurrentThread {
     /// Threads in a `block_on` of their own, waiting for `core`.
     waiting: Mutex<Vec<Thread>>,
     main: Arc<MainWaker>,
+    /// A seeded runtime's generator while no `block_on` runs the tasks (see "Seeded
+    /// runs"); `None` when unseeded, and while one does.
+    seeded: Mutex<Option<Rng>>,
 }
 
 /// The waker of the future a `block_on` runs.
@@ -124,6 +139,7 @@ impl CurrentThread {
     pub(crate) fn new(shared: Arc<Shared>, queues: WorkerQueues) -> CurrentThread {
         debug_assert_eq!(shared.num_workers(), 1);
         CurrentThread {
+            seeded: Mutex::new(shared.config.seed.map(Rng::new)),
             main: Arc::new(MainWaker {
                 woken: AtomicBool::new(false),
                 parking: AtomicBool::new(false),
@@ -170,6 +186,9 @@ impl CurrentThread {
     fn run<F: Future>(&self, queues: WorkerQueues, mut future: Pin<&mut F>) -> F::Output {
         let mut worker = Worker::new(self.shared.clone(), WORKER, queues);
         worker.local.stats = LocalStats::resume(&self.shared.remotes[WORKER].stats);
+        if let Some(rng) = self.seeded.lock().take() {
+            worker.seed(rng);
+        }
         let core = CoreGuard {
             rt: self,
             worker: Box::into_raw(worker),
@@ -259,6 +278,11 @@ impl Drop for CoreGuard<'_> {
         // worker), and the counts and trace events are handed over.
         worker.local.settle();
         worker.local.publish();
-        self.rt.give_back(worker.into_queues());
+        let (queues, rng) = worker.into_queues();
+        if rng.is_some() {
+            *self.rt.seeded.lock() = rng;
+            coop::set_poll_budget(coop::BUDGET);
+        }
+        self.rt.give_back(queues);
     }
 }

@@ -16,10 +16,17 @@
 //! `CURRENT` names the set `spawn_local` spawns onto: the one being run on this thread (or,
 //! on a current-thread runtime, the one `block_on` made for its whole call).
 //!
+//! A set made inside a seeded runtime (`Builder::seed`, see `seeded.rs`) draws the next
+//! task among its queued ones and each poll's budget from a generator seeded from the
+//! runtime's seed, instead of taking them first-in first-out: the set is one future to the
+//! scheduler, and its tasks would otherwise keep one order whatever the seed.
+//!
 //! No runtime lock is held while user code runs: the queue's lock is taken only to push
 //! or pop; a rejected task and the runner's waker are dropped or woken after it is let go.
 
 use super::context;
+use super::rng::Rng;
+use super::seeded;
 use crate::task::{self, JoinHandle, Notified, Schedule};
 use parking_lot::Mutex;
 use std::any::Any;
@@ -42,6 +49,28 @@ struct Queue {
     tasks: VecDeque<Notified>,
     /// Set once, by `shutdown`: tasks woken after it are dropped, not queued.
     closed: bool,
+    /// Made inside a seeded runtime: draws the next task (see the header).
+    rng: Option<Rng>,
+}
+
+/// Mixed into the runtime's seed for a set's generator (any constant: it only has to
+/// differ from the worker's).
+const LOCAL_STREAM: u64 = 0x10CA_1000_5EED_0001;
+
+impl Queue {
+    /// The next task to run: the first, or one drawn by a seeded set (which draws its
+    /// poll's budget too).
+    fn pop(&mut self) -> Option<Notified> {
+        let Some(rng) = &mut self.rng else {
+            return self.tasks.pop_front();
+        };
+        if self.tasks.is_empty() {
+            return None;
+        }
+        let i = rng.below(self.tasks.len());
+        crate::coop::set_poll_budget(seeded::draw_budget(rng));
+        self.tasks.swap_remove_back(i)
+    }
 }
 
 /// The state of one set of local tasks.
@@ -74,10 +103,13 @@ impl Drop for EnterLocal {
 
 impl LocalShared {
     pub(crate) fn new() -> Arc<LocalShared> {
+        let seed = context::with_current(|s| s.and_then(|s| s.config.seed));
         Arc::new(LocalShared {
             queue: Mutex::new(Queue {
                 tasks: VecDeque::new(),
                 closed: false,
+                // Another stream than the worker's, which starts from the seed itself.
+                rng: seed.map(|s| Rng::new(s ^ LOCAL_STREAM)),
             }),
             owned: OwnedTasks::new(1),
             runner: Mutex::new(None),
@@ -146,7 +178,7 @@ impl LocalShared {
     /// the owner thread only.
     pub(crate) fn run_some(&self) -> bool {
         for _ in 0..LOCAL_BUDGET {
-            let next = self.queue.lock().tasks.pop_front();
+            let next = self.queue.lock().pop();
             match next {
                 Some(t) => t.run(),
                 None => return false,

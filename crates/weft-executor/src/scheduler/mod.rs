@@ -11,6 +11,8 @@
 //!   explained at its top.
 //! - `steal`: how a worker takes work from the injector and from other workers.
 //! - `lifo`: the stealable LIFO slot.
+//! - `seeded`: a seeded current-thread runtime's schedule, drawn from its seed.
+//! - `rng`: the generator workers draw steal victims and seeded schedules from.
 //! - `idle`: counts of searching and sleeping workers, and whom to wake.
 //! - `park`: how one worker sleeps (in the driver or on its condvar).
 //! - `context`: the thread-local context (the runtime entered, the worker running here).
@@ -37,6 +39,10 @@ pub(crate) mod metrics;
 pub(crate) mod park;
 #[cfg(not(weft_loom))]
 pub(crate) mod poll;
+#[cfg(not(weft_loom))]
+mod rng;
+#[cfg(not(weft_loom))]
+mod seeded;
 #[cfg(not(weft_loom))]
 mod shared;
 #[cfg(not(weft_loom))]

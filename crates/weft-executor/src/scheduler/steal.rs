@@ -64,7 +64,7 @@ impl Core {
         }
         let remotes = &w.shared.remotes;
         let n = remotes.len();
-        let start = self.next_rand() as usize % n;
+        let start = self.rng.below(n);
         for i in 0..n {
             let v = (start + i) % n;
             if v == w.index {
@@ -163,16 +163,6 @@ impl Core {
             seen[v] = now;
         }
         None
-    }
-
-    fn next_rand(&mut self) -> u32 {
-        // xorshift32: cheap, and good enough to spread victims.
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.rng = x;
-        x
     }
 }
 

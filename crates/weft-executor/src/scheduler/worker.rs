@@ -33,6 +33,16 @@
 //! outside would advance one batch per maintenance tick (measured: 10,000 spawns from
 //! outside while every worker runs such a task took 4-12 ms instead of about 1).
 //!
+//! # Seeded runs
+//!
+//! A current-thread runtime built with a seed (`Builder::seed`) takes its tasks another
+//! way: `next_ready` calls `Core::next_seeded` (`seeded.rs`) instead of steps 2-6. Steps 0
+//! and 1 stay on the same ticks; then every runnable task of the worker goes into one pool
+//! and the next is drawn from it by the seeded generator, and so is each poll's budget.
+//! Placement (the LIFO slot, the yield to the back, the ready queue) is untouched: the draw
+//! makes it irrelevant, and the multi-thread workers pay nothing for the mode (one branch
+//! per task in the current-thread loop).
+//!
 //! # Stealing
 //!
 //! With nothing local, the worker becomes a *searcher* (unless half the workers already
@@ -139,6 +149,8 @@ use super::context;
 use super::metrics::{bump, LocalStats};
 use super::park;
 use super::poll::PollSite;
+use super::rng::Rng;
+use super::seeded::Seeded;
 use super::shared::LeftWorker;
 use super::trace::{ParkEnd, Place, TaskSource, TraceKind, TraceLocal};
 use super::{Remote, Shared, WorkerQueues};
@@ -208,7 +220,11 @@ pub(super) struct Core {
     searching: bool,
     /// Our last take from the injector brought a single task (see `steal_injector`).
     pub(super) injector_trickle: bool,
-    pub(super) rng: u32,
+    /// Draws steal victims; `seeded`'s generator is separate, so that the victims of a
+    /// multi-thread worker and a seeded schedule never share a stream.
+    pub(super) rng: Rng,
+    /// Set on a seeded current-thread runtime's worker (see "Seeded runs").
+    pub(super) seeded: Option<Seeded>,
     /// Where the task about to run was found (for the trace).
     pub(super) from: TaskSource,
     /// The LIFO slot content seen at the previous look, per worker.
@@ -399,7 +415,8 @@ impl Worker {
                 ready_polls: 0,
                 searching: false,
                 injector_trickle: false,
-                rng: 0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B),
+                rng: Rng::new(index as u64 + 1),
+                seeded: None,
                 from: TaskSource::Queue,
                 lifo_seen: vec![std::ptr::null_mut(); n].into_boxed_slice(),
                 ready_seen: vec![0; n].into_boxed_slice(),
@@ -425,14 +442,27 @@ impl Worker {
         })
     }
 
+    /// Makes this worker draw its schedule from `rng` (see "Seeded runs").
+    pub(super) fn seed(&mut self, rng: Rng) {
+        self.core.seeded = Some(Seeded::new(rng));
+    }
+
     /// Gives back the worker's ends of its queues (the current-thread flavour keeps them
-    /// between its `block_on` calls). The caller settled and published first.
-    pub(super) fn into_queues(self: Box<Self>) -> WorkerQueues {
-        let Worker { local, .. } = *self;
-        WorkerQueues {
+    /// between its `block_on` calls), with the tasks of a seeded worker's pool put back in
+    /// its queue, and the seeded generator's state. The caller settled and published first.
+    pub(super) fn into_queues(self: Box<Self>) -> (WorkerQueues, Option<Rng>) {
+        let Worker { local, core } = *self;
+        let rng = core.seeded.map(|mut s| {
+            for t in s.take_pool() {
+                local.queue.push(t);
+            }
+            s.rng
+        });
+        let queues = WorkerQueues {
             queue: local.queue,
             ready: local.ready,
-        }
+        };
+        (queues, rng)
     }
 
     /// Polls `task`, recording the poll in the trace: the poll site of both flavours
@@ -496,8 +526,8 @@ impl Worker {
         true
     }
 
-    /// For the current-thread flavour: the next task this worker has (steps 0-5 of the
-    /// header), without searching or parking.
+    /// For the current-thread flavour: the next task this worker has (steps 0-6 of the
+    /// header, or the seeded draw), without searching or parking.
     ///
     /// # Safety
     ///
@@ -506,7 +536,11 @@ impl Worker {
     pub(super) unsafe fn next_ready(worker: *mut Worker) -> Option<Notified> {
         // SAFETY: the caller's; disjoint halves, as in `next_task`.
         let (core, w) = unsafe { (&mut (*worker).core, &(*worker).local) };
-        let task = core.next_local(w)?;
+        let task = if core.seeded.is_some() {
+            core.next_seeded(w)?
+        } else {
+            core.next_local(w)?
+        };
         bump(&w.stats.polls, 1);
         Some(task)
     }
@@ -582,18 +616,27 @@ impl Worker {
 }
 
 impl Core {
-    /// Steps 0-6 of the header comment (docs/scheduling.md numbers them the same).
-    fn next_local(&mut self, w: &WorkerLocal) -> Option<Notified> {
+    /// Counts a tick, with steps 0 and 1 of the header comment on theirs (but 1's take from
+    /// the injector, which is the caller's): true on a maintenance tick. Inlined into both
+    /// callers: a call per tick cost 5.6% more instructions on `callgrind yield_many`
+    /// (docs/measuring.md, "Seeded runs when there is no seed").
+    #[inline(always)]
+    pub(super) fn tick(&mut self, w: &WorkerLocal) -> bool {
         let tick = self.tick.wrapping_add(1);
         self.tick = tick;
         if tick % DUE_INTERVAL == 0 {
-            // Timers that came due go to our ready queue (see `Driver::poll_due`).
-            w.delivering.set(true);
-            w.shared.driver.poll_due();
-            w.delivering.set(false);
+            w.deliver_due();
         }
-        if tick % MAINTENANCE_INTERVAL == 0 {
+        let maintenance = tick % MAINTENANCE_INTERVAL == 0;
+        if maintenance {
             w.maintenance();
+        }
+        maintenance
+    }
+
+    /// Steps 0-6 of the header comment (docs/scheduling.md numbers them the same).
+    fn next_local(&mut self, w: &WorkerLocal) -> Option<Notified> {
+        if self.tick(w) {
             if let Some(t) = self.steal_injector(w) {
                 self.lifo_polls = 0;
                 self.from = TaskSource::Injector;
@@ -766,6 +809,14 @@ impl WorkerLocal {
         let slow = self.poll_site.slow_polls();
         self.remote().stats.slow_polls.store(slow, Relaxed);
         self.trace.publish(&self.remote().trace);
+    }
+
+    /// Timers that came due go to our ready queue (see `Driver::poll_due`).
+    #[inline]
+    fn deliver_due(&self) {
+        self.delivering.set(true);
+        self.shared.driver.poll_due();
+        self.delivering.set(false);
     }
 
     fn maintenance(&self) {

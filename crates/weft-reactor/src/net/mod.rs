@@ -97,8 +97,25 @@ macro_rules! impl_stream_io {
             }
         }
 
-        // For tokio's `AsyncRead` (crate::tokio_io): a receive into memory not yet
-        // initialized, with this type's own waker slot.
+        impl $ty {
+            /// Like [`AsyncRead::poll_read`](futures_io::AsyncRead::poll_read), into memory
+            /// that need not be initialized (the spare capacity of a `Vec`, or of a protocol
+            /// library's buffer, as weft-hyper and the `tokio-io` feature use it):
+            /// `recv(2)` writes the bytes it returns and nothing else, so nothing is zeroed
+            /// first. `Ready(Ok(n))`: the first `n` bytes of `buf` were written, so are
+            /// initialized; `n` is 0 at end of stream. Readiness, the waker and the
+            /// cooperative budget are those of `poll_read`.
+            pub fn poll_read_uninit(
+                &mut self,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [std::mem::MaybeUninit<u8>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let $this = self;
+                $io.poll_read_with(cx, |s| socket2::SockRef::from(s).recv(buf))
+            }
+        }
+
+        // For tokio's `AsyncRead` (crate::tokio_io).
         #[cfg(feature = "tokio-io")]
         impl crate::tokio_io::PollRecvUninit for $ty {
             fn poll_recv_uninit(
@@ -106,8 +123,7 @@ macro_rules! impl_stream_io {
                 cx: &mut std::task::Context<'_>,
                 buf: &mut [std::mem::MaybeUninit<u8>],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                let $this = self;
-                $io.poll_read_with(cx, |s| socket2::SockRef::from(s).recv(buf))
+                self.poll_read_uninit(cx, buf)
             }
         }
     };
