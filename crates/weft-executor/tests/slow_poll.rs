@@ -6,7 +6,7 @@
 
 use std::sync::{mpsc, Mutex};
 use std::time::Duration;
-use weft_executor::{Builder, SlowPoll, TaskBuilder};
+use weft_executor::{Builder, SlowPoll, TaskBuilder, TraceKind};
 
 const BLOCK: Duration = Duration::from_millis(200);
 const THRESHOLD: Duration = Duration::from_millis(100);
@@ -154,4 +154,66 @@ fn the_default_reports_name_the_task_on_stderr() {
         stderr.contains("panicked and nobody awaited its JoinHandle: boom"),
         "{stderr}"
     );
+}
+
+#[test]
+fn the_trace_marks_the_slow_poll_and_only_it_in_the_svg_and_the_json() {
+    let rt = Builder::new()
+        .worker_threads(1)
+        .slow_poll_threshold(THRESHOLD)
+        .on_slow_poll(|_| {})
+        .trace(10_000)
+        .build()
+        .unwrap();
+    let fast = rt.spawn(async {
+        for _ in 0..50 {
+            weft_executor::yield_now().await;
+        }
+    });
+    rt.block_on(fast).unwrap();
+    let slow = TaskBuilder::new()
+        .name("blocker <1>")
+        .spawn_on(async { std::thread::sleep(BLOCK) }, rt.handle())
+        .unwrap();
+    let id = slow.id();
+    rt.block_on(slow).unwrap();
+    // Stop the runtime so the worker hands over its last events.
+    let handle = rt.handle().clone();
+    drop(rt);
+    let trace = handle.take_trace();
+    let events = trace.events();
+    let marks: Vec<_> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e.kind, TraceKind::SlowPoll { .. }))
+        .collect();
+    assert_eq!(marks.len(), 1, "one slow poll, one mark");
+    let (i, mark) = marks[0];
+    assert_eq!(mark.kind, TraceKind::SlowPoll { task: id });
+    // Right after the poll it marks, with the same span.
+    let poll = &events[i - 1];
+    assert!(matches!(poll.kind, TraceKind::Poll { task, .. } if task == id));
+    assert_eq!(
+        (poll.start, poll.duration, poll.worker),
+        (mark.start, mark.duration, mark.worker)
+    );
+    assert!(mark.duration >= BLOCK);
+
+    let mut svg = Vec::new();
+    trace.write_svg(&mut svg).unwrap();
+    let svg = String::from_utf8(svg).unwrap();
+    assert_eq!(svg.matches("class=\"slow-poll\"").count(), 1);
+    assert!(
+        svg.contains(&format!(
+            "slow poll: task {id} &quot;blocker &lt;1&gt;&quot;"
+        )),
+        "the frame's title names the task"
+    );
+    let mut json = Vec::new();
+    trace.write_chrome_json(&mut json).unwrap();
+    let json = String::from_utf8(json).unwrap();
+    assert_eq!(json.matches("\"name\":\"slow poll\"").count(), 1);
+    assert!(json.contains(&format!(
+        "\"args\":{{\"task\":{id},\"task_name\":\"blocker <1>\"}}"
+    )));
 }

@@ -145,3 +145,152 @@ fn spawn_locations_come_through_every_spawn_function() {
         .any(|t| t.location().line() == line4 && t.location().file() == file!()));
     drop(set);
 }
+
+#[test]
+fn the_dump_shows_blocking_tasks_queued_and_running_until_they_finish() {
+    // One blocking thread: while one closure holds it, the next waits in the queue.
+    let rt = Builder::new()
+        .worker_threads(1)
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    let handle = rt.handle().clone();
+    let (started_tx, started_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let line = line!() + 3;
+    let running = TaskBuilder::new()
+        .name("reader")
+        .spawn_blocking_on(
+            move || {
+                started_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+            },
+            &handle,
+        )
+        .unwrap();
+    started_rx.recv().unwrap();
+    let queued = handle.spawn_blocking(|| 7);
+    let info = wait_for(&handle, running.id(), TaskState::Blocking);
+    assert!(info.is_blocking());
+    assert_eq!(info.name(), Some("reader"));
+    assert_eq!(
+        (info.location().file(), info.location().line()),
+        (file!(), line)
+    );
+    assert_eq!(info.polls(), 1);
+    let waiting = wait_for(&handle, queued.id(), TaskState::Scheduled);
+    assert!(waiting.is_blocking());
+    assert_eq!(waiting.since_last_poll(), None);
+    let text = handle.dump().to_string();
+    assert!(
+        text.contains(&format!(
+            "blocking task {} \"reader\" (spawned at",
+            running.id()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("): blocking, 1 polls, last "), "{text}");
+
+    release_tx.send(()).unwrap();
+    rt.block_on(running).unwrap();
+    assert_eq!(rt.block_on(queued).unwrap(), 7);
+    assert!(handle.dump().tasks().is_empty(), "{}", handle.dump());
+}
+
+#[test]
+fn a_blocking_task_still_running_at_shutdown_is_let_go() {
+    // Shutdown with a timeout shorter than the closure: the pool gives up its reference,
+    // and the closure's result still reaches nobody without a leak or a crash.
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let (tx, rx) = mpsc::channel::<()>();
+    let h = rt.spawn_blocking(move || rx.recv().is_ok());
+    let handle = rt.handle().clone();
+    wait_for(&handle, h.id(), TaskState::Blocking);
+    rt.shutdown_timeout(Duration::from_millis(10));
+    assert!(
+        handle.dump().tasks().is_empty(),
+        "the list is closed and empty"
+    );
+    drop(tx); // ends the closure
+    drop(h);
+}
+
+#[test]
+fn the_dump_shows_local_tasks_of_sets_made_in_the_runtime() {
+    use std::rc::Rc;
+    use weft_executor::LocalSet;
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let handle = rt.handle().clone();
+    // A set made outside any runtime belongs to none.
+    let outside = LocalSet::new();
+    let stray = outside.spawn_local(pending::<()>());
+    rt.block_on(async {
+        let set = LocalSet::new();
+        let not_send = Rc::new(5);
+        let line = line!() + 3;
+        let local = TaskBuilder::new()
+            .name("local one")
+            .spawn_local_on(async move { *pending::<Rc<i32>>().await + *not_send }, &set)
+            .unwrap();
+        let id = local.id();
+        let info = set
+            .run_until(async {
+                // Let the local task run once and go idle.
+                weft_executor::yield_now().await;
+                wait_for(&handle, id, TaskState::Idle)
+            })
+            .await;
+        assert!(info.is_local());
+        assert!(!info.is_blocking());
+        assert!(info.polls() >= 1, "{info}");
+        assert!(info.since_last_poll().is_some(), "{info}");
+        assert_eq!(info.name(), Some("local one"));
+        assert_eq!(
+            (info.location().file(), info.location().line()),
+            (file!(), line)
+        );
+        let text = handle.dump().to_string();
+        assert!(
+            text.contains(&format!("local task {id} \"local one\" (spawned at")),
+            "{text}"
+        );
+        assert!(
+            !handle.dump().tasks().iter().any(|t| t.id() == stray.id()),
+            "a set made outside the runtime was listed:\n{}",
+            handle.dump()
+        );
+        // The spawn functions of local tasks record their caller too.
+        let by_set = set.spawn_local(pending::<()>());
+        let by_set_line = line!() - 1;
+        let (free, free_line) = set
+            .run_until(async { (weft_executor::spawn_local(pending::<()>()), line!()) })
+            .await;
+        let dump = handle.dump();
+        for (h, line) in [(by_set.id(), by_set_line), (free.id(), free_line)] {
+            let t = dump.tasks().iter().find(|t| t.id() == h).unwrap();
+            assert!(t.is_local());
+            assert_eq!(
+                (t.location().file(), t.location().line()),
+                (file!(), line),
+                "{dump}"
+            );
+        }
+        drop(set);
+        assert!(
+            !handle.dump().tasks().iter().any(|t| t.id() == id),
+            "a dropped set's task was listed:\n{}",
+            handle.dump()
+        );
+    });
+    drop(outside);
+
+    // On a current-thread runtime, spawn_local's tasks too.
+    let rt = Builder::new_current_thread().build().unwrap();
+    let handle = rt.handle().clone();
+    rt.block_on(async {
+        let h = weft_executor::spawn_local(pending::<()>());
+        weft_executor::yield_now().await;
+        let info = wait_for(&handle, h.id(), TaskState::Idle);
+        assert!(info.is_local());
+    });
+}

@@ -4,15 +4,27 @@
 //! A closure becomes a task like any other (same cell, same `JoinHandle`), whose future
 //! runs the closure in one poll; its scheduler is this pool instead of the workers. Threads
 //! are started on demand, up to `max_blocking_threads`; a thread idle for
-//! `blocking_keep_alive` exits. At shutdown, tasks not yet started are cancelled; running
+//! `blocking_keep_alive` exits. A thread that just ran a task looks at the queue for a
+//! while before it sleeps (`BLOCKING_SPIN`, see `spin.rs`); while it looks it is counted
+//! in `spinning`, and `schedule` leaves it one task (`spin_claims`) instead of waking an
+//! idle thread, all under the one lock, so no task waits for a thread that is already
+//! taken. At shutdown, tasks not yet started are cancelled; running
 //! ones are waited for (bounded by `Runtime::shutdown_timeout`).
+//!
+//! The pool keeps its tasks in an owned-task list of its own (`task/list.rs`, one shard,
+//! no batches), from spawn until they finish, so `Handle::dump` can list them: a lock to
+//! link and one to unlink per blocking task, beside the pool's own lock and a thread
+//! wake-up that every blocking task costs anyway. Shutdown closes it last and gives up
+//! the references of the tasks still in it (still running past the timeout).
 
 use super::config::Config;
+use super::spin::Spin;
 use super::{thread, Shared};
 use crate::task::cell::Header;
+use crate::task::list::OwnedTasks;
 use crate::task::spawned::Spawned;
 use crate::task::{self, JoinHandle, Notified, Schedule};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::any::Any;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -22,6 +34,12 @@ use std::ptr::NonNull;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+/// How long a pool thread that just ran a task looks for the next one before it sleeps:
+/// more than a sequential caller takes to be woken and queue its next call (20 us does
+/// as well as 50 or 100 here; 0 is 2.7x slower on `fs::read` in a loop:
+/// docs/measuring.md).
+const BLOCKING_SPIN: Duration = Duration::from_micros(50);
 
 #[derive(Clone)]
 pub(crate) struct BlockingPool {
@@ -40,6 +58,8 @@ struct Inner {
     /// The runtime the pool belongs to, which its threads enter. Weak: the runtime owns
     /// the pool.
     runtime: Weak<Shared>,
+    /// The pool's live tasks, queued or running (see the module comment).
+    owned: OwnedTasks,
 }
 
 struct PoolState {
@@ -51,6 +71,12 @@ struct PoolState {
     idle: usize,
     /// Wake-ups sent to idle threads not yet consumed.
     pending_wakeups: usize,
+    /// Threads that just ran a task and look for the next one before sleeping
+    /// (`Inner::spin`).
+    spinning: usize,
+    /// Queued tasks left for a spinning thread to take, instead of a wake-up: at most
+    /// `spinning`.
+    spin_claims: usize,
     shutdown: bool,
     next_id: usize,
 }
@@ -90,6 +116,8 @@ impl BlockingPool {
                     adopted: 0,
                     idle: 0,
                     pending_wakeups: 0,
+                    spinning: 0,
+                    spin_claims: 0,
                     shutdown: false,
                     next_id: 0,
                 }),
@@ -97,6 +125,7 @@ impl BlockingPool {
                 exited: Condvar::new(),
                 config,
                 runtime,
+                owned: OwnedTasks::new(1),
             }),
         }
     }
@@ -113,10 +142,18 @@ impl BlockingPool {
             spawned,
             task::alloc::alloc_global,
         );
-        // Blocking tasks are not in the owned list: give its reference back.
-        Header::ref_dec(list_ref);
+        if !self.inner.owned.insert(list_ref) {
+            // Shut down: the task is cancelled as it is scheduled.
+            Header::ref_dec(list_ref);
+        }
         self.inner.schedule(notified);
         join
+    }
+
+    /// Calls `f` on the header of every task of the pool (queued or running), under the
+    /// list's lock: `f` must only read the header (see `OwnedTasks::inspect`).
+    pub(crate) fn inspect<T>(&self, f: impl FnMut(&Header) -> T) -> Vec<T> {
+        self.inner.owned.inspect(f)
     }
 
     /// Number of threads alive (running or idle).
@@ -128,7 +165,8 @@ impl BlockingPool {
     /// not idle while one is in flight).
     pub(crate) fn busy(&self) -> bool {
         let st = self.inner.state.lock();
-        !st.queue.is_empty() || st.threads > st.idle
+        // A spinning thread has finished its task.
+        !st.queue.is_empty() || st.threads > st.idle + st.spinning
     }
 
     /// Tasks queued and not yet started.
@@ -139,6 +177,19 @@ impl BlockingPool {
     /// Cancels queued tasks and waits (up to `timeout`) for running ones. Returns true if
     /// every thread exited in time.
     pub(crate) fn shutdown(&self, timeout: Option<Duration>) -> bool {
+        let all_exited = self.stop_threads(timeout);
+        // Last, so every task that ran to its end left the list itself: what is left runs
+        // past the timeout (or is the caller's own task), and keeps running; the list's
+        // reference goes (`shutdown_task` only marks a running task cancelled).
+        for task in self.inner.owned.close_and_take_all() {
+            task::shutdown_task(task);
+        }
+        all_exited
+    }
+
+    /// Cancels queued tasks and waits (up to `timeout`) for running ones. Returns true if
+    /// every thread exited in time.
+    fn stop_threads(&self, timeout: Option<Duration>) -> bool {
         let queued: Vec<Notified> = {
             let mut st = self.inner.state.lock();
             st.shutdown = true;
@@ -197,7 +248,10 @@ impl Inner {
             return;
         }
         st.queue.push_back(task);
-        if st.idle > st.pending_wakeups {
+        if st.spinning > st.spin_claims {
+            // A thread that just finished a task is looking: no wake-up needed.
+            st.spin_claims += 1;
+        } else if st.idle > st.pending_wakeups {
             st.pending_wakeups += 1;
             drop(st);
             self.work.notify_one();
@@ -248,22 +302,28 @@ impl Inner {
     /// tells `shutdown` the thread is gone.
     fn thread_main(self: Arc<Self>) -> Exited {
         THIS_POOL.with(|p| p.set(Arc::as_ptr(&self)));
+        let mut spin = Spin::new(BLOCKING_SPIN);
         let mut st = self.state.lock();
         loop {
             if let Some(task) = st.queue.pop_front() {
                 drop(st);
+                // For `Handle::dump` (a clock read is nothing beside a blocking task).
+                let now = super::poll::stamp(self.config.epoch, Instant::now());
+                task.header().note_poll(now);
                 task.run();
-                st = self.state.lock();
+                st = self.spin(self.state.lock(), &mut spin);
                 continue;
             }
             if st.shutdown {
                 break;
             }
             st.idle += 1;
+            let since = Instant::now();
             let timed_out = self
                 .work
                 .wait_for(&mut st, self.config.blocking_keep_alive)
                 .timed_out();
+            spin.slept(since);
             st.idle -= 1;
             if st.pending_wakeups > 0 {
                 st.pending_wakeups -= 1;
@@ -274,6 +334,38 @@ impl Inner {
         st.threads -= 1;
         drop(st);
         Exited(self)
+    }
+}
+
+impl Inner {
+    /// Called by a thread that just ran a task: looks for the next one for a while
+    /// (`BLOCKING_SPIN`, when this thread's waits have been short: see `spin.rs`) before
+    /// the thread sleeps, so that a caller that awaits one blocking call and then makes
+    /// the next (`fs::read` in a loop) hands it over without a wake-up on either side.
+    /// Returns the lock with a task queued, shutdown begun, or the time up.
+    fn spin<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, PoolState>,
+        spin: &mut Spin,
+    ) -> MutexGuard<'a, PoolState> {
+        if !st.queue.is_empty() || st.shutdown {
+            return st;
+        }
+        // Counted while it looks, so that `schedule` leaves it the next task.
+        st.spinning += 1;
+        drop(st);
+        spin.spin(|| {
+            let st = self.state.lock();
+            !st.queue.is_empty() || st.shutdown
+        });
+        let mut st = self.state.lock();
+        st.spinning -= 1;
+        if !st.queue.is_empty() {
+            // The task this thread was left, or another: it takes one.
+            st.spin_claims = st.spin_claims.saturating_sub(1);
+        }
+        st.spin_claims = st.spin_claims.min(st.spinning);
+        st
     }
 }
 
@@ -293,8 +385,8 @@ impl Schedule for Scheduler {
     fn yield_now(&self, task: Notified) {
         self.0.schedule(task)
     }
-    fn release(&self, _task: NonNull<Header>) -> bool {
-        false
+    fn release(&self, task: NonNull<Header>) -> bool {
+        self.0.owned.remove(task)
     }
     fn unhandled_panic(&self, task: &Header, payload: Box<dyn Any + Send>) {
         task::report_unhandled_panic(

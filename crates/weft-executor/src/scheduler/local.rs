@@ -25,6 +25,7 @@
 //! or pop; a rejected task and the runner's waker are dropped or woken after it is let go.
 
 use super::context;
+use super::poll;
 use super::rng::Rng;
 use super::seeded;
 use crate::task::{self, JoinHandle, Notified, Schedule};
@@ -36,9 +37,11 @@ use std::future::Future;
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::task::Waker;
+use std::time::Instant;
 
 use crate::task::cell::Header;
 use crate::task::list::OwnedTasks;
+use crate::task::spawned::Spawned;
 
 /// Local tasks a runner polls before it lets its executor run something else: as many as
 /// a worker's maintenance interval (`worker.rs`), so a busy set does not hold the thread
@@ -76,10 +79,15 @@ impl Queue {
 /// The state of one set of local tasks.
 pub(crate) struct LocalShared {
     queue: Mutex<Queue>,
-    owned: OwnedTasks,
+    /// In an `Arc` so that the runtime the set was made in can list its tasks in a dump
+    /// (`Shared::register_local_tasks`).
+    owned: Arc<OwnedTasks>,
     /// The waker of the future running the set; taken by the first wake after it was
     /// registered.
     runner: Mutex<Option<Waker>>,
+    /// The epoch of the runtime the set was made in, whose dumps list its tasks: their
+    /// polls are stamped on its clock (`Header::note_poll`), read once per `run_some`.
+    epoch: Option<Instant>,
 }
 
 thread_local! {
@@ -103,7 +111,14 @@ impl Drop for EnterLocal {
 
 impl LocalShared {
     pub(crate) fn new() -> Arc<LocalShared> {
-        let seed = context::with_current(|s| s.and_then(|s| s.config.seed));
+        let owned = Arc::new(OwnedTasks::new(1));
+        let (seed, epoch) = context::with_current(|s| match s {
+            Some(s) => {
+                s.register_local_tasks(Arc::downgrade(&owned));
+                (s.config.seed, Some(s.config.epoch))
+            }
+            None => (None, None),
+        });
         Arc::new(LocalShared {
             queue: Mutex::new(Queue {
                 tasks: VecDeque::new(),
@@ -111,8 +126,9 @@ impl LocalShared {
                 // Another stream than the worker's, which starts from the seed itself.
                 rng: seed.map(|s| Rng::new(s ^ LOCAL_STREAM)),
             }),
-            owned: OwnedTasks::new(1),
+            owned,
             runner: Mutex::new(None),
+            epoch,
         })
     }
 
@@ -127,10 +143,9 @@ impl LocalShared {
         CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
     }
 
-    /// Spawns a local task. Called on the owner thread (the set is reached through the
-    /// `!Send` `LocalSet` or through `CURRENT`).
-    #[track_caller]
-    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    /// Spawns a local task, spawned where and as `spawned` says. Called on the owner
+    /// thread (the set is reached through the `!Send` `LocalSet` or through `CURRENT`).
+    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F, spawned: Spawned) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
@@ -138,7 +153,8 @@ impl LocalShared {
         // SAFETY: this set runs its tasks only in `run_some` and shuts them down only in
         // `shutdown`, both on the owner thread (the header explains why), and its owned
         // list keeps its reference until then.
-        let (notified, join, raw) = unsafe { task::new_local_task(future, self.clone(), 0) };
+        let (notified, join, raw) =
+            unsafe { task::new_local_task(future, self.clone(), 0, spawned) };
         if !self.owned.insert(raw) {
             // Shut down: the task is cancelled before it ever runs.
             drop(notified);
@@ -177,10 +193,17 @@ impl LocalShared {
     /// Runs up to `LOCAL_BUDGET` queued tasks; returns whether some are still queued. On
     /// the owner thread only.
     pub(crate) fn run_some(&self) -> bool {
+        // A coarse clock for the dump's "last poll", as a worker's (`poll.rs`).
+        let now = self.epoch.map(|e| poll::stamp(e, Instant::now()));
         for _ in 0..LOCAL_BUDGET {
             let next = self.queue.lock().pop();
             match next {
-                Some(t) => t.run(),
+                Some(t) => {
+                    if let Some(now) = now {
+                        t.header().note_poll(now);
+                    }
+                    t.run()
+                }
                 None => return false,
             }
         }

@@ -4,9 +4,9 @@
 //! [`PollSite::begin`] before it and [`PollSite::end`] after it (the workers' loop only if
 //! it still owns the worker: a poll may hand it to another thread).
 //!
-//! - It counts the poll in the task's header, with the time it began (`Header::note_poll`),
-//!   for `Handle::dump`. The time comes from a coarse clock: milliseconds since the
-//!   runtime's epoch, read when the site is told to (`refresh_clock`: a worker does at
+//! - It stores the time the poll began in the task's header (`Header::note_poll`; the
+//!   state word counts the poll itself), for `Handle::dump`. The time comes from a coarse
+//!   clock: milliseconds since the runtime's epoch, read when the site is told to (`refresh_clock`: a worker does at
 //!   each maintenance pass, every 61 ticks, and after each sleep), and at every poll while
 //!   slow polls are watched. So without a threshold a poll reads no clock, and a task's
 //!   last-poll time may be early by up to 61 polls' time.
@@ -117,9 +117,8 @@ pub(crate) struct PollTimer {
 pub(crate) struct PollSite {
     worker: usize,
     epoch: Instant,
-    /// Milliseconds since `epoch` as of the last refresh, shifted left by 32 (as
-    /// `Header::note_poll` takes it).
-    coarse: Cell<u64>,
+    /// The clock as of the last refresh, as `Header::note_poll` takes it (see `stamp`).
+    coarse: Cell<u32>,
     threshold: Option<Duration>,
     hook: Option<SlowPollHook>,
     slow_polls: Cell<u64>,
@@ -128,9 +127,18 @@ pub(crate) struct PollSite {
     watched: bool,
 }
 
-/// Milliseconds from `epoch` to `t` (wrapping at 2^32, about 49 days), shifted left by 32.
-fn stamp(epoch: Instant, t: Instant) -> u64 {
-    u64::from(t.saturating_duration_since(epoch).as_millis() as u32) << 32
+/// 1 + milliseconds from `epoch` to `t`, wrapping at 2^32 (about 49 days) and skipping
+/// 0, which means "never polled" in a header.
+pub(crate) fn stamp(epoch: Instant, t: Instant) -> u32 {
+    match (t.saturating_duration_since(epoch).as_millis() as u32).wrapping_add(1) {
+        0 => 1,
+        n => n,
+    }
+}
+
+/// The milliseconds since the epoch that a header's `last_poll` (never 0) stands for.
+pub(crate) fn unstamp(last_poll: u32) -> u32 {
+    last_poll.wrapping_sub(1)
 }
 
 impl PollSite {
@@ -200,17 +208,18 @@ impl PollSite {
     }
 
     /// After the poll `begin` started, on the thread that owns this site: reports it if
-    /// it was slow.
+    /// it was slow, and says whether it was (for the trace's `TraceKind::SlowPoll`).
     #[inline]
-    pub(crate) fn end(&self, timer: Option<PollTimer>) {
-        if let Some(timer) = timer {
-            self.end_timed(timer);
+    pub(crate) fn end(&self, timer: Option<PollTimer>) -> bool {
+        match timer {
+            Some(timer) => self.end_timed(timer),
+            None => false,
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn end_timed(&self, t: PollTimer) {
+    fn end_timed(&self, t: PollTimer) -> bool {
         let end = Instant::now();
         self.coarse.set(stamp(self.epoch, end));
         let duration = end.saturating_duration_since(t.start);
@@ -224,7 +233,9 @@ impl PollSite {
                 worker: self.worker,
                 threshold: t.threshold,
             });
+            return true;
         }
+        false
     }
 
     fn report(&self, slow: SlowPoll) {

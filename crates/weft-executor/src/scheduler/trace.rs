@@ -197,6 +197,14 @@ pub enum TraceKind {
         /// How many tasks moved.
         tasks: usize,
     },
+    /// The poll just before it (a [`TraceKind::Poll`] of the same task, with the same start
+    /// and duration) held the worker at least the runtime's
+    /// [`slow_poll_threshold`](crate::Builder::slow_poll_threshold): the poll that was
+    /// reported as a [`SlowPoll`](crate::SlowPoll). Only with a threshold set.
+    SlowPoll {
+        /// The task, as in [`TraceKind::Poll`].
+        task: Id,
+    },
 }
 
 /// One event of a [`Trace`].
@@ -461,6 +469,19 @@ impl Trace {
                     "overflow",
                     &format!("\"from\":\"{}\",\"tasks\":{tasks}", from.name()),
                 )?,
+                // Same start and duration as its poll, after it: Perfetto nests it under
+                // the poll, in the trace format's red.
+                TraceKind::SlowPoll { task } => write!(
+                    out,
+                    "{{\"name\":\"slow poll\",\"cat\":\"slow_poll\",\"ph\":\"X\",\"pid\":1,\
+                     \"tid\":{tid},\"ts\":{ts},\"dur\":{},\"cname\":\"terrible\",\
+                     \"args\":{{\"task\":{task}{}}}}}",
+                    micros(e.duration),
+                    match self.task_name(task) {
+                        Some(n) => format!(",\"task_name\":\"{}\"", JsonStr(n)),
+                        None => String::new(),
+                    }
+                )?,
             }
         }
         out.write_all(b"],\"displayTimeUnit\":\"ns\"}\n")
@@ -572,6 +593,16 @@ impl TraceLocal {
     /// Records an event that began at `start` and ends now.
     pub(crate) fn record(&self, start: Instant, kind: TraceKind) {
         self.push(start, Instant::now().saturating_duration_since(start), kind);
+    }
+
+    /// Records a poll that began at `start` and ended now, and if it was `slow` (see
+    /// `PollSite::end`), the [`TraceKind::SlowPoll`] mark with the same span.
+    pub(crate) fn record_poll(&self, start: Instant, kind: TraceKind, slow: bool) {
+        let duration = Instant::now().saturating_duration_since(start);
+        self.push(start, duration, kind);
+        if let (true, TraceKind::Poll { task, .. }) = (slow, kind) {
+            self.push(start, duration, TraceKind::SlowPoll { task });
+        }
     }
 
     /// Records the name of a task about to be polled for the first time (while events

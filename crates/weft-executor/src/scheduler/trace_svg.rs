@@ -35,6 +35,7 @@ const MAX_STEAL_ARROWS: usize = 60;
 const WAKE_BUCKET_PX: f64 = 24.0;
 const WAKE_COLOUR: &str = "#2ca02c";
 const UNPARK_COLOUR: &str = "#8c564b";
+const SLOW_POLL_COLOUR: &str = "#d62728";
 const SEARCH_FILL: &str = "#fff1b8";
 
 const WIDTH: f64 = 1200.0;
@@ -105,6 +106,14 @@ fn tick_step(span: Duration, n: u32) -> Duration {
 }
 
 /// `worker 3`, or `outside` for threads outside the workers.
+/// `s` escaped for SVG text (a task's name is the user's).
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 fn lane_name(worker: Option<usize>) -> String {
     worker.map_or("outside".to_owned(), |w| format!("worker {w}"))
 }
@@ -418,6 +427,32 @@ impl Trace {
             }
         }
 
+        // Slow polls (`TraceKind::SlowPoll`, only with a threshold): a red frame around the
+        // poll, at least 3 px wide so a short one in a merged column still shows.
+        let mut slow_polls = 0;
+        for e in events.iter().filter(visible) {
+            if let TraceKind::SlowPoll { task } = e.kind {
+                slow_polls += 1;
+                let (x0, x1) = (scale.x(e.start), scale.x(e.start + e.duration));
+                let name = match self.task_name(task) {
+                    Some(n) => format!(" &quot;{}&quot;", xml(n)),
+                    None => String::new(),
+                };
+                writeln!(
+                    out,
+                    "<rect class=\"slow-poll\" x=\"{x0:.2}\" y=\"{:.1}\" width=\"{:.2}\" height=\"{:.1}\" \
+                     fill=\"none\" stroke=\"{SLOW_POLL_COLOUR}\" stroke-width=\"2\"><title>slow poll: \
+                     task {task}{name} held {} for {} from {}</title></rect>",
+                    lane_y(lane_of(e.worker)) + 1.0,
+                    (x1 - x0).max(3.0),
+                    LANE_H - 2.0,
+                    lane_name(e.worker),
+                    human(e.duration),
+                    human(e.start)
+                )?;
+            }
+        }
+
         // Unparks: a dashed arrow from the waker's lane to the sleeper's.
         for e in events.iter().filter(visible) {
             if let TraceKind::Unpark { worker } = e.kind {
@@ -586,6 +621,13 @@ impl Trace {
             "→ wake or spawn polled on another lane",
         )?;
         item(&mut out, Some(UNPARK_COLOUR), "⇢ unpark (waker to sleeper)")?;
+        if slow_polls > 0 {
+            item(
+                &mut out,
+                Some(SLOW_POLL_COLOUR),
+                "□ slow poll (over the threshold)",
+            )?;
+        }
         item(
             &mut out,
             None,

@@ -502,7 +502,7 @@ impl Worker {
         let (from, w) = unsafe { ((*worker).core.from, &(*worker).local) };
         let traced = w.trace.on().then(|| {
             let header = task.header();
-            if let (0, Some(name)) = (header.poll_stats().0, header.spawned.name()) {
+            if let (0, Some(name)) = (header.poll_stats().1, header.spawned.name()) {
                 w.trace.record_name(header.id, name);
             }
             let kind = TraceKind::Poll {
@@ -519,9 +519,9 @@ impl Worker {
         // SAFETY: the poll did not hand the worker off (checked just above): still ours, and
         // the poll's borrows ended with it.
         let w = unsafe { &(*worker).local };
-        w.poll_site.end(timer);
+        let slow = w.poll_site.end(timer);
         if let Some((start, kind)) = traced {
-            w.trace.record(start, kind);
+            w.trace.record_poll(start, kind, slow);
         }
         true
     }

@@ -6,9 +6,16 @@
 //! keeps free cells itself:
 //!
 //! - Cells come in *size classes* of 16-byte steps up to `MAX_CACHED` bytes (alignment at
-//!   most 16). A cell of a class is always allocated with the class's layout, whoever
-//!   allocates it, so any cache can hold any cell of that class. Larger or over-aligned
-//!   cells go straight to the global allocator.
+//!   most 16), each 8 bytes short of a multiple of 16: 8, 24, 40, ... 504. glibc's malloc
+//!   puts an 8-byte size word before each chunk and rounds chunks up to 16 bytes, so a
+//!   request of 16k - 8 bytes fills a 16k-byte chunk exactly, while a request of 16k
+//!   takes 16k + 16: with classes at multiples of 16, every cell paid 16 bytes more than
+//!   it needed (the idle task of the `compare` benchmark, a 120-byte cell, took 144;
+//!   docs/measuring.md). Allocators with power-of-two-ish classes (jemalloc, mimalloc)
+//!   round these sizes to the same classes as before. A cell of a class is always
+//!   allocated with the class's layout, whoever allocates it, so any cache can hold any
+//!   cell of that class. Larger or over-aligned cells go straight to the global
+//!   allocator.
 //! - [`LocalCache`]: a worker's own free lists, one per class, touched only by its thread:
 //!   a spawn pops, a free on that worker pushes, with no atomic operation. At most
 //!   `WORKER_CACHE_CELLS` cells per class.
@@ -32,10 +39,13 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 /// Step between size classes (and the largest alignment a cached cell may need).
 const GRANULE: usize = 16;
+/// How far short of a multiple of `GRANULE` each class's size stops: glibc's chunk
+/// header (see the module comment).
+const CHUNK_HEADER: usize = 8;
 /// The largest cell kept in the caches.
-const MAX_CACHED: usize = 512;
+const MAX_CACHED: usize = 512 - CHUNK_HEADER;
 /// Number of size classes.
-pub(crate) const CLASSES: usize = MAX_CACHED / GRANULE;
+pub(crate) const CLASSES: usize = (MAX_CACHED + CHUNK_HEADER) / GRANULE;
 /// Free cells a working worker keeps per class, of cells spawned on workers; a burst that
 /// frees more gives them back to the allocator. Large enough for a burst of 10,000 spawns
 /// to come back whole, sparing glibc's malloc and free (docs/measuring.md).
@@ -74,14 +84,16 @@ pub(crate) fn class_of(layout: Layout) -> Option<usize> {
     if layout.align() > GRANULE || layout.size() > MAX_CACHED || layout.size() == 0 {
         return None;
     }
-    Some(layout.size().div_ceil(GRANULE) - 1)
+    Some((layout.size() + CHUNK_HEADER).div_ceil(GRANULE) - 1)
 }
 
 /// The layout every cell of `class` is allocated with.
 #[inline]
 fn class_layout(class: usize) -> Layout {
-    // (class + 1) * 16 is a non-zero multiple of the 16-byte alignment.
-    Layout::from_size_align((class + 1) * GRANULE, GRANULE).expect("valid class layout")
+    // A non-zero size, with the 16-byte alignment every cached cell fits in (a layout's
+    // size need not be a multiple of its alignment).
+    Layout::from_size_align((class + 1) * GRANULE - CHUNK_HEADER, GRANULE)
+        .expect("valid class layout")
 }
 
 /// The layout a cell of `layout` is really allocated with: its class's, if it has one.
@@ -94,7 +106,7 @@ fn real_layout(layout: Layout) -> Layout {
 /// layout if it has one, so it may later enter any cache).
 pub(crate) fn alloc_global(layout: Layout) -> NonNull<u8> {
     let real = real_layout(layout);
-    // SAFETY: cell layouts are never zero-sized (the header alone is 24 bytes).
+    // SAFETY: cell layouts are never zero-sized (the header alone is 40 bytes).
     let p = unsafe { alloc(real) };
     NonNull::new(p).unwrap_or_else(|| handle_alloc_error(real))
 }
@@ -172,7 +184,7 @@ impl LocalCache {
         };
         if list.len.get() < cap {
             let node = ptr.cast::<FreeNode>().as_ptr();
-            // SAFETY: the cell is free and at least 16 bytes, 16-aligned: a node fits.
+            // SAFETY: the cell is free and at least 8 bytes, 16-aligned: a node fits.
             unsafe {
                 node.write(FreeNode {
                     next: list.head.get(),
@@ -370,12 +382,16 @@ mod tests {
     }
 
     #[test]
-    fn classes_round_up_to_sixteen_bytes_and_stop_at_the_limit() {
+    fn classes_stop_eight_bytes_short_of_sixteen_and_at_the_limit() {
         assert_eq!(class_of(layout(1)), Some(0));
-        assert_eq!(class_of(layout(16)), Some(0));
-        assert_eq!(class_of(layout(17)), Some(1));
-        assert_eq!(class_of(layout(512)), Some(CLASSES - 1));
-        assert_eq!(class_of(layout(513)), None);
+        assert_eq!(class_of(layout(8)), Some(0));
+        assert_eq!(class_of(layout(9)), Some(1));
+        assert_eq!(class_layout(1).size(), 24);
+        // The compare benchmark's idle task: a 120-byte cell fills a 128-byte chunk.
+        assert_eq!(class_layout(class_of(layout(120)).unwrap()).size(), 120);
+        assert_eq!(class_layout(class_of(layout(121)).unwrap()).size(), 136);
+        assert_eq!(class_of(layout(504)), Some(CLASSES - 1));
+        assert_eq!(class_of(layout(505)), None);
         assert_eq!(class_of(Layout::from_size_align(64, 32).unwrap()), None);
     }
 

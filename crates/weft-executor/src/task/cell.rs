@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! +--------------------------------------------+
-//! | Header: state word | vtable | id | spawned | list slot, shard, membership |  <- wakers and queues point here
+//! | Header: state word | vtable | id | spawned + shard | last poll | list place |  <- wakers and queues point here
 //! | scheduler hook (S)                         |
 //! | join waker slot: Option<Waker>             |
 //! | stage: Running(F) | Finished(output) | Consumed
@@ -16,6 +16,13 @@
 //! Who may touch what is decided by the state word (see `state.rs`): `RUNNING` grants the
 //! stage while not complete; after `COMPLETE` the stage belongs to the `JoinHandle` (or,
 //! without one, to the completing thread); `JOIN_WAKER` decides who owns the waker slot.
+//!
+//! Every task pays for the header, so it is packed into 40 bytes: the state word also
+//! counts polls (`state.rs`), the spawn location shares a word with the list shard
+//! (`spawned.rs`), and the list slot and membership share a `u32` (`list.rs`). The cell
+//! allocator's size classes (`alloc.rs`) are what make those bytes matter: the idle task
+//! of the `compare` benchmark is a 120-byte cell, a 128-byte chunk of glibc's malloc,
+//! where a 48-byte header made it 128 bytes, a 144-byte chunk.
 
 use super::error::JoinError;
 use super::id::Id;
@@ -24,14 +31,14 @@ use super::state::{self, Snapshot, State, ToIdle, ToRunning, Wake};
 use super::waker::{enter_drop, enter_poll, leave_poll, waker_ref};
 use super::{Notified, Schedule};
 use crate::sync::UnsafeCell;
-// std's, not the loom shim's: the poll counts are statistics no protocol depends on.
 use std::alloc::Layout;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::AtomicU64;
+// std's, not the loom shim's: the last poll's time is statistics no protocol depends on.
+use std::sync::atomic::AtomicU32;
 use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll, Waker};
 
@@ -60,31 +67,25 @@ pub(crate) struct Header {
     pub(crate) vtable: &'static Vtable,
     /// The task's id (see `id.rs`). Fixed at spawn.
     pub(crate) id: Id,
-    /// Where it was spawned, and its name (see `spawned.rs`). Fixed at spawn.
+    /// Where it was spawned, its name, and which shard of the owned-task list it belongs
+    /// to (see `spawned.rs`). Fixed at spawn.
     pub(crate) spawned: Spawned,
-    /// Polls so far (the low 32 bits, wrapping), and when the last began (the high 32
-    /// bits: milliseconds since the runtime's epoch, from its poll site's coarse clock;
-    /// wraps after 49 days). One word, so a poll costs one load and one store: written by
-    /// the poll site holding the task's one `Notified`, no read-modify-write; read by
-    /// `Handle::dump`.
-    pub(crate) poll_stamp: AtomicU64,
-    /// The task's slot in its shard of the owned list while linked; guarded by the
-    /// shard's mutex.
-    pub(crate) slot: UnsafeCell<u32>,
-    /// Which shard of the owned-task list the task belongs to. Fixed at spawn.
-    pub(crate) shard: u16,
-    /// Where the task stands with the owned list: `list::{UNLINKED, LINKED, PENDING,
-    /// PENDING_DONE}`, guarded as `list.rs` explains. (Packed beside `slot` and `shard`:
-    /// the header is 48 bytes.)
-    pub(crate) membership: UnsafeCell<u8>,
+    /// When the last poll began, for `Handle::dump`: 0 if never, else a poll site's coarse
+    /// clock (`PollSite`: 1 + milliseconds since the runtime's epoch, wrapping after 49
+    /// days and skipping 0). A store per poll by the holder of the task's one `Notified`,
+    /// no read-modify-write. (The count of polls is in the state word.)
+    pub(crate) last_poll: AtomicU32,
+    /// Where the task stands with the owned list: its slot in its shard while linked, or
+    /// `list::{UNLINKED, PENDING, PENDING_DONE}`; guarded as `list.rs` explains.
+    pub(crate) place: UnsafeCell<u32>,
 }
 
 // SAFETY: the header is shared between threads by design; every field is either atomic,
-// immutable after creation, or guarded (`slot` and `membership` as `list.rs` says).
+// immutable after creation, or guarded (`place` as `list.rs` says).
 unsafe impl Send for Header {}
 // SAFETY: shared, a header is read through atomics (the state), fields written once
-// before it is shared (`vtable`, `id`, `spawned`, `shard`), an atomic (`poll_stamp`), or fields guarded by the owned list's shard
-// lock or its owner's protocol (`slot`, `membership`: see `list.rs`).
+// before it is shared (`vtable`, `id`, `spawned`), an atomic (`last_poll`), or a field
+// guarded by the owned list's shard lock or its owner's protocol (`place`: see `list.rs`).
 unsafe impl Sync for Header {}
 
 pub(crate) enum Stage<F: Future> {
@@ -135,11 +136,9 @@ where
                 state: State::new(),
                 vtable: &Self::VTABLE,
                 id,
-                spawned,
-                poll_stamp: AtomicU64::new(0),
-                slot: UnsafeCell::new(0),
-                shard,
-                membership: UnsafeCell::new(super::list::UNLINKED),
+                spawned: spawned.in_shard(shard),
+                last_poll: AtomicU32::new(0),
+                place: UnsafeCell::new(super::list::UNLINKED),
             },
             scheduler,
             join_waker: UnsafeCell::new(None),
@@ -335,7 +334,7 @@ where
         // `allocate` initialised.
         let (scheduler, home) = unsafe {
             let scheduler = ptr::read(&(*cell).scheduler);
-            let home = (*cell).header.shard;
+            let home = (*cell).header.spawned.shard();
             ptr::drop_in_place(&mut (*cell).header);
             (scheduler, home)
         };
@@ -483,21 +482,17 @@ impl<T> RawTask<T> {
 
 /// Operations on any cell through its header.
 impl Header {
-    /// Counts a poll about to begin at `now`, given as `poll_stamp`'s high half
-    /// (milliseconds shifted left by 32). By the holder of the task's `Notified`, before it
-    /// runs it.
+    /// Records that a poll begins at `now` (a poll site's coarse clock, never 0: see
+    /// `last_poll`). By the holder of the task's `Notified`, before it runs it.
     #[inline]
-    pub(crate) fn note_poll(&self, now: u64) {
-        let polls = self.poll_stamp.load(Relaxed) as u32;
-        self.poll_stamp
-            .store(now | u64::from(polls.wrapping_add(1)), Relaxed);
+    pub(crate) fn note_poll(&self, now: u32) {
+        self.last_poll.store(now, Relaxed);
     }
 
-    /// Polls so far (modulo 2^32), and when the last began, in milliseconds since the
-    /// runtime's epoch (modulo 2^32).
+    /// Polls so far (modulo 2^26, from the state word), and the `last_poll` clock (0 if
+    /// never polled).
     pub(crate) fn poll_stats(&self) -> (u32, u32) {
-        let w = self.poll_stamp.load(Relaxed);
-        (w as u32, (w >> 32) as u32)
+        (self.state.load().polls(), self.last_poll.load(Relaxed))
     }
 
     pub(crate) fn abort(ptr: NonNull<Header>) {
@@ -523,7 +518,7 @@ impl Header {
     /// The owned-list shard the task belongs to.
     pub(crate) fn shard_of(ptr: NonNull<Header>) -> usize {
         // SAFETY: the caller holds a reference.
-        unsafe { ptr.as_ref() }.shard as usize
+        unsafe { ptr.as_ref() }.spawned.shard() as usize
     }
 
     pub(crate) fn ref_inc(ptr: NonNull<Header>) {
@@ -545,8 +540,8 @@ impl Header {
 #[cfg(all(test, not(weft_loom), target_pointer_width = "64"))]
 mod tests {
     #[test]
-    fn the_header_is_forty_eight_bytes() {
-        // Every task pays for it: keep it packed (see the `membership` field).
-        assert_eq!(std::mem::size_of::<super::Header>(), 48);
+    fn the_header_is_forty_bytes() {
+        // Every task pays for it: keep it packed (see the module comment).
+        assert_eq!(std::mem::size_of::<super::Header>(), 40);
     }
 }

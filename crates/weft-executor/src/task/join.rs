@@ -42,6 +42,13 @@ impl<T> Unpin for JoinHandle<T> {}
 
 impl<T> JoinHandle<T> {
     /// Takes over one reference to the task.
+    /// The task's header (for the loom models' checks of what it counts).
+    #[cfg(all(test, weft_loom))]
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: the handle holds a reference.
+        unsafe { self.raw.ptr.as_ref() }
+    }
+
     pub(crate) fn new(ptr: NonNull<Header>) -> JoinHandle<T> {
         JoinHandle {
             raw: RawTask::new(ptr),

@@ -37,11 +37,13 @@
 //! The loom models in `tests_loom/batches.rs` run these batches and this list against real
 //! task cells finishing on another thread, through both shutdown paths.
 //!
-//! A header's `membership` is one of the constants below. It is written under the shard's
-//! lock, with one exception: the worker that owns a pending task's batch may mark it
-//! done without the lock, when it is that worker that finished it (`finish_if_pending`).
-//! Nobody else touches a pending task's membership then: another worker only does so
-//! when *it* finished the task, and a task finishes once.
+//! A header's `place` says where the task stands: its slot in the shard's slab while
+//! linked, or one of the constants below (slots stop short of them), so the slot and the
+//! membership share 4 bytes of the header. It is written under the shard's lock, with one
+//! exception: the worker that owns a pending task's batch may mark it done without the
+//! lock, when it is that worker that finished it (`finish_if_pending`). Nobody else
+//! touches a pending task's place then: another worker only does so when *it* finished
+//! the task, and a task finishes once.
 
 use super::cell::Header;
 use crate::sync::FutexMutex as Mutex;
@@ -53,15 +55,15 @@ use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 
 /// Not in the list, and not going to be: never linked, unlinked, or shut down.
-pub(crate) const UNLINKED: u8 = 0;
-/// In the slab of its shard, at the slot its header names.
-pub(crate) const LINKED: u8 = 1;
+pub(crate) const UNLINKED: u32 = u32::MAX;
 /// Spawned on the worker owning its shard and held in that worker's batch, which holds
 /// the list's reference; linked at the batch's flush.
-pub(crate) const PENDING: u8 = 2;
+pub(crate) const PENDING: u32 = u32::MAX - 1;
 /// Finished while pending: the batch's flush drops the list's reference instead of
 /// linking it.
-pub(crate) const PENDING_DONE: u8 = 3;
+pub(crate) const PENDING_DONE: u32 = u32::MAX - 2;
+/// Any place below this is a slot: the task is linked there.
+const SLOTS: u32 = PENDING_DONE;
 
 /// A shard whose slab grew past this many slots frees it when it empties.
 const SHRINK_ABOVE: usize = 1024;
@@ -125,7 +127,7 @@ impl OwnedTasks {
     pub(crate) fn insert(&self, ptr: NonNull<Header>) -> bool {
         // SAFETY: the caller holds the list reference of a live task.
         let header = unsafe { ptr.as_ref() };
-        let mut shard = self.shards[header.shard as usize].lock();
+        let mut shard = self.shards[header.spawned.shard() as usize].lock();
         if shard.closed {
             return false;
         }
@@ -136,7 +138,7 @@ impl OwnedTasks {
     /// Unlinks a task if it is linked. Returns true if it was.
     pub(crate) fn remove(&self, ptr: NonNull<Header>) -> bool {
         // SAFETY: the caller holds a reference.
-        let shard = unsafe { ptr.as_ref() }.shard as usize;
+        let shard = Header::shard_of(ptr);
         self.shards[shard].lock().unlink_if_linked(ptr)
     }
 
@@ -158,7 +160,7 @@ impl OwnedTasks {
             for &ptr in batch.iter() {
                 // SAFETY: the batch holds the list's reference; shard lock held.
                 unsafe { ptr.as_ref() }
-                    .membership
+                    .place
                     .with_mut(|l| unsafe { *l = UNLINKED });
             }
             return true;
@@ -167,7 +169,7 @@ impl OwnedTasks {
             // SAFETY: each entry of the batch holds the list's reference: the task is alive.
             let header = unsafe { ptr.as_ref() };
             // SAFETY: shard lock held.
-            match header.membership.with(|l| unsafe { *l }) {
+            match header.place.with(|l| unsafe { *l }) {
                 PENDING => {
                     shard.link(ptr);
                     false
@@ -187,7 +189,7 @@ impl OwnedTasks {
     pub(crate) unsafe fn mark_pending(ptr: NonNull<Header>) {
         // SAFETY: nobody else can reach the task yet.
         unsafe { ptr.as_ref() }
-            .membership
+            .place
             .with_mut(|l| unsafe { *l = PENDING });
     }
 
@@ -200,7 +202,7 @@ impl OwnedTasks {
     pub(crate) unsafe fn forget_pending(ptr: NonNull<Header>) {
         // SAFETY: by the contract, no other thread reads or writes it now.
         unsafe { ptr.as_ref() }
-            .membership
+            .place
             .with_mut(|l| unsafe { *l = UNLINKED });
     }
 
@@ -213,16 +215,16 @@ impl OwnedTasks {
     /// itself (see the module comment), holding a reference.
     pub(crate) unsafe fn finish_if_pending(ptr: NonNull<Header>) -> bool {
         // SAFETY: the caller holds a reference; by the contract above, no other thread
-        // reads or writes this task's membership now.
+        // reads or writes this task's place now.
         let header = unsafe { ptr.as_ref() };
-        // SAFETY: by the contract above, no other thread writes this membership now: a
-        // read without the lock cannot race.
-        let pending = header.membership.with(|l| unsafe { *l }) == PENDING;
+        // SAFETY: by the contract above, no other thread writes this place now: a read
+        // without the lock cannot race.
+        let pending = header.place.with(|l| unsafe { *l }) == PENDING;
         if pending {
-            // SAFETY: a pending task's membership is written by its owner (we are) or under
-            // the lock by a worker that finished it; we are the one finishing it, so
-            // nobody else writes or reads it now.
-            header.membership.with_mut(|l| unsafe { *l = PENDING_DONE });
+            // SAFETY: a pending task's place is written by its owner (we are) or under the
+            // lock by a worker that finished it; we are the one finishing it, so nobody
+            // else writes or reads it now.
+            header.place.with_mut(|l| unsafe { *l = PENDING_DONE });
         }
         pending
     }
@@ -241,7 +243,7 @@ impl OwnedTasks {
             for ptr in std::mem::take(&mut shard.slots).into_iter().flatten() {
                 // SAFETY: linked tasks are alive; shard lock held.
                 unsafe { ptr.as_ref() }
-                    .membership
+                    .place
                     .with_mut(|l| unsafe { *l = UNLINKED });
                 all.push(ptr);
             }
@@ -285,15 +287,16 @@ impl Shard {
                 i
             }
             None => {
-                let i = u32::try_from(self.slots.len()).expect("more than 4 billion tasks");
+                let i = u32::try_from(self.slots.len())
+                    .ok()
+                    .filter(|&i| i < SLOTS)
+                    .expect("more than 4 billion tasks in one shard of the owned list");
                 self.slots.push(Some(ptr));
                 i
             }
         };
-        // SAFETY: we hold the shard lock, which guards the slot fields of its tasks.
-        header.slot.with_mut(|l| unsafe { *l = slot });
-        // SAFETY: shard lock held.
-        header.membership.with_mut(|l| unsafe { *l = LINKED });
+        // SAFETY: we hold the shard lock, which guards the places of its tasks.
+        header.place.with_mut(|l| unsafe { *l = slot });
         self.len += 1;
     }
 
@@ -304,14 +307,12 @@ impl Shard {
         // SAFETY: the caller holds a reference to the task, and the shard lock.
         let header = unsafe { ptr.as_ref() };
         // SAFETY: shard lock held.
-        match header.membership.with(|l| unsafe { *l }) {
-            LINKED => {
-                // SAFETY: shard lock held.
-                let slot = header.slot.with(|l| unsafe { *l });
+        match header.place.with(|l| unsafe { *l }) {
+            slot if slot < SLOTS => {
                 self.slots[slot as usize] = None;
                 self.free.push_back(slot);
                 // SAFETY: shard lock held.
-                header.membership.with_mut(|l| unsafe { *l = UNLINKED });
+                header.place.with_mut(|l| unsafe { *l = UNLINKED });
                 self.len -= 1;
                 if self.len == 0 && self.slots.len() > SHRINK_ABOVE {
                     // A burst is over: give its memory back.
@@ -322,7 +323,7 @@ impl Shard {
             }
             PENDING => {
                 // SAFETY: shard lock held.
-                header.membership.with_mut(|l| unsafe { *l = PENDING_DONE });
+                header.place.with_mut(|l| unsafe { *l = PENDING_DONE });
                 false
             }
             _ => false,
@@ -349,7 +350,7 @@ pub(crate) struct Batches {
     /// The worker's own shard of the list, which its spawns go into.
     shard: usize,
     /// Tasks spawned here and not linked yet; each entry holds the list's reference, and
-    /// its task's membership is `PENDING` or `PENDING_DONE`.
+    /// its task's place is `PENDING` or `PENDING_DONE`.
     pending: RefCell<Vec<NonNull<Header>>>,
     /// Per shard, tasks of that shard finished here and not unlinked yet; an entry holds
     /// no reference (see the module comment).

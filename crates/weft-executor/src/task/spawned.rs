@@ -1,19 +1,29 @@
-//! Where a task was spawned, and its name if it was given one: one word of the header.
+//! Where a task was spawned, its name if it was given one, and its owned-list shard: one
+//! word of the header.
 //!
-//! Most tasks have no name, and for them the word is the `&'static Location` that
-//! `#[track_caller]` recorded at the spawn: no allocation. A named task's word points at a
-//! boxed [`Named`] (the name and the location), told apart by the pointer's low bit (both
-//! a `Location` and a `Named` are aligned to more than 1). Written once before the task
-//! is shared, read by anyone holding a reference, freed with the cell.
+//! The word is `[pointer: 48 | shard: 16]`. Most tasks have no name, and for them the
+//! pointer is the `&'static Location` that `#[track_caller]` recorded at the spawn: no
+//! allocation. A named task's pointer is a boxed [`Named`] (the name and the location),
+//! told apart by the pointer's low bit (both a `Location` and a `Named` are aligned to
+//! more than 1). The shard (see `list.rs`) rides in the low 16 bits: every task pays for
+//! the header, and the shard and the location are both fixed at spawn, so they share a
+//! word instead of taking two (`cell.rs`: the header is 40 bytes).
+//!
+//! A pointer fits in 48 bits because user-space addresses do on every 64-bit target weft
+//! runs on (x86-64 and AArch64 give user space 47 or 48 bits unless a program maps memory
+//! above that on purpose, with a hint address; 32-bit pointers fit anyway). `Spawned::at`
+//! and `Spawned::new` check it and panic, naming the reason, if not. Written once before
+//! the task is shared, read by anyone holding a reference, freed with the cell.
 
 use std::panic::Location;
-use std::ptr::NonNull;
 use std::sync::Arc;
 
-/// The low bit that marks a pointer to a boxed `Named`.
-const NAMED: usize = 1;
-const _: () = assert!(std::mem::align_of::<Location<'static>>() > NAMED);
-const _: () = assert!(std::mem::align_of::<Named>() > NAMED);
+/// The low bit of the pointer that marks a boxed `Named`.
+const NAMED: u64 = 1;
+const _: () = assert!(std::mem::align_of::<Location<'static>>() as u64 > NAMED);
+const _: () = assert!(std::mem::align_of::<Named>() as u64 > NAMED);
+/// Where the pointer starts in the word; below it is the shard.
+const PTR_SHIFT: u32 = 16;
 
 /// A named task's metadata.
 struct Named {
@@ -22,18 +32,30 @@ struct Named {
 }
 
 /// See the module comment.
-pub(crate) struct Spawned(NonNull<()>);
+pub(crate) struct Spawned(u64);
 
 // SAFETY: it owns (or borrows for 'static) immutable data of Send + Sync types.
 unsafe impl Send for Spawned {}
 // SAFETY: shared, it is only read.
 unsafe impl Sync for Spawned {}
 
+/// The word for pointer address `addr` (with its mark) in shard 0.
+#[inline]
+fn pack(addr: usize) -> u64 {
+    let addr = addr as u64;
+    assert!(
+        addr >> (u64::BITS - PTR_SHIFT) == 0,
+        "weft: a pointer above 2^48 (memory mapped above the usual user-space range); \
+         task headers pack spawn locations into 48 bits"
+    );
+    addr << PTR_SHIFT
+}
+
 impl Spawned {
     /// An unnamed task spawned at `location`.
     #[inline]
     pub(crate) fn at(location: &'static Location<'static>) -> Spawned {
-        Spawned(NonNull::from(location).cast())
+        Spawned(pack(std::ptr::from_ref(location).expose_provenance()))
     }
 
     /// A task spawned at `location`, named if `name` is given.
@@ -42,27 +64,50 @@ impl Spawned {
             None => Spawned::at(location),
             Some(name) => {
                 let boxed = Box::into_raw(Box::new(Named { name, location }));
-                // SAFETY: `Box::into_raw` is never null; the mark keeps it so.
-                Spawned(unsafe { NonNull::new_unchecked(boxed.map_addr(|a| a | NAMED).cast()) })
+                let word = pack(boxed.expose_provenance() | NAMED as usize);
+                Spawned(word)
             }
         }
     }
 
+    /// The same, in list shard `shard`.
+    #[inline]
+    pub(crate) fn in_shard(self, shard: u16) -> Spawned {
+        let word = (self.0 & !u64::from(u16::MAX)) | u64::from(shard);
+        std::mem::forget(self);
+        Spawned(word)
+    }
+
+    /// The owned-list shard.
+    #[inline]
+    pub(crate) fn shard(&self) -> u16 {
+        self.0 as u16
+    }
+
+    /// The pointer's address, with its mark.
+    #[inline]
+    fn addr(&self) -> usize {
+        (self.0 >> PTR_SHIFT) as usize
+    }
+
     fn named(&self) -> Option<&Named> {
-        let p = self.0.as_ptr();
-        if p.addr() & NAMED == 0 {
+        let addr = self.addr();
+        if addr & NAMED as usize == 0 {
             return None;
         }
-        // SAFETY: a marked pointer came from `Box::into_raw` in `new` and lives until drop.
-        Some(unsafe { &*p.map_addr(|a| a & !NAMED).cast::<Named>() })
+        let p = std::ptr::with_exposed_provenance::<Named>(addr & !(NAMED as usize));
+        // SAFETY: a marked address came from `Box::into_raw` in `new` (its provenance
+        // exposed there) and lives until drop.
+        Some(unsafe { &*p })
     }
 
     /// Where the task was spawned.
     pub(crate) fn location(&self) -> &'static Location<'static> {
         match self.named() {
             Some(n) => n.location,
-            // SAFETY: an unmarked pointer is the `&'static Location` of `at`.
-            None => unsafe { self.0.cast::<Location<'static>>().as_ref() },
+            // SAFETY: an unmarked address is the `&'static Location` of `at`, whose
+            // provenance `at` exposed.
+            None => unsafe { &*std::ptr::with_exposed_provenance(self.addr()) },
         }
     }
 
@@ -74,10 +119,11 @@ impl Spawned {
 
 impl Drop for Spawned {
     fn drop(&mut self) {
-        let p = self.0.as_ptr();
-        if p.addr() & NAMED != 0 {
-            // SAFETY: a marked pointer came from `Box::into_raw` in `new`; dropped once.
-            drop(unsafe { Box::from_raw(p.map_addr(|a| a & !NAMED).cast::<Named>()) });
+        let addr = self.addr();
+        if addr & NAMED as usize != 0 {
+            let p = std::ptr::with_exposed_provenance_mut::<Named>(addr & !(NAMED as usize));
+            // SAFETY: a marked address came from `Box::into_raw` in `new`; dropped once.
+            drop(unsafe { Box::from_raw(p) });
         }
     }
 }
@@ -87,14 +133,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unnamed_and_named_keep_their_location_and_name() {
+    fn unnamed_and_named_keep_their_location_name_and_shard() {
         let here = Location::caller();
-        let a = Spawned::at(here);
+        let a = Spawned::at(here).in_shard(65_535);
         assert!(a.name().is_none());
         assert_eq!(a.location(), here);
-        let b = Spawned::new(here, Some("conn 7".into()));
+        assert_eq!(a.shard(), 65_535);
+        let b = Spawned::new(here, Some("conn 7".into())).in_shard(3);
         assert_eq!(b.name().map(|n| &**n), Some("conn 7"));
         assert_eq!(b.location(), here);
-        assert_eq!(std::mem::size_of::<Spawned>(), std::mem::size_of::<usize>());
+        assert_eq!(b.shard(), 3);
+        assert_eq!(std::mem::size_of::<Spawned>(), 8);
     }
 }

@@ -1,8 +1,16 @@
-//! The task state word: flag bits and a reference count in one `AtomicUsize`.
+//! The task state word: flag bits, a reference count and a poll count in one
+//! `AtomicUsize`.
 //!
 //! Every transition is one compare-and-swap (or one `fetch_*`) on this word, so the flags
 //! and the count always change together. Each bit below states the invariant it carries.
 //! The loom models in `task::tests_loom` check these transitions against each other.
+//!
+//! On 64-bit targets the word is `[polls: 26 | refs: 32 | flags: 6]`. The poll count is
+//! statistics for `Handle::dump`, not part of any protocol: `transition_to_running` adds
+//! one in the compare-and-swap every poll does anyway, so counting costs no memory access
+//! of its own, and it wraps at 2^26 without touching the reference count. On 32-bit
+//! targets there is no room: the count stays 0 and every bit above the flags counts
+//! references.
 
 use crate::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
@@ -39,8 +47,24 @@ pub(crate) const JOIN_INTEREST: usize = 1 << 4;
 /// `JoinHandle` owns the slot and may write it.
 pub(crate) const JOIN_WAKER: usize = 1 << 5;
 
-/// Bits below this are flags; the rest is the reference count.
+/// Bits below this are flags; the reference count starts here.
 const REF_SHIFT: usize = 6;
+
+/// Bits of the reference count, and where the poll count starts (see the module comment).
+#[cfg(target_pointer_width = "64")]
+const REF_BITS: u32 = 32;
+#[cfg(not(target_pointer_width = "64"))]
+const REF_BITS: u32 = usize::BITS - REF_SHIFT as u32;
+const POLL_SHIFT: u32 = REF_SHIFT as u32 + REF_BITS;
+/// The reference count's bits, shifted down.
+const REF_MASK: usize = usize::MAX >> (usize::BITS - REF_BITS);
+/// One poll, or 0 where the word has no room for a count.
+const POLL_ONE: usize = match 1usize.checked_shl(POLL_SHIFT) {
+    Some(one) => one,
+    None => 0,
+};
+/// A reference count this high means a leak loop: stop before it reaches the poll count.
+const REF_LIMIT: usize = REF_MASK / 2;
 
 /// One reference. References are held by: the `Notified` handle (queued task), the runner
 /// during a poll (it inherits the `Notified`'s), the `JoinHandle`, each `Waker` and
@@ -66,7 +90,12 @@ impl Snapshot {
     }
     #[inline]
     pub(crate) fn refs(self) -> usize {
-        self.0 >> REF_SHIFT
+        (self.0 >> REF_SHIFT) & REF_MASK
+    }
+    /// Polls so far, modulo 2^26 (always 0 on 32-bit targets: see the module comment).
+    #[inline]
+    pub(crate) fn polls(self) -> u32 {
+        self.0.checked_shr(POLL_SHIFT).unwrap_or(0) as u32
     }
 }
 
@@ -161,7 +190,10 @@ impl State {
             if s.has(RUNNING | COMPLETE) {
                 return (None, ToRunning::Stale);
             }
-            let next = (s.0 | RUNNING) & !NOTIFIED;
+            // Count the poll in the same step (wrapping out of the top of the word). A run
+            // that only drops the future counts too: the task is complete after it, and
+            // nobody reads a complete task's count.
+            let next = ((s.0 | RUNNING) & !NOTIFIED).wrapping_add(POLL_ONE);
             let res = if s.has(CANCELLED) {
                 ToRunning::Cancel
             } else {
@@ -318,10 +350,10 @@ impl State {
 
     #[inline]
     pub(crate) fn ref_inc(&self) {
-        let prev = self.0.fetch_add(REF_ONE, Relaxed);
+        let prev = Snapshot(self.0.fetch_add(REF_ONE, Relaxed));
         // Far more references than memory could hold means a leak loop: stop the process
-        // rather than wrap around into a use-after-free.
-        if prev > isize::MAX as usize {
+        // rather than overflow into the poll count and later free a cell still in use.
+        if prev.refs() > REF_LIMIT {
             std::process::abort();
         }
     }
@@ -394,6 +426,27 @@ mod tests {
         assert!(!s.ref_dec(1));
         assert!(!s.ref_dec(1));
         assert!(s.ref_dec(1));
+    }
+
+    #[test]
+    fn polls_are_counted_beside_the_references_and_wrap_alone() {
+        let s = State::new();
+        for _ in 0..3 {
+            assert_eq!(s.transition_to_running(), ToRunning::Poll);
+            assert_eq!(s.transition_to_idle(true), ToIdle::Notified);
+        }
+        let expect = if cfg!(target_pointer_width = "64") {
+            3
+        } else {
+            0
+        };
+        assert_eq!(s.load().polls(), expect);
+        assert_eq!(s.load().refs(), 3);
+        // The count wraps without carrying into the references.
+        let full = Snapshot(INITIAL | usize::MAX.checked_shl(POLL_SHIFT).unwrap_or(0));
+        let next = Snapshot(full.0.wrapping_add(POLL_ONE));
+        assert_eq!(next.polls(), 0);
+        assert_eq!(next.refs(), 3);
     }
 
     #[test]

@@ -198,6 +198,12 @@ fn loom_wake_during_poll_reschedules_once() {
         s.run_one();
         waker_thread.join().unwrap();
         s.run_all();
+        // The state word counted both polls, whichever step the wake met, and the
+        // reference count beside it was not disturbed: the JoinHandle's is left, and the
+        // waker's if the probe kept one.
+        let state = join.header().state.load();
+        let waker_kept = usize::from(c.waker.lock().is_some());
+        assert_eq!((state.polls(), state.refs()), (2, 1 + waker_kept));
         assert_eq!(loom::future::block_on(join).unwrap(), 2);
         assert_eq!(c.polls.load(SeqCst), 2);
         assert_eq!(c.drops.load(SeqCst), 1);
