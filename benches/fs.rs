@@ -2,7 +2,8 @@
 //! smol (`async-fs`, on the `blocking` crate's pool), side by side in one run:
 //!
 //! - `write_1000`: write 1,000 files of 4 KiB, one after another, from one task;
-//! - `read_1000`: read them back;
+//! - `read_1000`: read them back, from the main future of the runtime's `block_on`;
+//! - `read_1000 spawned`: the same from a task spawned on the runtime's workers;
 //! - `stream_1GiB`: read one 1 GiB file through the runtime's `File` with 64 KiB reads.
 //!
 //! Every operation is a hop to a blocking thread and back; the 1 GiB file is read from the
@@ -29,12 +30,15 @@ trait Fs {
     fn name(&self) -> &'static str;
     fn write_1000(&self, dir: &Path);
     fn read_1000(&self, dir: &Path) -> usize;
+    /// `read_1000` from a task spawned on the runtime's workers (the caller awaits it).
+    fn read_1000_spawned(&self, dir: &Path) -> usize;
     fn stream(&self, big: &Path) -> usize;
 }
 
 struct Weft(weft::Runtime);
 struct Tokio(tokio::runtime::Runtime);
-struct Smol;
+/// async-fs; the spawned-task workload runs on async-executor on `WORKERS` threads.
+struct Smol(weft_bench_common::Smol);
 
 impl Fs for Weft {
     fn name(&self) -> &'static str {
@@ -55,6 +59,20 @@ impl Fs for Weft {
                 n += weft::fs::read(small_path(dir, i)).await.unwrap().len();
             }
             n
+        })
+    }
+    fn read_1000_spawned(&self, dir: &Path) -> usize {
+        let dir = dir.to_owned();
+        self.0.block_on(async {
+            weft::spawn(async move {
+                let mut n = 0;
+                for i in 0..FILES {
+                    n += weft::fs::read(small_path(&dir, i)).await.unwrap().len();
+                }
+                n
+            })
+            .await
+            .unwrap()
         })
     }
     fn stream(&self, big: &Path) -> usize {
@@ -94,6 +112,20 @@ impl Fs for Tokio {
             n
         })
     }
+    fn read_1000_spawned(&self, dir: &Path) -> usize {
+        let dir = dir.to_owned();
+        self.0.block_on(async {
+            tokio::spawn(async move {
+                let mut n = 0;
+                for i in 0..FILES {
+                    n += tokio::fs::read(small_path(&dir, i)).await.unwrap().len();
+                }
+                n
+            })
+            .await
+            .unwrap()
+        })
+    }
     fn stream(&self, big: &Path) -> usize {
         use tokio::io::AsyncReadExt;
         self.0.block_on(async {
@@ -130,6 +162,17 @@ impl Fs for Smol {
             }
             n
         })
+    }
+    fn read_1000_spawned(&self, dir: &Path) -> usize {
+        use weft_bench_common::Rt;
+        let dir = dir.to_owned();
+        async_io::block_on(self.0.spawn_outside(async move {
+            let mut n = 0;
+            for i in 0..FILES {
+                n += async_fs::read(small_path(&dir, i)).await.unwrap().len();
+            }
+            n
+        }))
     }
     fn stream(&self, big: &Path) -> usize {
         use futures_lite::AsyncReadExt;
@@ -190,17 +233,20 @@ fn main() {
                 .build()
                 .unwrap(),
         )),
-        Box::new(Smol),
+        Box::new(Smol(weft_bench_common::Smol::new(WORKERS))),
     ];
     println!("weft vs tokio::fs vs async-fs, {iters} iterations; medians (minimum) in ms\n");
     let names: Vec<&str> = runtimes.iter().map(|r| r.name()).collect();
     println!("| workload | {} | weft/best |", names.join(" | "));
     println!("|---|---|---|---|---|");
     type Workload = (&'static str, fn(&dyn Fs, &Path, &Path));
-    let workloads: [Workload; 3] = [
+    let workloads: [Workload; 4] = [
         ("write_1000 x 4 KiB", |rt, dir, _| rt.write_1000(dir)),
         ("read_1000 x 4 KiB", |rt, dir, _| {
             assert_eq!(rt.read_1000(dir), FILES * FILE_SIZE)
+        }),
+        ("read_1000 x 4 KiB, spawned task", |rt, dir, _| {
+            assert_eq!(rt.read_1000_spawned(dir), FILES * FILE_SIZE)
         }),
         ("stream_1GiB, 64 KiB reads", |rt, _, big| {
             assert_eq!(rt.stream(big), BIG)

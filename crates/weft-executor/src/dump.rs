@@ -56,6 +56,7 @@ pub struct TaskInfo {
     location: &'static Location<'static>,
     state: TaskState,
     blocking: bool,
+    local: bool,
     cancelled: bool,
     polls: u32,
     last_poll_ms: Option<u32>,
@@ -89,6 +90,12 @@ impl TaskInfo {
         self.blocking
     }
 
+    /// It is a local task ([`spawn_local`](crate::spawn_local), or spawned on a
+    /// [`LocalSet`](crate::LocalSet)): it runs only on the thread that owns its set.
+    pub fn is_local(&self) -> bool {
+        self.local
+    }
+
     /// It was aborted, and is dropped at its next turn.
     pub fn is_cancelled(&self) -> bool {
         self.cancelled
@@ -118,7 +125,10 @@ impl TaskInfo {
 ///
 /// Blocking tasks ([`spawn_blocking`](crate::spawn_blocking)) are listed too, marked
 /// [`is_blocking`](TaskInfo::is_blocking): `Scheduled` while queued for a thread,
-/// `Blocking` while their closure runs.
+/// `Blocking` while their closure runs. So are local tasks
+/// ([`spawn_local`](crate::spawn_local), [`LocalSet`](crate::LocalSet)), marked
+/// [`is_local`](TaskInfo::is_local), of every set made while this runtime was entered (a
+/// set made outside any runtime belongs to none: no dump lists its tasks).
 ///
 /// Not seen, and why (each would cost every task something the dump does not pay for):
 ///
@@ -162,7 +172,7 @@ impl TaskDump {
     pub(crate) fn take(shared: &Shared) -> TaskDump {
         let epoch = shared.config.epoch;
         let now_ms = Instant::now().saturating_duration_since(epoch).as_millis() as u32;
-        let info = |blocking: bool| {
+        let info = |blocking: bool, local: bool| {
             move |h: &Header| {
                 let s = h.state.load();
                 let (polls, last_poll) = h.poll_stats();
@@ -172,6 +182,7 @@ impl TaskDump {
                     location: h.spawned.location(),
                     state: TaskState::of(s, blocking),
                     blocking,
+                    local,
                     cancelled: s.has(state::CANCELLED),
                     polls,
                     last_poll_ms: (last_poll != 0)
@@ -180,8 +191,13 @@ impl TaskDump {
                 })
             }
         };
-        let mut tasks = shared.owned.inspect(info(false));
-        tasks.extend(shared.blocking.inspect(info(true)));
+        let mut tasks = shared.owned.inspect(info(false, false));
+        tasks.extend(shared.blocking.inspect(info(true, false)));
+        // The local sets made inside this runtime: taken out under the registry's lock,
+        // walked after it is let go (each walk takes its own list's shard lock).
+        for list in shared.local_task_lists() {
+            tasks.extend(list.inspect(info(false, true)));
+        }
         let mut tasks: Vec<TaskInfo> = tasks.into_iter().flatten().collect();
         tasks.sort_by_key(|t| t.id);
         TaskDump { tasks }
@@ -197,6 +213,8 @@ impl fmt::Display for TaskInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = if self.blocking {
             "blocking task"
+        } else if self.local {
+            "local task"
         } else {
             "task"
         };

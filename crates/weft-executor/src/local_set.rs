@@ -2,10 +2,12 @@
 
 use crate::runtime::Runtime;
 use crate::scheduler::local::{EnterLocal, LocalShared};
+use crate::task::spawned::Spawned;
 use crate::task::JoinHandle;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::panic::Location;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -61,12 +63,22 @@ impl LocalSet {
     }
 
     /// Spawns a local task onto this set; it runs while the set runs.
+    #[track_caller]
     pub fn spawn_local<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
     {
-        self.shared.spawn(future)
+        self.spawn_local_as(future, Spawned::at(Location::caller()))
+    }
+
+    /// `spawn_local`, with the name and spawn location given (`TaskBuilder`).
+    pub(crate) fn spawn_local_as<F>(&self, future: F, spawned: Spawned) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.shared.spawn(future, spawned)
     }
 
     /// A future that runs `future`, and the set's tasks beside it, until `future`
@@ -199,8 +211,17 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
+    spawn_local_as(future, Spawned::at(Location::caller()))
+}
+
+/// `spawn_local`, with the name and spawn location given (`TaskBuilder`).
+pub(crate) fn spawn_local_as<F>(future: F, spawned: Spawned) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
     match LocalShared::current() {
-        Some(set) => set.spawn(future),
+        Some(set) => set.spawn(future, spawned),
         None => panic!("{NO_LOCAL_SET}"),
     }
 }

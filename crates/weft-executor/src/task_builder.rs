@@ -1,6 +1,7 @@
 //! `TaskBuilder`: spawning a task with a name (tokio's `task::Builder`).
 
 use crate::handle::Handle;
+use crate::local_set::LocalSet;
 use crate::scheduler::context;
 use crate::task::spawned::Spawned;
 use crate::task::JoinHandle;
@@ -93,6 +94,57 @@ impl<'a> TaskBuilder<'a> {
     {
         let at = Location::caller();
         Ok(handle.shared.spawn(future, self.spawned(at)))
+    }
+
+    /// Spawns a local task (its future need not be `Send`) on the set running on this
+    /// thread (see [`spawn_local`](crate::spawn_local)).
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use weft_executor::{Builder, TaskBuilder};
+    ///
+    /// let rt = Builder::new_current_thread().build().unwrap();
+    /// let v = rt.block_on(async {
+    ///     let not_send = Rc::new(21);
+    ///     let h = TaskBuilder::new()
+    ///         .name("local worker")
+    ///         .spawn_local(async move { *not_send * 2 })
+    ///         .unwrap();
+    ///     h.await.unwrap()
+    /// });
+    /// assert_eq!(v, 42);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// None today (see [`spawn`](Self::spawn)).
+    ///
+    /// # Panics
+    ///
+    /// Where no set of local tasks runs, like [`spawn_local`](crate::spawn_local).
+    #[track_caller]
+    pub fn spawn_local<F>(self, future: F) -> io::Result<JoinHandle<F::Output>>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let at = Location::caller();
+        Ok(crate::local_set::spawn_local_as(future, self.spawned(at)))
+    }
+
+    /// Spawns a local task onto `set` (see [`LocalSet::spawn_local`]).
+    ///
+    /// # Errors
+    ///
+    /// None today (see [`spawn`](Self::spawn)).
+    #[track_caller]
+    pub fn spawn_local_on<F>(self, future: F, set: &LocalSet) -> io::Result<JoinHandle<F::Output>>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let at = Location::caller();
+        Ok(set.spawn_local_as(future, self.spawned(at)))
     }
 
     /// Runs `f` on the current runtime's blocking pool (see

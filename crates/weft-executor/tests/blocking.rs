@@ -113,3 +113,62 @@ fn queued_blocking_tasks_are_cancelled_at_shutdown() {
     drop(tx);
     assert!(weft_executor::block_on(queued).unwrap_err().is_cancelled());
 }
+
+/// Two tasks queued at once, just after the only pool thread finished a task (it looks
+/// for the next one before sleeping): the spinning thread takes one, and the other still
+/// gets a thread of its own, so two tasks that wait for each other both finish.
+#[test]
+fn tasks_queued_while_a_thread_spins_each_get_a_thread() {
+    let (done, finished) = mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = Builder::new().worker_threads(1).build().unwrap();
+        rt.block_on(async {
+            for _ in 0..200 {
+                spawn_blocking(|| ()).await.unwrap();
+                // Long enough for the pool thread to be looking, well within its spin.
+                let start = std::time::Instant::now();
+                while start.elapsed() < Duration::from_micros(10) {
+                    std::hint::spin_loop();
+                }
+                let barrier = Arc::new(std::sync::Barrier::new(2));
+                let (a, b) = (barrier.clone(), barrier);
+                let first = spawn_blocking(move || a.wait());
+                let second = spawn_blocking(move || b.wait());
+                first.await.unwrap();
+                second.await.unwrap();
+            }
+        });
+        let _ = done.send(());
+    });
+    // A hang (the second task left queued for the busy thread) becomes a failure.
+    finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("two blocking tasks that wait for each other did not both run");
+}
+
+/// Sequential calls from `block_on` and from a task, each awaited before the next: every
+/// one completes and comes back to its caller (the hand-over without a wake-up).
+#[test]
+fn sequential_calls_from_block_on_and_from_a_task_complete() {
+    let rt = Builder::new().worker_threads(2).build().unwrap();
+    let sum = rt.block_on(async {
+        let mut sum = 0u64;
+        for i in 0..2_000u64 {
+            sum += spawn_blocking(move || i).await.unwrap();
+        }
+        sum
+    });
+    assert_eq!(sum, 2_000 * 1_999 / 2);
+    let sum = rt.block_on(rt.spawn(async {
+        let mut sum = 0u64;
+        for i in 0..2_000u64 {
+            sum += spawn_blocking(move || i).await.unwrap();
+            if i % 500 == 0 {
+                // Long waits between some calls, so the spin turns off and on again.
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        sum
+    }));
+    assert_eq!(sum.unwrap(), 2_000 * 1_999 / 2);
+}

@@ -86,10 +86,15 @@ fn work_from_outside_wakes_the_worker_sleeping_in_the_driver() {
 struct Events {
     inner: ParkDriver,
     wakers: std::sync::Mutex<Vec<std::task::Waker>>,
+    /// While set, polls and parks wake nothing: the wakers pile up for one harvest.
+    hold: std::sync::atomic::AtomicBool,
 }
 
 impl Events {
     fn fire(&self) {
+        if self.hold.load(SeqCst) {
+            return;
+        }
         let ws = std::mem::take(&mut *self.wakers.lock().unwrap());
         for w in ws {
             w.wake();
@@ -196,4 +201,69 @@ fn a_stream_of_driver_wakes_does_not_starve_the_queue() {
     stop.store(true, SeqCst);
     driver.fire();
     assert!(done.is_ok(), "queued tasks starved behind driver wakes");
+}
+
+#[test]
+fn one_harvest_of_600_wakes_fits_in_the_ready_queue() {
+    // 600 tasks wait for events and the driver wakes them all in one poll, as a server's
+    // reactor wakes hundreds of connections: they all go to the ready queue, none of the
+    // oldest to the injector behind later harvests (with a ready queue of 256 slots, the
+    // oldest 128 moved out at every overflow).
+    let driver = Arc::new(Events::default());
+    driver.hold.store(true, SeqCst);
+    let rt = Builder::new()
+        .worker_threads(1)
+        .driver(driver.clone())
+        .trace(100_000)
+        .build()
+        .unwrap();
+    let waiting: Vec<_> = (0..600).map(|_| rt.spawn(event(driver.clone()))).collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while driver.wakers.lock().unwrap().len() < 600 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the tasks never waited"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    driver.hold.store(false, SeqCst);
+    rt.block_on(async {
+        for w in waiting {
+            w.await.unwrap();
+        }
+    });
+    let handle = rt.handle().clone();
+    drop(rt); // the worker hands over its last events as it stops
+    let trace = handle.take_trace();
+    let woken_to_ready = trace
+        .events()
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                weft_executor::TraceKind::Wake {
+                    to: weft_executor::Place::Ready,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(woken_to_ready, 600, "not one harvest into the ready queue");
+    let overflows: Vec<_> = trace
+        .events()
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                weft_executor::TraceKind::Overflow {
+                    from: weft_executor::Place::Ready,
+                    ..
+                }
+            )
+        })
+        .collect();
+    assert!(
+        overflows.is_empty(),
+        "the ready queue overflowed: {overflows:?}"
+    );
 }

@@ -217,3 +217,41 @@ fn the_trace_marks_the_slow_poll_and_only_it_in_the_svg_and_the_json() {
         "\"args\":{{\"task\":{id},\"task_name\":\"blocker <1>\"}}"
     )));
 }
+
+#[test]
+fn a_blocking_poll_of_a_local_task_on_a_current_thread_runtime_is_reported_and_counted() {
+    use std::rc::Rc;
+    let (tx, rx) = mpsc::channel::<SlowPoll>();
+    let tx = Mutex::new(tx);
+    let rt = Builder::new_current_thread()
+        .slow_poll_threshold(THRESHOLD)
+        .on_slow_poll(move |s| tx.lock().unwrap().send(s.clone()).unwrap())
+        .build()
+        .unwrap();
+    let (id, line) = rt.block_on(async {
+        let not_send = Rc::new(());
+        let line = line!() + 3;
+        let h = TaskBuilder::new()
+            .name("local blocker")
+            .spawn_local(async move {
+                let _keep = not_send;
+                std::thread::sleep(BLOCK)
+            })
+            .unwrap();
+        let id = h.id();
+        h.await.unwrap();
+        (id, line)
+    });
+    let report = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(report.id(), id);
+    assert_eq!(report.name(), Some("local blocker"));
+    assert_eq!(
+        (report.location().file(), report.location().line()),
+        (file!(), line)
+    );
+    assert!(report.duration() >= BLOCK, "{report}");
+    assert_eq!(report.worker(), 0);
+    // The metrics are published when the worker's counts are (at the end of block_on).
+    assert_eq!(rt.handle().metrics().worker_slow_polls(0), 1);
+    assert!(rx.try_recv().is_err());
+}

@@ -214,3 +214,83 @@ fn a_blocking_task_still_running_at_shutdown_is_let_go() {
     drop(tx); // ends the closure
     drop(h);
 }
+
+#[test]
+fn the_dump_shows_local_tasks_of_sets_made_in_the_runtime() {
+    use std::rc::Rc;
+    use weft_executor::LocalSet;
+    let rt = Builder::new().worker_threads(1).build().unwrap();
+    let handle = rt.handle().clone();
+    // A set made outside any runtime belongs to none.
+    let outside = LocalSet::new();
+    let stray = outside.spawn_local(pending::<()>());
+    rt.block_on(async {
+        let set = LocalSet::new();
+        let not_send = Rc::new(5);
+        let line = line!() + 3;
+        let local = TaskBuilder::new()
+            .name("local one")
+            .spawn_local_on(async move { *pending::<Rc<i32>>().await + *not_send }, &set)
+            .unwrap();
+        let id = local.id();
+        let info = set
+            .run_until(async {
+                // Let the local task run once and go idle.
+                weft_executor::yield_now().await;
+                wait_for(&handle, id, TaskState::Idle)
+            })
+            .await;
+        assert!(info.is_local());
+        assert!(!info.is_blocking());
+        assert!(info.polls() >= 1, "{info}");
+        assert!(info.since_last_poll().is_some(), "{info}");
+        assert_eq!(info.name(), Some("local one"));
+        assert_eq!(
+            (info.location().file(), info.location().line()),
+            (file!(), line)
+        );
+        let text = handle.dump().to_string();
+        assert!(
+            text.contains(&format!("local task {id} \"local one\" (spawned at")),
+            "{text}"
+        );
+        assert!(
+            !handle.dump().tasks().iter().any(|t| t.id() == stray.id()),
+            "a set made outside the runtime was listed:\n{}",
+            handle.dump()
+        );
+        // The spawn functions of local tasks record their caller too.
+        let by_set = set.spawn_local(pending::<()>());
+        let by_set_line = line!() - 1;
+        let (free, free_line) = set
+            .run_until(async { (weft_executor::spawn_local(pending::<()>()), line!()) })
+            .await;
+        let dump = handle.dump();
+        for (h, line) in [(by_set.id(), by_set_line), (free.id(), free_line)] {
+            let t = dump.tasks().iter().find(|t| t.id() == h).unwrap();
+            assert!(t.is_local());
+            assert_eq!(
+                (t.location().file(), t.location().line()),
+                (file!(), line),
+                "{dump}"
+            );
+        }
+        drop(set);
+        assert!(
+            !handle.dump().tasks().iter().any(|t| t.id() == id),
+            "a dropped set's task was listed:\n{}",
+            handle.dump()
+        );
+    });
+    drop(outside);
+
+    // On a current-thread runtime, spawn_local's tasks too.
+    let rt = Builder::new_current_thread().build().unwrap();
+    let handle = rt.handle().clone();
+    rt.block_on(async {
+        let h = weft_executor::spawn_local(pending::<()>());
+        weft_executor::yield_now().await;
+        let info = wait_for(&handle, h.id(), TaskState::Idle);
+        assert!(info.is_local());
+    });
+}

@@ -4,7 +4,11 @@
 //! A closure becomes a task like any other (same cell, same `JoinHandle`), whose future
 //! runs the closure in one poll; its scheduler is this pool instead of the workers. Threads
 //! are started on demand, up to `max_blocking_threads`; a thread idle for
-//! `blocking_keep_alive` exits. At shutdown, tasks not yet started are cancelled; running
+//! `blocking_keep_alive` exits. A thread that just ran a task looks at the queue for a
+//! while before it sleeps (`BLOCKING_SPIN`, see `spin.rs`); while it looks it is counted
+//! in `spinning`, and `schedule` leaves it one task (`spin_claims`) instead of waking an
+//! idle thread, all under the one lock, so no task waits for a thread that is already
+//! taken. At shutdown, tasks not yet started are cancelled; running
 //! ones are waited for (bounded by `Runtime::shutdown_timeout`).
 //!
 //! The pool keeps its tasks in an owned-task list of its own (`task/list.rs`, one shard,
@@ -14,12 +18,13 @@
 //! the references of the tasks still in it (still running past the timeout).
 
 use super::config::Config;
+use super::spin::Spin;
 use super::{thread, Shared};
 use crate::task::cell::Header;
 use crate::task::list::OwnedTasks;
 use crate::task::spawned::Spawned;
 use crate::task::{self, JoinHandle, Notified, Schedule};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::any::Any;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -29,6 +34,12 @@ use std::ptr::NonNull;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+/// How long a pool thread that just ran a task looks for the next one before it sleeps:
+/// more than a sequential caller takes to be woken and queue its next call (20 us does
+/// as well as 50 or 100 here; 0 is 2.7x slower on `fs::read` in a loop:
+/// docs/measuring.md).
+const BLOCKING_SPIN: Duration = Duration::from_micros(50);
 
 #[derive(Clone)]
 pub(crate) struct BlockingPool {
@@ -60,6 +71,12 @@ struct PoolState {
     idle: usize,
     /// Wake-ups sent to idle threads not yet consumed.
     pending_wakeups: usize,
+    /// Threads that just ran a task and look for the next one before sleeping
+    /// (`Inner::spin`).
+    spinning: usize,
+    /// Queued tasks left for a spinning thread to take, instead of a wake-up: at most
+    /// `spinning`.
+    spin_claims: usize,
     shutdown: bool,
     next_id: usize,
 }
@@ -99,6 +116,8 @@ impl BlockingPool {
                     adopted: 0,
                     idle: 0,
                     pending_wakeups: 0,
+                    spinning: 0,
+                    spin_claims: 0,
                     shutdown: false,
                     next_id: 0,
                 }),
@@ -146,7 +165,8 @@ impl BlockingPool {
     /// not idle while one is in flight).
     pub(crate) fn busy(&self) -> bool {
         let st = self.inner.state.lock();
-        !st.queue.is_empty() || st.threads > st.idle
+        // A spinning thread has finished its task.
+        !st.queue.is_empty() || st.threads > st.idle + st.spinning
     }
 
     /// Tasks queued and not yet started.
@@ -228,7 +248,10 @@ impl Inner {
             return;
         }
         st.queue.push_back(task);
-        if st.idle > st.pending_wakeups {
+        if st.spinning > st.spin_claims {
+            // A thread that just finished a task is looking: no wake-up needed.
+            st.spin_claims += 1;
+        } else if st.idle > st.pending_wakeups {
             st.pending_wakeups += 1;
             drop(st);
             self.work.notify_one();
@@ -279,6 +302,7 @@ impl Inner {
     /// tells `shutdown` the thread is gone.
     fn thread_main(self: Arc<Self>) -> Exited {
         THIS_POOL.with(|p| p.set(Arc::as_ptr(&self)));
+        let mut spin = Spin::new(BLOCKING_SPIN);
         let mut st = self.state.lock();
         loop {
             if let Some(task) = st.queue.pop_front() {
@@ -287,17 +311,19 @@ impl Inner {
                 let now = super::poll::stamp(self.config.epoch, Instant::now());
                 task.header().note_poll(now);
                 task.run();
-                st = self.state.lock();
+                st = self.spin(self.state.lock(), &mut spin);
                 continue;
             }
             if st.shutdown {
                 break;
             }
             st.idle += 1;
+            let since = Instant::now();
             let timed_out = self
                 .work
                 .wait_for(&mut st, self.config.blocking_keep_alive)
                 .timed_out();
+            spin.slept(since);
             st.idle -= 1;
             if st.pending_wakeups > 0 {
                 st.pending_wakeups -= 1;
@@ -308,6 +334,38 @@ impl Inner {
         st.threads -= 1;
         drop(st);
         Exited(self)
+    }
+}
+
+impl Inner {
+    /// Called by a thread that just ran a task: looks for the next one for a while
+    /// (`BLOCKING_SPIN`, when this thread's waits have been short: see `spin.rs`) before
+    /// the thread sleeps, so that a caller that awaits one blocking call and then makes
+    /// the next (`fs::read` in a loop) hands it over without a wake-up on either side.
+    /// Returns the lock with a task queued, shutdown begun, or the time up.
+    fn spin<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, PoolState>,
+        spin: &mut Spin,
+    ) -> MutexGuard<'a, PoolState> {
+        if !st.queue.is_empty() || st.shutdown {
+            return st;
+        }
+        // Counted while it looks, so that `schedule` leaves it the next task.
+        st.spinning += 1;
+        drop(st);
+        spin.spin(|| {
+            let st = self.state.lock();
+            !st.queue.is_empty() || st.shutdown
+        });
+        let mut st = self.state.lock();
+        st.spinning -= 1;
+        if !st.queue.is_empty() {
+            // The task this thread was left, or another: it takes one.
+            st.spin_claims = st.spin_claims.saturating_sub(1);
+        }
+        st.spin_claims = st.spin_claims.min(st.spinning);
+        st
     }
 }
 

@@ -4,13 +4,17 @@
 //! It holds the scheduler's `Arc<Shared>`, not the public `Handle` (which wraps it): the
 //! scheduler knows nothing of the layer above it.
 
+use super::spin::Spin;
 use super::worker::{Worker, WorkerLocal};
 use super::Shared;
 use std::cell::{Cell, RefCell};
 use std::ptr;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::Arc;
 use std::task::{Wake, Waker};
 use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
 
 struct Context {
     /// The runtime entered on this thread (a worker, `block_on`, `Handle::enter`).
@@ -179,24 +183,73 @@ impl Drop for BlockingGuard {
     }
 }
 
-/// Wakes a thread that sleeps in `thread::park`.
-struct ThreadWaker(Thread);
+/// Wakes a thread that sleeps in `thread::park`, or that looks for the wake before it
+/// parks (`wait_for_thread_wake`).
+///
+/// `woken` is a hint on top of the park token, not a protocol of its own: the waker sets
+/// it and then unparks, always, so a thread that misses the flag still has the token and
+/// returns from `thread::park`. A thread that sees the flag returns before the unpark
+/// comes: the token that unpark leaves makes one later `park` return at once, a spurious
+/// wake-up its caller polls through.
+struct ThreadWaker {
+    thread: Thread,
+    woken: AtomicBool,
+}
 
 impl Wake for ThreadWaker {
     fn wake(self: Arc<Self>) {
-        self.0.unpark();
+        self.wake_by_ref();
     }
     fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
+        // Release: what the waker published before waking is visible to the thread that
+        // sees the flag (the swap in `wait_for_thread_wake`).
+        self.woken.store(true, Release);
+        self.thread.unpark();
     }
+}
+
+struct ThisThread {
+    flag: Arc<ThreadWaker>,
+    waker: Waker,
+    /// Whether `wait_for_thread_wake` spins (see `spin.rs`).
+    spin: Cell<Option<Spin>>,
 }
 
 thread_local! {
     /// One waker per thread, made once: a `block_on` allocates nothing per call.
-    static THREAD_WAKER: Waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+    static THREAD_WAKER: ThisThread = {
+        let flag = Arc::new(ThreadWaker {
+            thread: thread::current(),
+            woken: AtomicBool::new(false),
+        });
+        ThisThread {
+            waker: Waker::from(flag.clone()),
+            flag,
+            spin: Cell::new(None),
+        }
+    };
 }
 
 /// Runs `f` with a waker that unparks this thread (`thread::park`).
 pub(crate) fn with_thread_waker<R>(f: impl FnOnce(&Waker) -> R) -> R {
-    THREAD_WAKER.with(f)
+    THREAD_WAKER.with(|t| f(&t.waker))
+}
+
+/// Waits until this thread's waker (`with_thread_waker`) is woken: looks for the wake
+/// for up to `limit` if this thread's last wait was that short (see `spin.rs`), then
+/// parks. May return spuriously.
+pub(crate) fn wait_for_thread_wake(limit: Duration) {
+    THREAD_WAKER.with(|t| {
+        let woken = &t.flag.woken;
+        let mut spin = t.spin.get().unwrap_or(Spin::new(limit));
+        let since = Instant::now();
+        // A load while looking, so the waker's cache line is not written to each look.
+        if !spin.spin(|| woken.load(Relaxed)) {
+            thread::park();
+            spin.slept(since);
+        }
+        t.spin.set(Some(spin));
+        // Acquire: pairs with the waker's Release store.
+        woken.swap(false, Acquire);
+    })
 }

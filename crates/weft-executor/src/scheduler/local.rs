@@ -24,7 +24,9 @@
 //! No runtime lock is held while user code runs: the queue's lock is taken only to push
 //! or pop; a rejected task and the runner's waker are dropped or woken after it is let go.
 
+use super::config::Config;
 use super::context;
+use super::poll::PollSite;
 use super::rng::Rng;
 use super::seeded;
 use crate::task::{self, JoinHandle, Notified, Schedule};
@@ -39,6 +41,7 @@ use std::task::Waker;
 
 use crate::task::cell::Header;
 use crate::task::list::OwnedTasks;
+use crate::task::spawned::Spawned;
 
 /// Local tasks a runner polls before it lets its executor run something else: as many as
 /// a worker's maintenance interval (`worker.rs`), so a busy set does not hold the thread
@@ -76,10 +79,17 @@ impl Queue {
 /// The state of one set of local tasks.
 pub(crate) struct LocalShared {
     queue: Mutex<Queue>,
-    owned: OwnedTasks,
+    /// In an `Arc` so that the runtime the set was made in can list its tasks in a dump
+    /// (`Shared::register_local_tasks`).
+    owned: Arc<OwnedTasks>,
     /// The waker of the future running the set; taken by the first wake after it was
     /// registered.
     runner: Mutex<Option<Waker>>,
+    /// The settings of the runtime the set was made in, whose dumps list its tasks: each
+    /// run of the set polls them through a poll site of its own (`poll.rs`), so their
+    /// polls are stamped on its clock and, on a worker's thread, timed against its
+    /// slow-poll threshold.
+    config: Option<Arc<Config>>,
 }
 
 thread_local! {
@@ -103,7 +113,14 @@ impl Drop for EnterLocal {
 
 impl LocalShared {
     pub(crate) fn new() -> Arc<LocalShared> {
-        let seed = context::with_current(|s| s.and_then(|s| s.config.seed));
+        let owned = Arc::new(OwnedTasks::new(1));
+        let (seed, config) = context::with_current(|s| match s {
+            Some(s) => {
+                s.register_local_tasks(Arc::downgrade(&owned));
+                (s.config.seed, Some(s.config.clone()))
+            }
+            None => (None, None),
+        });
         Arc::new(LocalShared {
             queue: Mutex::new(Queue {
                 tasks: VecDeque::new(),
@@ -111,8 +128,9 @@ impl LocalShared {
                 // Another stream than the worker's, which starts from the seed itself.
                 rng: seed.map(|s| Rng::new(s ^ LOCAL_STREAM)),
             }),
-            owned: OwnedTasks::new(1),
+            owned,
             runner: Mutex::new(None),
+            config,
         })
     }
 
@@ -127,10 +145,9 @@ impl LocalShared {
         CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
     }
 
-    /// Spawns a local task. Called on the owner thread (the set is reached through the
-    /// `!Send` `LocalSet` or through `CURRENT`).
-    #[track_caller]
-    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    /// Spawns a local task, spawned where and as `spawned` says. Called on the owner
+    /// thread (the set is reached through the `!Send` `LocalSet` or through `CURRENT`).
+    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F, spawned: Spawned) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
@@ -138,7 +155,8 @@ impl LocalShared {
         // SAFETY: this set runs its tasks only in `run_some` and shuts them down only in
         // `shutdown`, both on the owner thread (the header explains why), and its owned
         // list keeps its reference until then.
-        let (notified, join, raw) = unsafe { task::new_local_task(future, self.clone(), 0) };
+        let (notified, join, raw) =
+            unsafe { task::new_local_task(future, self.clone(), 0, spawned) };
         if !self.owned.insert(raw) {
             // Shut down: the task is cancelled before it ever runs.
             drop(notified);
@@ -177,11 +195,42 @@ impl LocalShared {
     /// Runs up to `LOCAL_BUDGET` queued tasks; returns whether some are still queued. On
     /// the owner thread only.
     pub(crate) fn run_some(&self) -> bool {
+        // The thread's worker, if it is one (a current-thread runtime's `block_on`): a
+        // slow local poll holds it as a slow task poll does. A multi-thread runtime's
+        // `block_on` thread holds none, so nothing is timed there (its main future's
+        // polls are not either).
+        let worker = context::with_worker(|w| w.map(|w| w.index));
+        let site = self.config.as_ref().map(|c| PollSite::for_local(c, worker));
+        let more = self.run_tasks(site.as_ref());
+        if let Some(slow) = site.as_ref().map(PollSite::slow_polls).filter(|&n| n > 0) {
+            context::with_worker(|w| {
+                if let Some(w) = w {
+                    w.count_slow_polls(slow);
+                }
+            });
+        }
+        more
+    }
+
+    /// `run_some`'s loop, around each poll what `site` does (nothing for a set made
+    /// outside any runtime).
+    fn run_tasks(&self, site: Option<&PollSite>) -> bool {
         for _ in 0..LOCAL_BUDGET {
             let next = self.queue.lock().pop();
-            match next {
-                Some(t) => t.run(),
-                None => return false,
+            let Some(t) = next else {
+                return false;
+            };
+            match site {
+                None => t.run(),
+                Some(site) if !site.watched() => {
+                    site.note(&t);
+                    t.run();
+                }
+                Some(site) => {
+                    let timer = site.begin(&t);
+                    t.run();
+                    site.end(timer);
+                }
             }
         }
         !self.queue.lock().tasks.is_empty()

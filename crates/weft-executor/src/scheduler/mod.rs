@@ -18,6 +18,7 @@
 //! - `context`: the thread-local context (the runtime entered, the worker running here).
 //! - `blocking`: the blocking pool.
 //! - `thread`: starting a worker or blocking thread.
+//! - `spin`: looking for work a while before sleeping (the blocking pool, `block_on`).
 //! - `metrics`: per-worker counters.
 //! - `poll`: the poll site, what every scheduler loop does around a poll (poll counts,
 //!   slow-poll reports).
@@ -45,6 +46,8 @@ mod rng;
 mod seeded;
 #[cfg(not(weft_loom))]
 mod shared;
+#[cfg(not(weft_loom))]
+pub(crate) mod spin;
 #[cfg(not(weft_loom))]
 mod steal;
 #[cfg(not(weft_loom))]

@@ -2,7 +2,9 @@
 //! every flavour of scheduler: a loop calls [`PollSite::note`] before a poll, or, when the
 //! site is [`watched`](PollSite::watched) (slow polls timed, or a trace on),
 //! [`PollSite::begin`] before it and [`PollSite::end`] after it (the workers' loop only if
-//! it still owns the worker: a poll may hand it to another thread).
+//! it still owns the worker: a poll may hand it to another thread). A set of local tasks
+//! (`local.rs`) makes one for each run of its tasks (`PollSite::for_local`), which times
+//! them only on a worker's thread and adds what it counted to that worker's site.
 //!
 //! - It stores the time the poll began in the task's header (`Header::note_poll`; the
 //!   state word counts the poll itself), for `Handle::dump`. The time comes from a coarse
@@ -152,6 +154,23 @@ impl PollSite {
             slow_polls: Cell::new(0),
             watched: config.slow_poll_threshold.is_some() || config.trace_limit != 0,
         }
+    }
+
+    /// The site of one run of a set of local tasks (`local.rs`), on `worker`'s thread if
+    /// it is one: its polls are timed against the threshold only there (elsewhere they
+    /// hold no worker), and always stamped for the dump.
+    pub(crate) fn for_local(config: &Config, worker: Option<usize>) -> PollSite {
+        let mut site = PollSite::new(config, worker.unwrap_or(0));
+        if worker.is_none() {
+            site.threshold = None;
+            site.watched = false;
+        }
+        site
+    }
+
+    /// Adds slow polls another site saw on this site's thread (a run of local tasks).
+    pub(crate) fn add_slow_polls(&self, n: u64) {
+        self.slow_polls.set(self.slow_polls.get() + n);
     }
 
     /// Reads the clock for the polls to come (see the module comment).

@@ -25,7 +25,7 @@ use std::future::Future;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use std::{io, thread};
 
@@ -87,6 +87,9 @@ pub(crate) struct Shared {
     pub(crate) config: Arc<Config>,
     /// The threads of `block_in_place` hand-offs (see `worker.rs`).
     pub(crate) hand_offs: Mutex<HandOffs>,
+    /// The owned lists of the local-task sets made inside this runtime (`local.rs`), for
+    /// `Handle::dump`. Weak: a set's tasks belong to its `LocalSet`, not to the runtime.
+    local_lists: Mutex<Vec<Weak<OwnedTasks>>>,
 }
 
 /// The threads `block_in_place` started and left (see "Blocking in place" in `worker.rs`).
@@ -145,8 +148,29 @@ impl Shared {
             outside_trace: OutsideTrace::new(config.trace_limit, config.epoch),
             config,
             hand_offs: Mutex::new(HandOffs::default()),
+            local_lists: Mutex::new(Vec::new()),
         });
         (shared, queues)
+    }
+
+    /// Lists a set of local tasks' owned list for the dump (once per set, as it is made);
+    /// forgets the sets that are gone.
+    pub(crate) fn register_local_tasks(&self, list: Weak<OwnedTasks>) {
+        let mut lists = self.local_lists.lock();
+        // Dropping a dead `Weak` frees at most the `Arc`'s allocation: no user code.
+        lists.retain(|l| l.strong_count() > 0);
+        lists.push(list);
+    }
+
+    /// The owned lists of the local-task sets still alive. The caller walks them after the
+    /// registry's lock is let go, and may hold a set's list a little past the set's end
+    /// (an emptied list: dropping it runs no user code).
+    pub(crate) fn local_task_lists(&self) -> Vec<Arc<OwnedTasks>> {
+        self.local_lists
+            .lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect()
     }
 
     pub(crate) fn num_workers(&self) -> usize {

@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 const INJECTOR_TRICKLE: usize = 4;
 /// See `INJECTOR_TRICKLE`.
 const TRICKLE_WAIT: Duration = Duration::from_micros(2);
+/// How long a worker's ready queue may go without shrinking before a searcher takes half
+/// of it ahead of the driver's fresh events (see `steal_stranded_ready`).
+const STRANDED_AFTER: Duration = Duration::from_micros(20);
 
 impl Core {
     pub(super) fn steal_injector(&mut self, w: &WorkerLocal) -> Option<Notified> {
@@ -103,6 +106,42 @@ impl Core {
                 Steal::Retry => {}
             }
         }
+    }
+
+    /// Takes half the ready queue of a worker that has not run any of it since our
+    /// previous look, at least `STRANDED_AFTER` ago: its length has not dropped. A worker
+    /// whose thread the kernel preempted holds the tasks the driver woke for it until it
+    /// runs again, milliseconds on a busy machine, while the other workers, finding fresh
+    /// events in the driver at every search, would never reach them. (A running worker
+    /// takes most of its polls from it and adds to it only every 61 ticks, so a ready queue
+    /// that does not shrink for that long mostly belongs to a worker that is not running or
+    /// is stuck in one long poll; when it does belong to a running one, the steal is an
+    /// ordinary one.) Looks come at most every `STRANDED_AFTER`: each reads the lines of
+    /// the other workers' queues, which their owners write at every pop.
+    pub(super) fn steal_stranded_ready(&mut self, w: &WorkerLocal) -> Option<Notified> {
+        let now = Instant::now();
+        if self
+            .ready_look
+            .is_some_and(|at| now.duration_since(at) < STRANDED_AFTER)
+        {
+            return None;
+        }
+        self.ready_look = Some(now);
+        for (v, r) in w.shared.remotes.iter().enumerate() {
+            if v == w.index {
+                continue;
+            }
+            let len = r.ready_stealer.len();
+            let seen = std::mem::replace(&mut self.ready_seen[v], len);
+            if len > 0 && seen > 0 && len >= seen {
+                self.ready_seen[v] = 0;
+                if let Some(t) = self.steal_half(w, &r.ready_stealer, &w.ready, v, Place::Ready) {
+                    w.maybe_ready.set(true); // the rest of the batch is in our ready queue
+                    return Some(t);
+                }
+            }
+        }
+        None
     }
 
     /// Takes a task that sat in another worker's LIFO slot since our previous look.

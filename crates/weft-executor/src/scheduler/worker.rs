@@ -19,7 +19,9 @@
 //!    tasks queued behind them, timers that fired waited for the backlog, milliseconds.
 //! 4. Its own FIFO queue (`crossbeam_deque::Worker`, capped at `QUEUE_CAP`: when full, half
 //!    of it moves to the injector, which also keeps crossbeam's buffer from growing and
-//!    shrinking on every burst). Both local queues are stealable.
+//!    shrinking on every burst; the ready queue's cap, `READY_QUEUE_CAP`, holds a whole
+//!    harvest of a busy server's events, whose oldest would otherwise wait in the injector
+//!    behind later harvests). Both local queues are stealable.
 //! 5. If the queue was empty: the ready queue, then the LIFO slot, over their caps.
 //! 6. The injector, taking a batch into its own queue.
 //!
@@ -44,7 +46,10 @@
 //! # Stealing
 //!
 //! With nothing local, the worker becomes a *searcher* (unless half the workers already
-//! are: then it goes straight to sleep). A searcher takes a batch from the injector, then
+//! are: then it goes straight to sleep). It first takes half of another worker's ready
+//! queue if that queue has not shrunk for `STRANDED_AFTER` (its worker's thread lost its
+//! CPU: the driver's fresh events, looked at next, would otherwise always come first),
+//! then polls the driver. Its rounds then take a batch from the injector, then
 //! half the ready queue (else half the queue) of another worker, starting at a random
 //! victim. It spins between rounds
 //! (crossbeam's `Backoff`), then keeps looking, yielding the CPU between looks and polling
@@ -168,9 +173,12 @@ const LIFO_CAP: u32 = 3;
 /// queue gets a turn: events from outside go first, but a stream of them cannot starve
 /// spawned and yielding tasks.
 const READY_CAP: u32 = 32;
-/// Slots of each local queue (`queue`, `ready`) before half of it overflows to the
-/// injector; a steal takes at most half of it.
+/// Slots of the local queue before half of it overflows to the injector; a steal takes
+/// at most half of it.
 pub(super) const QUEUE_CAP: usize = 256;
+/// Slots of the ready queue before half of it overflows to the injector: a whole harvest
+/// of a busy server's events fits (1,000 HTTP connections: docs/measuring.md).
+const READY_QUEUE_CAP: usize = 1024;
 /// Ticks between looks for timers that came due (`Driver::poll_due`: no lock waited for,
 /// no system call, no clock read while no timer exists): a third less lateness on busy
 /// workers for about 2% more instructions per poll (docs/measuring.md).
@@ -221,6 +229,10 @@ pub(super) struct Core {
     pub(super) from: TaskSource,
     /// The LIFO slot content seen at the previous look, per worker.
     pub(super) lifo_seen: Box<[*mut Header]>,
+    /// Per worker: the length of its ready queue at our previous look, and when that look
+    /// was (see `steal_stranded_ready`).
+    pub(super) ready_seen: Box<[usize]>,
+    pub(super) ready_look: Option<Instant>,
 }
 
 /// The part of a worker that a poll, the driver or a destructor reaches again through the
@@ -407,6 +419,8 @@ impl Worker {
                 seeded: None,
                 from: TaskSource::Queue,
                 lifo_seen: vec![std::ptr::null_mut(); n].into_boxed_slice(),
+                ready_seen: vec![0; n].into_boxed_slice(),
+                ready_look: None,
             },
             local: WorkerLocal {
                 index,
@@ -708,7 +722,12 @@ impl Core {
         if let Some(t) = self.steal_stale_lifo(w) {
             return Some(t);
         }
-        // Events that came while we ran are the likeliest work: look at the driver first.
+        // Tasks the driver woke on a worker that has not run any of them for a while (its
+        // thread lost its CPU) next: fresh events would otherwise always come first.
+        if let Some(t) = self.steal_stranded_ready(w) {
+            return Some(t);
+        }
+        // Events that came while we ran are the likeliest work: look at the driver.
         if let Some(t) = self.poll_driver_and_pop(w) {
             return Some(t);
         }
@@ -769,6 +788,12 @@ impl Core {
 }
 
 impl WorkerLocal {
+    /// Counts slow polls of local tasks run on this worker's thread (`local.rs`), for
+    /// `RuntimeMetrics::worker_slow_polls`.
+    pub(super) fn count_slow_polls(&self, n: u64) {
+        self.poll_site.add_slow_polls(n);
+    }
+
     #[inline]
     pub(super) fn remote(&self) -> &Remote {
         // SAFETY: it points into `self.shared.remotes`, a boxed slice that `self.shared`
@@ -910,22 +935,21 @@ impl WorkerLocal {
     /// Queues a task the driver woke: in the ready queue, which runs before the queue.
     fn push_ready(&self, task: Notified) {
         self.maybe_ready.set(true);
-        self.push_capped(&self.ready, task);
+        self.push_capped(&self.ready, READY_QUEUE_CAP, task);
     }
 
     #[inline(always)]
     fn push_back(&self, task: Notified) {
-        self.push_capped(&self.queue, task);
+        self.push_capped(&self.queue, QUEUE_CAP, task);
     }
 
-    /// Pushes onto one of our queues; when it holds `QUEUE_CAP`, half of it (the oldest)
-    /// moves to the injector first. Inlined, with the overflow out of line: as a call it
-    /// cost every yield 11 instructions (docs/measuring.md, "The worker's loop against
-    /// 1e9db2a").
+    /// Pushes onto one of our queues; when it holds `cap`, half of it (the oldest) moves to
+    /// the injector first. Inlined, with the overflow out of line: as a call it cost every
+    /// yield 11 instructions (docs/measuring.md, "The worker's loop against 1e9db2a").
     #[inline(always)]
-    fn push_capped(&self, queue: &LocalQueue<Notified>, task: Notified) {
-        if queue.len() >= QUEUE_CAP {
-            self.overflow(queue);
+    fn push_capped(&self, queue: &LocalQueue<Notified>, cap: usize, task: Notified) {
+        if queue.len() >= cap {
+            self.overflow(queue, cap);
         }
         queue.push(task);
     }
@@ -933,9 +957,9 @@ impl WorkerLocal {
     /// Moves the oldest half of a full local queue to the injector (see `push_capped`).
     #[cold]
     #[inline(never)]
-    fn overflow(&self, queue: &LocalQueue<Notified>) {
+    fn overflow(&self, queue: &LocalQueue<Notified>, cap: usize) {
         let mut moved = 0;
-        for _ in 0..QUEUE_CAP / 2 {
+        for _ in 0..cap / 2 {
             match queue.pop() {
                 Some(t) => self.shared.injector.push(t),
                 None => break,

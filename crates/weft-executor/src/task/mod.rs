@@ -218,18 +218,17 @@ where
 /// thread only. The output is dropped by the runner (this thread), or by the
 /// `JoinHandle`, which is `Send` only if the output is; a cell freed elsewhere (its last
 /// `Notified` or waker dropped on another thread) holds no future and no unread output.
-#[track_caller]
 pub(crate) unsafe fn new_local_task<F, S>(
     future: F,
     scheduler: S,
     shard: u16,
+    spawned: Spawned,
 ) -> (Notified, JoinHandle<F::Output>, NonNull<Header>)
 where
     F: Future + 'static,
     F::Output: 'static,
     S: Schedule,
 {
-    let spawned = Spawned::at(std::panic::Location::caller());
     let ptr = TaskCell::allocate(
         future,
         scheduler,
