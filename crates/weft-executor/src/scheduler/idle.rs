@@ -66,10 +66,19 @@ impl Idle {
     }
 
     /// Like `worker_to_notify`, without the fence: for pushes to the caller's own queue.
+    /// The first look is inlined into every yield and spawn (while all workers are awake
+    /// it is all there is); the locked part is not.
+    #[inline(always)]
     pub(crate) fn worker_to_notify_hint(&self) -> Option<usize> {
         if !self.should_notify() {
             return None;
         }
+        self.take_sleeper()
+    }
+
+    /// The locked part of `worker_to_notify_hint`: looks again under the lock.
+    #[inline(never)]
+    fn take_sleeper(&self) -> Option<usize> {
         let mut sleepers = self.sleepers.lock();
         if !self.should_notify() {
             return None;

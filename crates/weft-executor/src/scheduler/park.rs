@@ -164,8 +164,10 @@ pub(crate) trait Sleep {
     }
 
     /// Wakes one sleeping worker to share work in the calling worker's own queue (a
-    /// hint, no fence: see `idle.rs`).
-    #[inline]
+    /// hint, no fence: see `idle.rs`). Inlined, with only the locked part of the hint
+    /// out of line: every yield and spawn calls it, and the call cost a yield 8
+    /// instructions (docs/measuring.md, "The worker's loop against 1e9db2a").
+    #[inline(always)]
     fn notify_parked_local(&self) {
         if let Some(w) = self.idle().worker_to_notify_hint() {
             self.on_unpark(w);
