@@ -579,7 +579,7 @@ impl<T: Raw> Blocking<T> {
         let old = std::mem::take(&mut s.cur);
         s.pos = 0;
         if old.capacity() > 0 {
-            g.free.push(old);
+            g.free.push_back(old);
         }
         if let Some(c) = g.full.pop_front() {
             g.queued -= c.len();

@@ -7,8 +7,13 @@
 //!
 //! - `full`: chunks in order. Reading: filled by the task, taken by the caller. Writing:
 //!   filled by the caller, taken by the task.
-//! - `free`: emptied chunks to reuse; `chunks` counts every chunk allocated, at most
-//!   [`MAX_CHUNKS`], so at most that many chunks are in flight.
+//! - `free`: emptied chunks to reuse, oldest first; `chunks` counts every chunk
+//!   allocated, at most [`MAX_CHUNKS`], so at most that many chunks are in flight. The
+//!   read-ahead allocates all of them before it reuses one, and then reuses the one the
+//!   caller emptied longest ago: the chunk the caller has just copied out of is still in
+//!   the caller's core's cache, and reading into it at once made the kernel's copy wait
+//!   on every line taken back from that core (twice the time: docs/measuring.md,
+//!   "Files").
 //! - `inner` (the std object) is in the pipe exactly when `running` is false. A task
 //!   takes it when spawned (the caller sets `running` and takes `inner` in one critical
 //!   section, then spawns outside the lock) and puts it back in the same critical section
@@ -40,14 +45,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
 /// Bytes one read-ahead call asks the OS for. Larger chunks mean fewer lock round trips
-/// and wake-ups per byte, smaller ones a ring that stays in the cache: see
-/// docs/measuring.md ("Files") for the sizes tried.
+/// and wake-ups per byte; see docs/measuring.md ("Files") for the sizes tried.
 pub(super) const READ_CHUNK: usize = 256 * 1024;
 /// Bytes the caller collects before handing a chunk to the write-behind task (one
 /// `write_all` each).
 pub(super) const WRITE_CHUNK: usize = super::MAX_BUF;
 /// Chunks in flight per handle: the read-ahead is at most `MAX_CHUNKS * READ_CHUNK`
 /// (2 MiB) ahead of the caller; write-behind holds at most `MAX_CHUNKS * WRITE_CHUNK`.
+/// The read-ahead rotates through all of them, so a chunk is read into again 2 MiB
+/// after the caller copied out of it (1 MiB was slower, 4 MiB no faster: docs/measuring.md).
 pub(super) const MAX_CHUNKS: usize = 8;
 
 /// Which way a pipe's bytes flow.
@@ -68,7 +74,7 @@ pub(super) struct Shared<T> {
     pub(super) full: VecDeque<Vec<u8>>,
     /// Bytes in `full`.
     pub(super) queued: usize,
-    pub(super) free: Vec<Vec<u8>>,
+    pub(super) free: VecDeque<Vec<u8>>,
     pub(super) chunks: usize,
     /// Reading: the caller wants the task to stop after its current read.
     pub(super) stop: bool,
@@ -93,7 +99,7 @@ impl<T> Pipe<T> {
                 chunks: full.len(),
                 full,
                 queued,
-                free: Vec::new(),
+                free: VecDeque::with_capacity(MAX_CHUNKS),
                 stop: false,
                 end: None,
                 error: None,
@@ -121,20 +127,20 @@ pub(super) fn wait_unlocked<T>(mut g: MutexGuard<'_, Shared<T>>, waker: &Waker) 
 }
 
 impl<T> Shared<T> {
-    /// Reading: an empty chunk for the task, if one may be used.
+    /// Reading: an empty chunk for the task, if one may be used: a new one while fewer
+    /// than [`MAX_CHUNKS`] exist, else the one emptied longest ago (see the header).
     fn free_chunk(&mut self) -> Option<Vec<u8>> {
-        if let Some(c) = self.free.pop() {
-            return Some(c);
-        }
-        (self.chunks < MAX_CHUNKS).then(|| {
+        if self.chunks < MAX_CHUNKS {
             self.chunks += 1;
-            Vec::new()
-        })
+            return Some(Vec::new());
+        }
+        self.free.pop_front()
     }
 
     /// Writing: an empty chunk for the caller to fill, if the ring has room.
     pub(super) fn take_free(&mut self) -> Option<Vec<u8>> {
-        if let Some(c) = self.free.pop() {
+        // The newest: writing was not measured to gain from rotating (see `free_chunk`).
+        if let Some(c) = self.free.pop_back() {
             return Some(c);
         }
         (self.chunks < MAX_CHUNKS).then(|| {
@@ -221,7 +227,7 @@ impl<T: Raw> Job<T> {
             let mut g = pipe.lock();
             match r {
                 Ok(0) => {
-                    g.free.push(chunk);
+                    g.free.push_back(chunk);
                     return finish(slot, g, Some(Ok(())));
                 }
                 Ok(n) => {
@@ -237,7 +243,7 @@ impl<T: Raw> Job<T> {
                     }
                 }
                 Err(e) => {
-                    g.free.push(chunk);
+                    g.free.push_back(chunk);
                     return finish(slot, g, Some(Err(e)));
                 }
             }
@@ -271,7 +277,7 @@ impl<T: Raw> Job<T> {
             let r = inner.io.write_all(&chunk);
             chunk.clear();
             let mut g = pipe.lock();
-            g.free.push(chunk);
+            g.free.push_back(chunk);
             if let Err(e) = r {
                 drop_queued(&mut g);
                 g.error = Some(e);
@@ -339,7 +345,7 @@ impl<T: Raw> Drop for Job<T> {
 fn drop_queued<T>(g: &mut Shared<T>) {
     while let Some(mut c) = g.full.pop_front() {
         c.clear();
-        g.free.push(c);
+        g.free.push_back(c);
     }
     g.queued = 0;
 }
