@@ -7,7 +7,10 @@
 //! - `stream_1GiB`: read one 1 GiB file through the runtime's `File` with 64 KiB reads.
 //!
 //! Every operation is a hop to a blocking thread and back; the 1 GiB file is read from the
-//! page cache (it is written, and read once, before the runs). `cargo bench -p weft-benches --bench fs
+//! page cache (it is written, and read once, before the runs). After a warm-up pass each,
+//! the runtimes take turns pass by pass, each round starting with the next one, so a slow
+//! phase of the host, or the fast first overwrite of freshly created files, falls on all
+//! of them alike. `cargo bench -p weft-benches --bench fs
 //! [-- ITERATIONS] [WORKLOAD...]` prints medians (minimum in brackets) and weft's ratio to
 //! the faster peer; naming workloads (`write`, `read`, `stream`) or runtimes (`weft`,
 //! `tokio`, `smol`) runs only those, e.g. to profile one. The files live in a fresh directory under the system's temp dir, removed after.
@@ -191,17 +194,33 @@ impl Fs for Smol {
 }
 
 /// Median and minimum of `iters` timed runs of `f` (after one warm-up run).
-fn time(iters: usize, mut f: impl FnMut()) -> (Duration, Duration) {
-    f();
-    let mut t: Vec<Duration> = (0..iters)
-        .map(|_| {
+/// Times `iters` passes of each runtime's `run` (after one warm-up pass each), the runtimes
+/// taking turns pass by pass, each round starting with the next one: a slow phase of the
+/// host, or the file system's state (the first overwrite of freshly created files is the
+/// fast one), falls on all of them alike. Median and minimum per runtime.
+fn time_interleaved(
+    iters: usize,
+    runtimes: &[usize],
+    mut run: impl FnMut(usize),
+) -> Vec<(Duration, Duration)> {
+    for &r in runtimes {
+        run(r);
+    }
+    let mut t: Vec<Vec<Duration>> = vec![Vec::with_capacity(iters); runtimes.len()];
+    for round in 0..iters {
+        for k in 0..runtimes.len() {
+            let i = (round + k) % runtimes.len();
             let s = Instant::now();
-            f();
-            s.elapsed()
+            run(runtimes[i]);
+            t[i].push(s.elapsed());
+        }
+    }
+    t.into_iter()
+        .map(|mut t| {
+            t.sort();
+            (t[t.len() / 2], t[0])
         })
-        .collect();
-    t.sort();
-    (t[t.len() / 2], t[0])
+        .collect()
 }
 
 fn main() {
@@ -260,9 +279,13 @@ fn main() {
         let picked = |rt: &str| {
             !only.iter().any(|o| names.contains(&o.as_str())) || only.iter().any(|o| o == rt)
         };
-        let results: Vec<Option<(Duration, Duration)>> = runtimes
-            .iter()
-            .map(|rt| picked(rt.name()).then(|| time(iters, || work(&**rt, &dir, &big))))
+        let chosen: Vec<usize> = (0..runtimes.len())
+            .filter(|&i| picked(runtimes[i].name()))
+            .collect();
+        let mut timed =
+            time_interleaved(iters, &chosen, |i| work(&*runtimes[i], &dir, &big)).into_iter();
+        let results: Vec<Option<(Duration, Duration)>> = (0..runtimes.len())
+            .map(|i| chosen.contains(&i).then(|| timed.next().unwrap()))
             .collect();
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         let best_peer = results[1..].iter().flatten().map(|r| r.0).min();
