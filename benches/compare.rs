@@ -37,8 +37,29 @@ struct Opts {
     scale: bool,
 }
 
+const USAGE: &str = "cargo bench -p weft-benches --bench compare -- [--quick] [--workers N] \
+                     [--csv] [--scale] [--current-thread]";
+
 fn opts() -> Opts {
     let args: Vec<String> = std::env::args().collect();
+    // Anything else (a typo, `--help`) would otherwise start a full run of a minute or more.
+    let mut rest = args.iter().skip(1);
+    while let Some(a) = rest.next() {
+        match a.as_str() {
+            "--bench" | "--quick" | "--current-thread" | "--csv" | "--scale" => {}
+            "--workers" | "--memory-child" => {
+                rest.next();
+            }
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => {
+                eprintln!("unknown argument {other:?}; usage: {USAGE}");
+                std::process::exit(2);
+            }
+        }
+    }
     let workers = args
         .iter()
         .position(|a| a == "--workers")
