@@ -27,7 +27,7 @@
 
 use crate::task::Id;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -224,6 +224,11 @@ pub struct TraceEvent {
 
 /// Events recorded by a runtime's workers, and by threads outside them that spawned or woke
 /// its tasks, ordered by start time. See [`Builder::trace`](crate::Builder::trace).
+///
+/// Each thread reads its own CPU's clock, and two CPUs' clocks can disagree by a fraction
+/// of a microsecond: a wake that the clocks put just after the poll it caused on another
+/// worker (within 5 µs, with no other wake of the task pending) is moved to that poll's
+/// start, before it.
 ///
 /// # Examples
 ///
@@ -715,15 +720,59 @@ pub(crate) fn take<'a>(
         trace.events.append(&mut b.0.events);
         trace.dropped += std::mem::take(&mut b.0.dropped);
     }
-    trace.events.sort_by_key(|e| e.start);
+    order(&mut trace.events);
     trace
+}
+
+/// How far two CPUs' clocks may disagree: a wake recorded on one worker and the poll it
+/// caused on another, a fraction of a microsecond later, can carry times in the wrong
+/// order (see `order`).
+const CLOCK_SKEW: Duration = Duration::from_micros(5);
+
+/// Sorts `events` by start, then puts back a wake (or spawn) that the clocks placed just
+/// after the poll it caused: a poll of a task with no wake or spawn of it since its last
+/// poll, followed within `CLOCK_SKEW` by a wake of that task on another lane, is taken to
+/// follow that wake, which moves to the poll's start. (If the poll was really a yield's
+/// and the wake came during it, the pairing moves by one poll: every poll is still paired
+/// with at most one wake.)
+fn order(events: &mut [TraceEvent]) {
+    events.sort_by_key(|e| e.start);
+    let mut pending: HashSet<Id> = HashSet::new();
+    let mut i = 0;
+    while i < events.len() {
+        match events[i].kind {
+            TraceKind::Wake { task, .. } | TraceKind::Spawn { task, .. } => {
+                pending.insert(task);
+            }
+            TraceKind::Poll { task, .. } if !pending.remove(&task) => {
+                let (start, lane) = (events[i].start, events[i].worker);
+                let late = events[i + 1..]
+                    .iter()
+                    .take_while(|e| e.start <= start + CLOCK_SKEW)
+                    .position(|e| {
+                        e.worker != lane
+                            && matches!(e.kind, TraceKind::Wake { task: t, .. }
+                                | TraceKind::Spawn { task: t, .. } if t == task)
+                    });
+                if let Some(k) = late {
+                    // The wake goes just before the poll, at its start: still sorted.
+                    events[i..=i + 1 + k].rotate_right(1);
+                    events[i].start = start;
+                    // Look at the wake, then the poll, again.
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
 }
 
 #[cfg(test)]
 impl Trace {
     /// A trace made of given events, for tests of what reads traces.
     pub(crate) fn from_events(mut events: Vec<TraceEvent>) -> Trace {
-        events.sort_by_key(|e| e.start);
+        order(&mut events);
         let workers = events
             .iter()
             .filter_map(|e| e.worker)
@@ -749,6 +798,57 @@ mod tests {
             start: Duration::from_micros(start_us),
             duration: Duration::from_micros(dur_us),
             kind,
+        }
+    }
+
+    #[test]
+    fn a_wake_the_clocks_put_just_after_the_poll_it_caused_goes_back_before_it() {
+        let at = |ns| Duration::from_nanos(ns);
+        let ev = |worker, start, kind| TraceEvent {
+            worker: Some(worker),
+            start: at(start),
+            duration: Duration::ZERO,
+            kind,
+        };
+        let t = Id::for_test(7);
+        let poll = TraceKind::Poll {
+            task: t,
+            from: TaskSource::Queue,
+        };
+        let wake = TraceKind::Wake {
+            task: t,
+            to: Place::Queue,
+        };
+        // Worker 1 woke the task at 100.3 us by its clock; worker 0 polled it at 100.1 us
+        // by its own (200 ns apart: the CPUs' clocks disagree).
+        let trace = Trace::from_events(vec![
+            ev(0, 50_000, poll),
+            ev(0, 100_100, poll),
+            ev(1, 100_300, wake),
+        ]);
+        let kinds: Vec<_> = trace.events().iter().map(|e| (e.worker, e.kind)).collect();
+        assert_eq!(
+            kinds,
+            vec![(Some(0), poll), (Some(1), wake), (Some(0), poll)],
+            "{:?}",
+            trace.events()
+        );
+        assert_eq!(trace.events()[1].start, at(100_100));
+        assert_eq!(trace.wake_pairs(), vec![(1, 2)]);
+        // Far apart, or on the poll's own lane, or with a wake pending: left where it is.
+        for events in [
+            vec![ev(0, 100_100, poll), ev(1, 200_000, wake)],
+            vec![ev(0, 100_100, poll), ev(0, 100_300, wake)],
+            vec![
+                ev(1, 90_000, wake),
+                ev(0, 100_100, poll),
+                ev(1, 100_300, wake),
+            ],
+        ] {
+            let before: Vec<_> = events.iter().map(|e| (e.worker, e.start)).collect();
+            let trace = Trace::from_events(events);
+            let after: Vec<_> = trace.events().iter().map(|e| (e.worker, e.start)).collect();
+            assert_eq!(after, before);
         }
     }
 
