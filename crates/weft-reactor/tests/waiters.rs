@@ -445,3 +445,113 @@ fn halves_print_like_the_stream() {
         assert!(s.starts_with("OwnedUnixReadHalf(UnixStream"), "{s}");
     });
 }
+
+/// A stream read that returns fewer bytes than it asked for clears the read readiness (the
+/// receive queue was empty), so `poll_read_ready` waits for the next event instead of
+/// answering "ready" for a read that could only say `WouldBlock` (hyper reads once more
+/// after each response it writes: a `recvfrom` per request). A read that fills its buffer
+/// keeps the readiness, and data that comes later makes the stream ready again. TCP, Unix
+/// streams, each through `poll_read`, `poll_read_vectored` and `poll_read_uninit`.
+#[test]
+fn a_short_stream_read_clears_readiness_and_a_full_one_keeps_it() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use std::future::poll_fn;
+    use std::mem::MaybeUninit;
+
+    async fn ready_now(s: &impl ReadReady) -> bool {
+        poll_once(poll_fn(|cx| s.ready(cx))).await.is_some()
+    }
+    trait ReadReady {
+        fn ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    }
+    impl ReadReady for TcpStream {
+        fn ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.poll_read_ready(cx)
+        }
+    }
+    impl ReadReady for UnixStream {
+        fn ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.poll_read_ready(cx)
+        }
+    }
+
+    async fn check<S>(mut tx: S, mut rx: S)
+    where
+        S: ReadReady + futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin,
+        S: UninitRead,
+    {
+        for how in 0..3 {
+            tx.write_all(b"0123456789").await.unwrap();
+            bounded(poll_fn(|cx| rx.ready(cx))).await.unwrap(); // the reactor saw it
+                                                                // A read of exactly what is there: not short, the readiness stays.
+            let mut four = [0u8; 4];
+            bounded(rx.read_exact(&mut four)).await.unwrap();
+            assert!(
+                ready_now(&rx).await,
+                "a full read cleared readiness ({how})"
+            );
+            // A read with room to spare gets the other six: short.
+            let mut buf = [0u8; 64];
+            let n = match how {
+                0 => bounded(rx.read(&mut buf)).await.unwrap(),
+                1 => {
+                    let mut bufs = [io::IoSliceMut::new(&mut buf)];
+                    bounded(rx.read_vectored(&mut bufs)).await.unwrap()
+                }
+                _ => {
+                    let mut spare = [MaybeUninit::<u8>::uninit(); 64];
+                    bounded(poll_fn(|cx| rx.read_uninit(cx, &mut spare)))
+                        .await
+                        .unwrap()
+                }
+            };
+            assert_eq!(n, 6);
+            assert!(
+                !ready_now(&rx).await,
+                "after a short read the stream still said readable ({how})"
+            );
+            // More data: an event, ready again, and the read gets it.
+            tx.write_all(b"ab").await.unwrap();
+            bounded(poll_fn(|cx| rx.ready(cx))).await.unwrap();
+            let n = bounded(rx.read(&mut buf)).await.unwrap();
+            assert_eq!(&buf[..n], b"ab");
+        }
+    }
+    trait UninitRead {
+        fn read_uninit(
+            &mut self,
+            cx: &mut Context<'_>,
+            buf: &mut [std::mem::MaybeUninit<u8>],
+        ) -> Poll<io::Result<usize>>;
+    }
+    impl UninitRead for TcpStream {
+        fn read_uninit(
+            &mut self,
+            cx: &mut Context<'_>,
+            buf: &mut [std::mem::MaybeUninit<u8>],
+        ) -> Poll<io::Result<usize>> {
+            self.poll_read_uninit(cx, buf)
+        }
+    }
+    impl UninitRead for UnixStream {
+        fn read_uninit(
+            &mut self,
+            cx: &mut Context<'_>,
+            buf: &mut [std::mem::MaybeUninit<u8>],
+        ) -> Poll<io::Result<usize>> {
+            self.poll_read_uninit(cx, buf)
+        }
+    }
+
+    let rt = runtime(2);
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connect = spawn(async move { TcpStream::connect(addr).await.unwrap() });
+        let (server, _) = bounded(listener.accept()).await.unwrap();
+        let client = bounded(connect).await.unwrap();
+        check(client, server).await;
+        let (a, b) = UnixStream::pair().unwrap();
+        check(a, b).await;
+    });
+}

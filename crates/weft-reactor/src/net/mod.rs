@@ -85,7 +85,8 @@ macro_rules! impl_stream_io {
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 let $this = self.get_mut();
-                $io.poll_read_with(cx, |mut s| std::io::Read::read(&mut s, buf))
+                let asked = buf.len();
+                $io.poll_read_stream(cx, asked, |mut s| std::io::Read::read(&mut s, buf))
             }
             fn poll_read_vectored(
                 self: std::pin::Pin<&mut Self>,
@@ -93,7 +94,10 @@ macro_rules! impl_stream_io {
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 let $this = self.get_mut();
-                $io.poll_read_with(cx, |mut s| std::io::Read::read_vectored(&mut s, bufs))
+                let asked = bufs.iter().map(|b| b.len()).sum();
+                $io.poll_read_stream(cx, asked, |mut s| {
+                    std::io::Read::read_vectored(&mut s, bufs)
+                })
             }
         }
 
@@ -111,7 +115,8 @@ macro_rules! impl_stream_io {
                 buf: &mut [std::mem::MaybeUninit<u8>],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 let $this = self;
-                $io.poll_read_with(cx, |s| socket2::SockRef::from(s).recv(buf))
+                let asked = buf.len();
+                $io.poll_read_stream(cx, asked, |s| socket2::SockRef::from(s).recv(buf))
             }
         }
 
