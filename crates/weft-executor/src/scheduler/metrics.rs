@@ -6,8 +6,8 @@
 //! at most 61 polls, and no other thread writes the lines a worker publishes to.
 
 use std::cell::Cell;
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 
 /// The published counters of one worker.
 #[derive(Default)]
@@ -27,6 +27,12 @@ pub(crate) struct WorkerStats {
     /// Tasks spawned here and not linked into the owned list yet (see `task/list.rs`);
     /// kept exact the same way, so `alive_tasks` can add them.
     pub(crate) pending: AtomicU64,
+    /// The worker's tick, stored at every tick (not with the counters above): ticks that
+    /// stand still say the worker polls nothing (its thread lost its CPU, or one poll runs
+    /// long), which is when a searcher takes its ready queue (`steal_stranded_ready`).
+    /// Only the worker writes it, to its own line; searchers read it at most every
+    /// `STRANDED_AFTER`.
+    pub(crate) ticks: AtomicU32,
 }
 
 /// The worker's own running counts.

@@ -7,6 +7,7 @@ use super::worker::{Core, WorkerLocal, QUEUE_CAP};
 use crate::scheduler::metrics::bump;
 use crate::sync::deque::{Steal, Stealer, Worker as LocalQueue};
 use crate::task::Notified;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 /// Below this many tasks in the injector, a worker whose last take from it brought a
@@ -108,16 +109,16 @@ impl Core {
         }
     }
 
-    /// Takes half the ready queue of a worker that has not run any of it since our
-    /// previous look, at least `STRANDED_AFTER` ago: its length has not dropped. A worker
-    /// whose thread the kernel preempted holds the tasks the driver woke for it until it
-    /// runs again, milliseconds on a busy machine, while the other workers, finding fresh
-    /// events in the driver at every search, would never reach them. (A running worker
-    /// takes most of its polls from it and adds to it only every 61 ticks, so a ready queue
-    /// that does not shrink for that long mostly belongs to a worker that is not running or
-    /// is stuck in one long poll; when it does belong to a running one, the steal is an
-    /// ordinary one.) Looks come at most every `STRANDED_AFTER`: each reads the lines of
-    /// the other workers' queues, which their owners write at every pop.
+    /// Takes half the ready queue of a worker that has not ticked (polled anything) since
+    /// our previous look, at least `STRANDED_AFTER` ago. A worker whose thread the kernel
+    /// preempted holds the tasks the driver woke for it until it runs again, milliseconds
+    /// on a busy machine, while the other workers, finding fresh events in the driver at
+    /// every search, would never reach them. A worker that ticks is running and will reach
+    /// its ready queue itself: taking from it then would only move its tasks (session 7
+    /// judged by the queue's length instead, which stands still too while its worker runs
+    /// its LIFO slot and local queue, and the extra steals cost compare's tcp_echo about
+    /// 4%: docs/measuring.md). Looks come at most every `STRANDED_AFTER`: each reads a
+    /// line per other worker, which its owner writes at every tick.
     pub(super) fn steal_stranded_ready(&mut self, w: &WorkerLocal) -> Option<Notified> {
         let now = Instant::now();
         if self
@@ -131,10 +132,10 @@ impl Core {
             if v == w.index {
                 continue;
             }
-            let len = r.ready_stealer.len();
-            let seen = std::mem::replace(&mut self.ready_seen[v], len);
-            if len > 0 && seen > 0 && len >= seen {
-                self.ready_seen[v] = 0;
+            // Relaxed: see `Core::tick`.
+            let ticks = r.stats.ticks.load(Relaxed);
+            let seen = std::mem::replace(&mut self.ticks_seen[v], ticks);
+            if ticks == seen {
                 if let Some(t) = self.steal_half(w, &r.ready_stealer, &w.ready, v, Place::Ready) {
                     w.maybe_ready.set(true); // the rest of the batch is in our ready queue
                     return Some(t);

@@ -47,8 +47,8 @@
 //!
 //! With nothing local, the worker becomes a *searcher* (unless half the workers already
 //! are: then it goes straight to sleep). It first takes half of another worker's ready
-//! queue if that queue has not shrunk for `STRANDED_AFTER` (its worker's thread lost its
-//! CPU: the driver's fresh events, looked at next, would otherwise always come first),
+//! queue if that worker has not ticked for `STRANDED_AFTER` (its thread lost its CPU: the
+//! driver's fresh events, looked at next, would otherwise always come first),
 //! then polls the driver. Its rounds then take a batch from the injector, then
 //! half the ready queue (else half the queue) of another worker, starting at a random
 //! victim. It spins between rounds
@@ -229,9 +229,9 @@ pub(super) struct Core {
     pub(super) from: TaskSource,
     /// The LIFO slot content seen at the previous look, per worker.
     pub(super) lifo_seen: Box<[*mut Header]>,
-    /// Per worker: the length of its ready queue at our previous look, and when that look
-    /// was (see `steal_stranded_ready`).
-    pub(super) ready_seen: Box<[usize]>,
+    /// Per worker: its tick at our previous look, and when that look was (see
+    /// `steal_stranded_ready`).
+    pub(super) ticks_seen: Box<[u32]>,
     pub(super) ready_look: Option<Instant>,
 }
 
@@ -419,7 +419,7 @@ impl Worker {
                 seeded: None,
                 from: TaskSource::Queue,
                 lifo_seen: vec![std::ptr::null_mut(); n].into_boxed_slice(),
-                ready_seen: vec![0; n].into_boxed_slice(),
+                ticks_seen: vec![0; n].into_boxed_slice(),
                 ready_look: None,
             },
             local: WorkerLocal {
@@ -624,6 +624,9 @@ impl Core {
     pub(super) fn tick(&mut self, w: &WorkerLocal) -> bool {
         let tick = self.tick.wrapping_add(1);
         self.tick = tick;
+        // Relaxed: a hint for searchers (`steal_stranded_ready`); a stale reading costs at
+        // most one early or late steal, which the queue itself synchronizes.
+        w.remote().stats.ticks.store(tick, Relaxed);
         if tick % DUE_INTERVAL == 0 {
             w.deliver_due();
         }
