@@ -136,7 +136,9 @@ impl Timer {
     }
 
     fn nanos(&self, t: Instant) -> u64 {
-        // +1 so that no real instant maps to NOT_PARKED.
+        // +1 so that no real instant maps to NOT_PARKED. (The wheels count from the same
+        // base without it: `register` and `reset` hand them this minus one, which differs
+        // from their own reading only past 584 years, where both mean "never".)
         u64::try_from(t.saturating_duration_since(self.base).as_nanos())
             .unwrap_or(u64::MAX - 1)
             .saturating_add(1)
@@ -187,7 +189,8 @@ impl Timer {
         let d = self.nanos(deadline);
         let (key, unpark) = {
             let mut wheel = shard.wheel.lock();
-            let key = wheel.insert(deadline, waker);
+            // The wheel counts from the same base, without our +1.
+            let key = wheel.insert_nanos(d - 1, waker);
             (key, self.noted(shard, d))
         };
         if unpark {
@@ -205,7 +208,7 @@ impl Timer {
         let d = self.nanos(deadline);
         let (moved, unpark) = {
             let mut wheel = shard.wheel.lock();
-            let moved = wheel.reset(key.key, deadline);
+            let moved = wheel.reset_nanos(key.key, d - 1);
             (moved, moved && self.noted(shard, d))
         };
         if !moved {

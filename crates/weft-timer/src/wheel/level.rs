@@ -59,7 +59,19 @@ impl<T> Wheel<T> {
         let level = level_for(elapsed, when);
         let slot = ((when >> (SLOT_BITS * level as u32)) & (SLOTS - 1)) as usize;
         let l = &mut self.levels[level];
-        l.slots[slot].push(item);
+        let items = &mut l.slots[slot];
+        // The slot's last item stale (its timer was cancelled, as a server's request
+        // timeouts mostly are): the new item takes its place instead of growing the slot,
+        // and the purge has one stale item fewer to find. (A purge pass under way keeps
+        // its place: the slot's length does not change.)
+        if let Some(last) = items.last_mut() {
+            if !self.entries.is_current(last) {
+                *last = item;
+                self.items -= 1;
+                return;
+            }
+        }
+        items.push(item);
         l.occupied |= 1 << slot;
     }
 

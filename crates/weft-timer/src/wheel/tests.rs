@@ -281,3 +281,34 @@ fn level_selection() {
     assert_eq!(level_for(0, 4096), 2);
     assert_eq!(level_for(0, RANGE_MASK), 5);
 }
+
+/// A timer armed and cancelled over and over (a server's per-request timeout) takes the
+/// place of its cancelled predecessor at the end of their slot instead of piling stale
+/// items up for the purge to find: the wheel holds one item, not up to `STALE_SLACK`
+/// of them. With timers left live in the slot behind it, it still stacks normally, and
+/// everything fires at its deadline.
+#[test]
+fn a_timer_armed_after_a_cancelled_one_takes_its_place_in_the_slot() {
+    let base = Instant::now();
+    let mut w = Wheel::new(base);
+    for i in 0..10_000u64 {
+        let k = w.insert_nanos(90_000 * NANOS_PER_MS + i, i);
+        assert_eq!(w.items, 1, "after insert {i}");
+        assert_eq!(w.remove(k), Some(i));
+    }
+    assert!(w.is_empty());
+    // A live timer at the slot's end is kept; the next one stacks behind it.
+    let live = w.insert_nanos(90_000 * NANOS_PER_MS, 1);
+    let gone = w.insert_nanos(90_000 * NANOS_PER_MS + 1, 2);
+    assert_eq!(w.remove(gone), Some(2));
+    let kept = w.insert_nanos(90_000 * NANOS_PER_MS + 2, 3);
+    assert_eq!(
+        w.items, 2,
+        "the cancelled item was replaced, the live one kept"
+    );
+    let mut fired = Vec::new();
+    w.advance(base + ms(90_001), &mut fired);
+    let keys: Vec<Key> = fired.iter().map(|(k, _)| *k).collect();
+    assert_eq!(keys, vec![live, kept]);
+    assert_eq!(w.items, 0);
+}
