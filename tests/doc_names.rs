@@ -42,6 +42,8 @@ const EXTERNAL: &[&str] = &[
     "timerfd_settime",
     "epoll_ctl",
     "epoll_wait",
+    "getrusage",
+    "RUSAGE_THREAD",
     "recvfrom",
     "GOAWAY",
     // The standard library's internals seen in profiles, and its wall clock.
