@@ -82,3 +82,28 @@ fn oneshot_mode_keeps_the_other_direction_armed() {
         bounded(writer).await.unwrap();
     });
 }
+
+#[test]
+fn a_readiness_wait_after_a_short_read_is_woken_on_the_oneshot_path() {
+    // A short read clears the read readiness; a task that then waits for readiness
+    // (as weft-hyper's reads do) must re-arm the disarmed registration and be woken by
+    // the next data.
+    let driver = ReactorDriver::from_reactor(std::sync::Arc::new(Reactor::new_oneshot().unwrap()));
+    let rt = with_reactor(2, driver);
+    rt.block_on(async {
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        a.write_all(b"hello").await.unwrap();
+        let mut buf = [0u8; 64];
+        assert_eq!(bounded(b.read(&mut buf)).await.unwrap(), 5);
+        let waiter = spawn(async move {
+            std::future::poll_fn(|cx| b.poll_read_ready(cx))
+                .await
+                .unwrap();
+            let n = b.read(&mut buf).await.unwrap();
+            buf[..n].to_vec()
+        });
+        weft_timer::sleep(Duration::from_millis(20)).await; // it waits now
+        a.write_all(b"more").await.unwrap();
+        assert_eq!(bounded(waiter).await.unwrap(), b"more");
+    });
+}
