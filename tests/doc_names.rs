@@ -44,6 +44,7 @@ const EXTERNAL: &[&str] = &[
     "epoll_wait",
     "getrusage",
     "RUSAGE_THREAD",
+    "EPOLLRDHUP",
     "recvfrom",
     "GOAWAY",
     // The standard library's internals seen in profiles, and its wall clock.

@@ -180,13 +180,11 @@ impl<T: AsFd> Async<T> {
 
     /// Waits until the object is readable, as far as the reactor knows.
     ///
-    /// The read readiness is set by the reactor's read events and cleared when a read
+    /// The read readiness is set by the reactor's read events and cleared only when a read
     /// through this object (`read_with`, `poll_read_with`, or [`try_io`](Async::try_io)
     /// with [`Interest::READABLE`]) returns `WouldBlock`. So this completes at once after a
     /// read that succeeded, even if nothing more can be read: the next read returns
-    /// `WouldBlock` (clearing the readiness), and the next `readable` waits. (The stream
-    /// types of this crate also clear it when a read returns fewer bytes than it asked
-    /// for, as tokio's do: the receive queue was empty then.) Code that does
+    /// `WouldBlock` (clearing the readiness), and the next `readable` waits. Code that does
     /// its own non-blocking I/O on the descriptor must run it through `try_io`, or
     /// `readable` never waits.
     ///
@@ -329,28 +327,9 @@ impl<T: AsFd> Async<T> {
     pub(crate) fn poll_with<R>(
         &self,
         dir: Direction,
-        slot: Option<&mut WaitSlot>,
-        cx: &mut Context<'_>,
-        op: impl FnMut(&T) -> io::Result<R>,
-    ) -> Poll<io::Result<R>> {
-        self.poll_with_drain(dir, slot, cx, op, |_| false)
-    }
-
-    /// `poll_with`, and if `drained` says the operation's result emptied the object in
-    /// `dir` (a stream read that returned fewer bytes than it asked for: the receive
-    /// queue held no more), the direction's readiness is cleared as after a `WouldBlock`,
-    /// unless an event came during the operation. The next read is still tried (this
-    /// module reads optimistically), but whoever waits for readiness first (`readable`,
-    /// `poll_read_ready`, weft-hyper's reads) now waits for the next event instead of
-    /// paying a system call to learn `WouldBlock`. More data arriving after the read
-    /// always brings an event (the kernel signals each arrival), so nothing is missed.
-    pub(crate) fn poll_with_drain<R>(
-        &self,
-        dir: Direction,
         mut slot: Option<&mut WaitSlot>,
         cx: &mut Context<'_>,
         mut op: impl FnMut(&T) -> io::Result<R>,
-        drained: impl FnOnce(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         let coop = ready!(coop::poll_proceed(cx));
         loop {
@@ -376,13 +355,6 @@ impl<T: AsFd> Async<T> {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 res => {
-                    if let Ok(r) = &res {
-                        if drained(r) {
-                            // An event during the operation keeps the bit (`clear` checks
-                            // the tick): it may report bytes the operation did not see.
-                            self.source.clear(dir.bit(), before);
-                        }
-                    }
                     coop.made_progress();
                     return Poll::Ready(res);
                 }
@@ -499,20 +471,6 @@ impl<T: AsFd, P: Deref<Target = Async<T>>> Polled<P> {
     ) -> Poll<io::Result<R>> {
         let slot = &mut self.slots[Direction::Read as usize];
         self.io.poll_with(Direction::Read, Some(slot), cx, op)
-    }
-
-    /// A stream read of `asked` bytes: a read that returns fewer (but some) clears the
-    /// read readiness (see `Async::poll_with_drain`).
-    pub(crate) fn poll_read_stream(
-        &mut self,
-        cx: &mut Context<'_>,
-        asked: usize,
-        op: impl FnMut(&T) -> io::Result<usize>,
-    ) -> Poll<io::Result<usize>> {
-        let slot = &mut self.slots[Direction::Read as usize];
-        let drained = move |n: &usize| *n > 0 && *n < asked;
-        self.io
-            .poll_with_drain(Direction::Read, Some(slot), cx, op, drained)
     }
 
     pub(crate) fn poll_write_with<R>(

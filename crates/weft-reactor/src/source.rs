@@ -6,11 +6,9 @@
 //! that the reactor increments with every event it delivers to the source. An event means
 //! "something changed", and the source is then considered ready in that direction until an
 //! I/O operation says otherwise (`WouldBlock`, from an operation of the crate or from a
-//! user's own through `try_io`; or a stream read that returned fewer bytes than it asked
-//! for, which emptied the receive queue: `Async::poll_with_drain`). Where the reactor
-//! registers sources edge-triggered, that is all; in its oneshot fallback an event also
-//! disarms the registration, and the reactor arms it again for the directions still
-//! waited on.
+//! user's own through `try_io`). Where the reactor registers sources edge-triggered, that
+//! is all; in its oneshot fallback an event also disarms the registration, and the reactor
+//! arms it again for the directions still waited on.
 //!
 //! # Optimistic I/O, and no lost readiness
 //!

@@ -85,9 +85,9 @@ fn oneshot_mode_keeps_the_other_direction_armed() {
 
 #[test]
 fn a_readiness_wait_after_a_short_read_is_woken_on_the_oneshot_path() {
-    // A short read clears the read readiness; a task that then waits for readiness
-    // (as weft-hyper's reads do) must re-arm the disarmed registration and be woken by
-    // the next data.
+    // After a read took what was there, a task that waits for readiness (as weft-hyper's
+    // reads do) finds it set until a read says `WouldBlock`; then it must re-arm the
+    // disarmed registration and be woken by the next data.
     let driver = ReactorDriver::from_reactor(std::sync::Arc::new(Reactor::new_oneshot().unwrap()));
     let rt = with_reactor(2, driver);
     rt.block_on(async {

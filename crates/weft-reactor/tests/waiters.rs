@@ -446,101 +446,40 @@ fn halves_print_like_the_stream() {
     });
 }
 
-/// A stream read that returns fewer bytes than it asked for clears the read readiness (the
-/// receive queue was empty), so `poll_read_ready` waits for the next event instead of
-/// answering "ready" for a read that could only say `WouldBlock` (hyper reads once more
-/// after each response it writes: a `recvfrom` per request). A read that fills its buffer
-/// keeps the readiness, and data that comes later makes the stream ready again. TCP, Unix
-/// streams, each through `poll_read`, `poll_read_vectored` and `poll_read_uninit`.
+/// After a read that returned fewer bytes than it asked for, waiting for readiness still
+/// completes when the peer has closed: the end of stream that arrived with the last bytes
+/// brought no event of its own (one event said "readable" for both), so a source that took
+/// a short read for "nothing more to read" and cleared its readiness would wait forever.
+/// (Session 8 tried that, as tokio does; tokio can, because its registration asks the
+/// kernel for a separate read-closed flag, which `polling`'s cannot. This test hung on it,
+/// and weft-hyper's client test of a truncated response caught it first.) TCP and Unix
+/// streams.
 #[test]
-fn a_short_stream_read_clears_readiness_and_a_full_one_keeps_it() {
+fn a_readiness_wait_after_a_short_read_sees_the_end_of_stream() {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};
     use std::future::poll_fn;
-    use std::mem::MaybeUninit;
 
-    async fn ready_now(s: &impl ReadReady) -> bool {
-        poll_once(poll_fn(|cx| s.ready(cx))).await.is_some()
-    }
-    trait ReadReady {
-        fn ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
-    }
-    impl ReadReady for TcpStream {
-        fn ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            self.poll_read_ready(cx)
-        }
-    }
-    impl ReadReady for UnixStream {
-        fn ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            self.poll_read_ready(cx)
-        }
-    }
-
-    async fn check<S>(mut tx: S, mut rx: S)
-    where
-        S: ReadReady + futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin,
-        S: UninitRead,
+    async fn check<S>(
+        mut tx: S,
+        mut rx: S,
+        ready: impl Fn(&S, &mut Context<'_>) -> Poll<io::Result<()>>,
+    ) where
+        S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin,
     {
-        for how in 0..3 {
-            tx.write_all(b"0123456789").await.unwrap();
-            bounded(poll_fn(|cx| rx.ready(cx))).await.unwrap(); // the reactor saw it
-                                                                // A read of exactly what is there: not short, the readiness stays.
-            let mut four = [0u8; 4];
-            bounded(rx.read_exact(&mut four)).await.unwrap();
-            assert!(
-                ready_now(&rx).await,
-                "a full read cleared readiness ({how})"
-            );
-            // A read with room to spare gets the other six: short.
-            let mut buf = [0u8; 64];
-            let n = match how {
-                0 => bounded(rx.read(&mut buf)).await.unwrap(),
-                1 => {
-                    let mut bufs = [io::IoSliceMut::new(&mut buf)];
-                    bounded(rx.read_vectored(&mut bufs)).await.unwrap()
-                }
-                _ => {
-                    let mut spare = [MaybeUninit::<u8>::uninit(); 64];
-                    bounded(poll_fn(|cx| rx.read_uninit(cx, &mut spare)))
-                        .await
-                        .unwrap()
-                }
-            };
-            assert_eq!(n, 6);
-            assert!(
-                !ready_now(&rx).await,
-                "after a short read the stream still said readable ({how})"
-            );
-            // More data: an event, ready again, and the read gets it.
-            tx.write_all(b"ab").await.unwrap();
-            bounded(poll_fn(|cx| rx.ready(cx))).await.unwrap();
-            let n = bounded(rx.read(&mut buf)).await.unwrap();
-            assert_eq!(&buf[..n], b"ab");
-        }
-    }
-    trait UninitRead {
-        fn read_uninit(
-            &mut self,
-            cx: &mut Context<'_>,
-            buf: &mut [std::mem::MaybeUninit<u8>],
-        ) -> Poll<io::Result<usize>>;
-    }
-    impl UninitRead for TcpStream {
-        fn read_uninit(
-            &mut self,
-            cx: &mut Context<'_>,
-            buf: &mut [std::mem::MaybeUninit<u8>],
-        ) -> Poll<io::Result<usize>> {
-            self.poll_read_uninit(cx, buf)
-        }
-    }
-    impl UninitRead for UnixStream {
-        fn read_uninit(
-            &mut self,
-            cx: &mut Context<'_>,
-            buf: &mut [std::mem::MaybeUninit<u8>],
-        ) -> Poll<io::Result<usize>> {
-            self.poll_read_uninit(cx, buf)
-        }
+        tx.write_all(b"the last bytes").await.unwrap();
+        tx.close().await.unwrap();
+        drop(tx);
+        // Let the reactor take the one event (data and end of stream) before the read.
+        bounded(poll_fn(|cx| ready(&rx, cx))).await.unwrap();
+        weft_timer::sleep(Duration::from_millis(20)).await;
+        let mut buf = [0u8; 64];
+        assert_eq!(bounded(rx.read(&mut buf)).await.unwrap(), 14); // short
+        bounded(poll_fn(|cx| ready(&rx, cx))).await.unwrap();
+        assert_eq!(
+            bounded(rx.read(&mut buf)).await.unwrap(),
+            0,
+            "end of stream"
+        );
     }
 
     let rt = runtime(2);
@@ -550,8 +489,8 @@ fn a_short_stream_read_clears_readiness_and_a_full_one_keeps_it() {
         let connect = spawn(async move { TcpStream::connect(addr).await.unwrap() });
         let (server, _) = bounded(listener.accept()).await.unwrap();
         let client = bounded(connect).await.unwrap();
-        check(client, server).await;
+        check(client, server, |s, cx| s.poll_read_ready(cx)).await;
         let (a, b) = UnixStream::pair().unwrap();
-        check(a, b).await;
+        check(a, b, |s, cx| s.poll_read_ready(cx)).await;
     });
 }

@@ -85,8 +85,7 @@ macro_rules! impl_stream_io {
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 let $this = self.get_mut();
-                let asked = buf.len();
-                $io.poll_read_stream(cx, asked, |mut s| std::io::Read::read(&mut s, buf))
+                $io.poll_read_with(cx, |mut s| std::io::Read::read(&mut s, buf))
             }
             fn poll_read_vectored(
                 self: std::pin::Pin<&mut Self>,
@@ -94,10 +93,7 @@ macro_rules! impl_stream_io {
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 let $this = self.get_mut();
-                let asked = bufs.iter().map(|b| b.len()).sum();
-                $io.poll_read_stream(cx, asked, |mut s| {
-                    std::io::Read::read_vectored(&mut s, bufs)
-                })
+                $io.poll_read_with(cx, |mut s| std::io::Read::read_vectored(&mut s, bufs))
             }
         }
 
@@ -115,8 +111,7 @@ macro_rules! impl_stream_io {
                 buf: &mut [std::mem::MaybeUninit<u8>],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 let $this = self;
-                let asked = buf.len();
-                $io.poll_read_stream(cx, asked, |s| socket2::SockRef::from(s).recv(buf))
+                $io.poll_read_with(cx, |s| socket2::SockRef::from(s).recv(buf))
             }
         }
 
