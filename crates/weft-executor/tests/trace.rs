@@ -117,7 +117,15 @@ fn every_poll_is_recorded_and_a_worker_does_one_thing_at_a_time() {
             _ => {}
         }
     }
-    assert_eq!(after_yield, 600);
+    // The 600 yields, and at most the 200 wakes of parents by their child's end on top: a
+    // wake that lands while its task is being polled (the child, stolen, finished on the
+    // other worker before the parent's poll returned) is not traced, the task being
+    // queued again by its worker when the poll ends, exactly as after a yield; so its next
+    // poll looks like a yield's (seen once in 60 runs).
+    assert!(
+        (600..=800).contains(&after_yield),
+        "{after_yield} polls after a yield or an untraced wake"
+    );
     // Children are spawned from tasks: into the LIFO slot. Yielded tasks go to the queue.
     assert!(
         sources.get(&TaskSource::LifoSlot).is_some_and(|&n| n > 0),
@@ -231,8 +239,13 @@ fn chrome_json_has_a_slice_per_event_a_name_per_lane_and_paired_flows() {
             _ => {}
         }
     }
-    // 200 spawns from outside, 200 from tasks, 200 parents woken by their child's end.
-    assert!(polls_after_a_wake >= 600, "{polls_after_a_wake}");
+    // 200 spawns from outside, 200 from tasks, and the 200 parents woken by their child's
+    // end, but for those woken during their own poll (not traced: see
+    // `every_poll_is_recorded_and_a_worker_does_one_thing_at_a_time`).
+    assert!(
+        (400..=600).contains(&polls_after_a_wake),
+        "{polls_after_a_wake}"
+    );
     assert_eq!(wake_flows, polls_after_a_wake);
     assert_eq!(
         starts.iter().filter(|(cat, _)| cat == "steal").count(),
