@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{bounded, runtime};
+use common::{bounded, runtime, tcp_pair};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use std::future::poll_fn;
 use std::io::{self, ErrorKind, IoSlice, IoSliceMut, Read, Write};
@@ -19,15 +19,6 @@ use weft_reactor::{
     Async, Interest, Ready, TcpListener, TcpSocket, TcpStream, UdpSocket, UnixDatagram,
     UnixListener, UnixStream,
 };
-
-/// A connected pair over loopback: (client, server side).
-async fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let client = spawn(async move { TcpStream::connect(addr).await.unwrap() });
-    let (server, _) = listener.accept().await.unwrap();
-    (client.await.unwrap(), server)
-}
 
 fn would_block<T: std::fmt::Debug>(r: io::Result<T>) {
     match r {

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{all_ok, bounded, reactor, runtime};
+use common::{all_ok, bounded, reactor, runtime, tcp_pair};
 use futures_lite::future::poll_once;
 use std::future::Future;
 use std::io::{self, ErrorKind};
@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 use weft_executor::spawn;
-use weft_reactor::{Async, Interest, TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixStream};
+use weft_reactor::{Async, Interest, TcpListener, UdpSocket, UnixDatagram, UnixStream};
 
 /// A non-blocking `recv` on the raw descriptor: I/O the crate does not wrap.
 fn raw_recv(fd: i32, buf: &mut [u8]) -> io::Result<usize> {
@@ -151,11 +151,7 @@ fn after_try_io_would_block_writable_waits() {
 fn every_socket_has_try_io_readable_and_writable() {
     let rt = runtime(1);
     rt.block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let client = spawn(async move { TcpStream::connect(addr).await.unwrap() });
-        let (server, _) = bounded(listener.accept()).await.unwrap();
-        let client = bounded(client).await.unwrap();
+        let (client, server) = tcp_pair().await;
         let (ux, _uy) = UnixStream::pair().unwrap();
         let (dx, _dy) = UnixDatagram::pair().unwrap();
         let u = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -484,11 +480,7 @@ fn a_readiness_wait_after_a_short_read_sees_the_end_of_stream() {
 
     let rt = runtime(2);
     rt.block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let connect = spawn(async move { TcpStream::connect(addr).await.unwrap() });
-        let (server, _) = bounded(listener.accept()).await.unwrap();
-        let client = bounded(connect).await.unwrap();
+        let (client, server) = tcp_pair().await;
         check(client, server, |s, cx| s.poll_read_ready(cx)).await;
         let (a, b) = UnixStream::pair().unwrap();
         check(a, b, |s, cx| s.poll_read_ready(cx)).await;

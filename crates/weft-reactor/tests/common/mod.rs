@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 use weft_executor::{Builder, Handle, Runtime};
-use weft_reactor::{Reactor, ReactorDriver};
+use weft_reactor::{Reactor, ReactorDriver, TcpListener, TcpStream};
 use weft_timer::TimerDriver;
 
 /// Turns a hang into a failure; never a statement about speed.
@@ -46,4 +46,13 @@ pub async fn all_ok<T>(handles: Vec<weft_executor::JoinHandle<T>>) -> Vec<T> {
         out
     })
     .await
+}
+
+/// A connected pair over loopback: (client, server side), each step bounded.
+pub async fn tcp_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = weft_executor::spawn(async move { TcpStream::connect(addr).await.unwrap() });
+    let (server, _) = bounded(listener.accept()).await.unwrap();
+    (bounded(client).await.unwrap(), server)
 }
