@@ -13,11 +13,17 @@
 //! number of sleeps that returned early (must be 0); and again with 10,000 sleeps of
 //! 1-20 ms, a load light enough that lateness shows the timer's precision rather than the
 //! time to run 2,000 woken tasks per millisecond.
+//!
+//! And `insert_cancel` is run in rounds, each runtime once per round in turn, and the
+//! median of each round's ratio weft / faster peer is printed: criterion measures one
+//! runtime after the other, and on a shared machine the speed drifts between them (a
+//! session saw weft/smol anywhere from 0.68 to 0.89 from criterion's figures alone).
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use std::time::Instant;
 use weft_bench_common::report::median;
 use weft_bench_common::workload::timers::{insert_cancel, sleeps, INSERT_CANCEL, SLEEPS};
-use weft_bench_common::{bench_each, workers, Rt, Smol, Tokio, Weft};
+use weft_bench_common::{bench_each, each, workers, Rt, Smol, Tokio, Weft};
 
 fn report<R: Rt>(rt: &R, n: usize, max_ms: u64) {
     let mut totals = Vec::new();
@@ -38,6 +44,43 @@ fn report<R: Rt>(rt: &R, n: usize, max_ms: u64) {
     );
 }
 
+/// `insert_cancel` in `rounds` rounds, weft, tokio and smol in turn within each: the
+/// median time per runtime and the median of the rounds' ratios.
+fn paired_insert_cancel(weft: &Weft, tokio: &Tokio, smol: &Smol, rounds: usize) {
+    let time = |f: &dyn Fn()| {
+        let t = Instant::now();
+        f();
+        t.elapsed().as_secs_f64() * 1e3
+    };
+    // Warm-up: one of each.
+    each!(weft, tokio, smol, |rt| insert_cancel(rt));
+    let (mut w, mut t, mut s, mut vs_smol, mut vs_best) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let [a, b, c] = each!(weft, tokio, smol, |rt| time(&|| insert_cancel(rt)));
+        w.push(a);
+        t.push(b);
+        s.push(c);
+        vs_smol.push(a / c);
+        vs_best.push(a / b.min(c));
+    }
+    println!(
+        "insert_cancel of {INSERT_CANCEL} timers, {rounds} rounds of weft, tokio, smol in turn, \
+         medians:"
+    );
+    println!("| weft | tokio | smol | weft/smol | weft/faster peer |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| {:.1} ms | {:.1} ms | {:.1} ms | {:.2} | {:.2} |",
+        median(&mut w),
+        median(&mut t),
+        median(&mut s),
+        median(&mut vs_smol),
+        median(&mut vs_best)
+    );
+    println!();
+}
+
 fn bench(c: &mut Criterion) {
     let n = workers();
     let weft = Weft::new(n);
@@ -53,6 +96,7 @@ fn bench(c: &mut Criterion) {
         report(&smol, count, max_ms);
     }
     println!();
+    paired_insert_cancel(&weft, &tokio, &smol, 15);
 
     let mut g = c.benchmark_group(format!("timer_insert_cancel_{INSERT_CANCEL}/{n}w"));
     g.sample_size(10);
