@@ -186,7 +186,8 @@ impl<T: AsFd> Async<T> {
     /// read that succeeded, even if nothing more can be read: the next read returns
     /// `WouldBlock` (clearing the readiness), and the next `readable` waits. Code that does
     /// its own non-blocking I/O on the descriptor must run it through `try_io`, or
-    /// `readable` never waits.
+    /// `readable` never waits. (One more clears it: `poll_read_uninit` of this crate's TCP
+    /// streams, when the kernel says the read left the receive queue empty.)
     ///
     /// Dropping the future removes its waker.
     pub async fn readable(&self) -> io::Result<()> {
@@ -327,9 +328,26 @@ impl<T: AsFd> Async<T> {
     pub(crate) fn poll_with<R>(
         &self,
         dir: Direction,
+        slot: Option<&mut WaitSlot>,
+        cx: &mut Context<'_>,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_with_drained(dir, slot, cx, op, |_| false)
+    }
+
+    /// `poll_with`, and when `drained` says the completed operation left nothing to read
+    /// (a TCP read after which the kernel reported its receive queue empty), the read
+    /// readiness is cleared as after a `WouldBlock`, unless an event came during the
+    /// operation or one reported a hang-up (source.rs, "Drained reads"). The next read is
+    /// still tried (reads here are optimistic); whoever waits for readiness first now waits
+    /// for the next event.
+    pub(crate) fn poll_with_drained<R>(
+        &self,
+        dir: Direction,
         mut slot: Option<&mut WaitSlot>,
         cx: &mut Context<'_>,
         mut op: impl FnMut(&T) -> io::Result<R>,
+        drained: impl FnOnce(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         let coop = ready!(coop::poll_proceed(cx));
         loop {
@@ -355,6 +373,9 @@ impl<T: AsFd> Async<T> {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 res => {
+                    if matches!(&res, Ok(r) if drained(r)) {
+                        self.source.clear_drained(before);
+                    }
                     coop.made_progress();
                     return Poll::Ready(res);
                 }
@@ -471,6 +492,20 @@ impl<T: AsFd, P: Deref<Target = Async<T>>> Polled<P> {
     ) -> Poll<io::Result<R>> {
         let slot = &mut self.slots[Direction::Read as usize];
         self.io.poll_with(Direction::Read, Some(slot), cx, op)
+    }
+
+    /// A read whose operation also says whether it left the receive queue empty
+    /// (`Async::poll_with_drained`); returns the count.
+    pub(crate) fn poll_read_drained(
+        &mut self,
+        cx: &mut Context<'_>,
+        op: impl FnMut(&T) -> io::Result<(usize, bool)>,
+    ) -> Poll<io::Result<usize>> {
+        let slot = &mut self.slots[Direction::Read as usize];
+        let drained = |&(n, empty): &(usize, bool)| n > 0 && empty;
+        self.io
+            .poll_with_drained(Direction::Read, Some(slot), cx, op, drained)
+            .map_ok(|(n, _)| n)
     }
 
     pub(crate) fn poll_write_with<R>(

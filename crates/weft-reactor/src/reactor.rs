@@ -224,7 +224,9 @@ impl Reactor {
             let slab = self.sources.lock();
             for ev in events.iter() {
                 if let Some(source) = slab.get(ev.key) {
-                    source.set_ready(ev.readable, ev.writable, &mut wakers);
+                    // Hang-up or error: final for the source (source.rs, "Drained reads").
+                    let hung_up = ev.is_interrupt() || ev.is_err() == Some(true);
+                    source.set_ready(ev.readable, ev.writable, hung_up, &mut wakers);
                     if !self.edge {
                         // The event disarmed the whole registration: arm it again for
                         // whoever still waits (in the other direction, say).

@@ -2,11 +2,12 @@
 //!
 //! # The readiness word
 //!
-//! One atomic word per source: bit `READABLE`, bit `WRITABLE`, and above them a *tick*
-//! that the reactor increments with every event it delivers to the source. An event means
-//! "something changed", and the source is then considered ready in that direction until an
-//! I/O operation says otherwise (`WouldBlock`, from an operation of the crate or from a
-//! user's own through `try_io`). Where the reactor registers sources edge-triggered, that
+//! One atomic word per source: bit `READABLE`, bit `WRITABLE`, bit `HUNG_UP`, and above
+//! them a *tick* that the reactor increments with every event it delivers to the source.
+//! An event means "something changed", and the source is then considered ready in that
+//! direction until an I/O operation says otherwise (`WouldBlock`, from an operation of the
+//! crate or from a user's own through `try_io`; or a stream read after which the kernel
+//! reported its receive queue empty, see "Drained reads" below). Where the reactor registers sources edge-triggered, that
 //! is all; in its oneshot fallback an event also disarms the registration, and the reactor
 //! arms it again for the directions still waited on.
 //!
@@ -20,6 +21,19 @@
 //! more. The reactor sets the bit first and takes the wakers under the same lock after;
 //! so either the reactor's take finds the new waker, or the caller's second look sees the
 //! bit. The loom model `loom_waker_registration_racing_an_event` checks this.
+//!
+//! # Drained reads
+//!
+//! A TCP read can learn, in the same system call, how many bytes the receive queue still
+//! holds (`TCP_INQ`, net/buf.rs); the kernel counts a received end of stream as one. When
+//! it says none, the read clears the read bit as a `WouldBlock` would (same tick rule), so
+//! a reader that waits for readiness before reading (weft-hyper) waits for the next event
+//! instead of calling `recv(2)` to learn `WouldBlock`. Anything that arrives later (bytes,
+//! the end of stream, a reset) wakes the poller again, so it brings a new event. One case
+//! the count does not cover: a reset that arrived before the read, whose event was already
+//! delivered; the count says zero, and no new event will come. So an event that reports a
+//! hang-up or an error sets `HUNG_UP`, which nothing clears, and a drained read never
+//! clears readiness once it is set (`Source::clear_drained`).
 //!
 //! # Waiters, and waiters that give up
 //!
@@ -66,9 +80,14 @@ pub(crate) enum Direction {
 pub(crate) const READABLE: usize = 1 << 0;
 /// The source may be written without blocking.
 pub(crate) const WRITABLE: usize = 1 << 1;
+/// An event reported a hang-up or an error. Final: never cleared. While it is set, a read
+/// that found the receive queue empty does not clear `READABLE` (module header, "Drained
+/// reads"); a read that returns `WouldBlock` still does.
+const HUNG_UP: usize = 1 << 2;
 /// Events delivered so far, counted above the flags (wrapping).
-const TICK_ONE: usize = 1 << 2;
-const FLAGS: usize = READABLE | WRITABLE;
+const TICK_ONE: usize = 1 << 3;
+/// The bits below the tick.
+const FLAGS: usize = READABLE | WRITABLE | HUNG_UP;
 
 impl Direction {
     pub(crate) fn bit(self) -> usize {
@@ -236,16 +255,24 @@ impl Source {
         self.readiness.load(Acquire) & bits != 0
     }
 
-    /// The reactor delivers an event: mark the directions ready, then hand over the wakers
-    /// of their waiters (to be woken after the reactor's locks are released).
-    pub(crate) fn set_ready(&self, readable: bool, writable: bool, wake: &mut Vec<Waker>) {
+    /// The reactor delivers an event: mark the directions ready (and `HUNG_UP` if the event
+    /// reported a hang-up or an error), then hand over the wakers of their waiters (to be
+    /// woken after the reactor's locks are released).
+    pub(crate) fn set_ready(
+        &self,
+        readable: bool,
+        writable: bool,
+        hung_up: bool,
+        wake: &mut Vec<Waker>,
+    ) {
         let bits = if readable { READABLE } else { 0 } | if writable { WRITABLE } else { 0 };
         if bits == 0 {
             return;
         }
+        let set = bits | if hung_up { HUNG_UP } else { 0 };
         let _ = self
             .readiness
-            .fetch_update(AcqRel, Acquire, |r| Some((r | bits).wrapping_add(TICK_ONE)));
+            .fetch_update(AcqRel, Acquire, |r| Some((r | set).wrapping_add(TICK_ONE)));
         let mut waiters = self.waiters.lock();
         for dir in [Direction::Read, Direction::Write] {
             if bits & dir.bit() != 0 {
@@ -269,6 +296,17 @@ impl Source {
                 }
             })
             .is_ok()
+    }
+
+    /// After a read begun at `before` returned bytes and the kernel said the receive queue
+    /// holds no more (module header, "Drained reads"): clear the read bit unless an event
+    /// came since, or one ever reported a hang-up. True if it was cleared.
+    pub(crate) fn clear_drained(&self, before: Snapshot) -> bool {
+        if before.0 & HUNG_UP != 0 {
+            return false;
+        }
+        // (`HUNG_UP` set since `before` fails the comparison: it comes with a tick.)
+        self.clear(READABLE, before)
     }
 
     /// After an operation begun at `before` returned `WouldBlock`: clear the direction's
@@ -442,7 +480,7 @@ mod tests {
             .poll_ready(Direction::Read, Some(&mut one), &mut cx)
             .is_pending());
         let mut wake = Vec::new();
-        s.set_ready(true, false, &mut wake);
+        s.set_ready(true, false, false, &mut wake);
         assert_eq!(wake.len(), 1);
         wake.clear();
         assert!(s.clear(READABLE, s.snapshot()));
@@ -479,7 +517,7 @@ mod tests {
         }
         // Every caller but the last was woken once (replaced), none lost; none is held.
         let mut wake = Vec::new();
-        s.set_ready(true, false, &mut wake);
+        s.set_ready(true, false, false, &mut wake);
         wake_each(wake);
         for f in &flags {
             assert_eq!(f.0.load(SeqCst), 1);
@@ -506,7 +544,7 @@ mod tests_loom {
 
     fn deliver_read_event(source: &Source) {
         let mut wake = Vec::new();
-        source.set_ready(true, false, &mut wake);
+        source.set_ready(true, false, false, &mut wake);
         wake_each(wake);
     }
 

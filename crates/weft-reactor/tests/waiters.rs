@@ -486,3 +486,115 @@ fn a_readiness_wait_after_a_short_read_sees_the_end_of_stream() {
         check(a, b, |s, cx| s.poll_read_ready(cx)).await;
     });
 }
+
+/// A TCP read through `poll_read_uninit` learns from the kernel (`TCP_INQ`) whether it left
+/// the receive queue empty, and only then clears the read readiness: so a readiness wait
+/// after it waits for the next event (this failed before: `poll_read_ready` said ready, and
+/// the next read found nothing), while bytes, an end of stream or a reset that came with
+/// the same event are still seen (session 8's rule, "a short read clears", hung on the end
+/// of stream; a reset's event leaves the count at zero, and the hang-up it reports keeps the
+/// readiness). Each case queues everything on the socket before weft registers it, so one
+/// event reports it all.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_read_that_empties_the_queue_clears_readiness_and_one_that_leaves_an_end_does_not() {
+    use std::future::poll_fn;
+    use std::io::Write;
+    use std::mem::MaybeUninit;
+    use weft_reactor::TcpStream;
+
+    #[derive(Debug, PartialEq)]
+    enum Then {
+        Open,
+        Closed,
+        Reset,
+    }
+
+    // A connected pair of std sockets whose accepted side asks for `TCP_INQ` already (weft
+    // asks on a socket's first read), with 14 bytes and then `then` queued on it. The
+    // client, unless it was reset.
+    fn queued(then: &Then) -> (Option<std::net::TcpStream>, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let on: libc::c_int = 1;
+        // SAFETY: an open socket, and a live `int` of the length given.
+        let r = unsafe {
+            libc::setsockopt(
+                server.as_raw_fd(),
+                libc::SOL_TCP,
+                libc::TCP_INQ,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(r, 0, "TCP_INQ: {}", io::Error::last_os_error());
+        client.write_all(b"the last bytes").unwrap();
+        let client = match then {
+            Then::Open => Some(client),
+            Then::Closed => {
+                client.shutdown(std::net::Shutdown::Write).unwrap();
+                Some(client)
+            }
+            Then::Reset => {
+                // Closing with a zero linger sends a reset.
+                socket2::SockRef::from(&client)
+                    .set_linger(Some(Duration::ZERO))
+                    .unwrap();
+                None
+            }
+        };
+        // Loopback delivers within the calls; the pause is for a slow machine.
+        std::thread::sleep(Duration::from_millis(20));
+        (client, server)
+    }
+
+    fn read(
+        s: &mut TcpStream,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        s.poll_read_uninit(cx, buf)
+    }
+
+    let rt = runtime(2);
+    rt.block_on(async {
+        let mut buf = [MaybeUninit::<u8>::uninit(); 64];
+        for then in [Then::Open, Then::Closed, Then::Reset] {
+            let (client, server) = queued(&then);
+            let mut s = TcpStream::from_std(server).unwrap();
+            bounded(poll_fn(|cx| s.poll_read_ready(cx))).await.unwrap();
+            let n = bounded(poll_fn(|cx| read(&mut s, cx, &mut buf)))
+                .await
+                .unwrap();
+            assert_eq!(n, 14, "{then:?}");
+            match then {
+                Then::Open => {
+                    // Emptied: the readiness is cleared, until the next bytes bring an event.
+                    let mut ready = pin!(poll_fn(|cx| s.poll_read_ready(cx)));
+                    assert!(poll_once(ready.as_mut()).await.is_none(), "still ready");
+                    client.as_ref().unwrap().write_all(b"more").unwrap();
+                    bounded(ready).await.unwrap();
+                    let n = bounded(poll_fn(|cx| read(&mut s, cx, &mut buf)))
+                        .await
+                        .unwrap();
+                    assert_eq!(n, 4);
+                }
+                Then::Closed => {
+                    bounded(poll_fn(|cx| s.poll_read_ready(cx))).await.unwrap();
+                    let n = bounded(poll_fn(|cx| read(&mut s, cx, &mut buf)))
+                        .await
+                        .unwrap();
+                    assert_eq!(n, 0, "end of stream");
+                }
+                Then::Reset => {
+                    bounded(poll_fn(|cx| s.poll_read_ready(cx))).await.unwrap();
+                    let e = bounded(poll_fn(|cx| read(&mut s, cx, &mut buf)))
+                        .await
+                        .unwrap_err();
+                    assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+                }
+            }
+        }
+    });
+}

@@ -77,7 +77,7 @@ pub(crate) fn shutdown_write<T: AsFd>(io: &Async<T>) -> Poll<io::Result<()>> {
 /// halves) given a place expression of its `Polled<_>` (which keeps its waker, once, and
 /// removes it when dropped).
 macro_rules! impl_stream_io {
-    ($ty:ty, $this:ident => $io:expr, read) => {
+    ($ty:ty, $this:ident => $io:expr, read, $recv:path) => {
         impl futures_io::AsyncRead for $ty {
             fn poll_read(
                 self: std::pin::Pin<&mut Self>,
@@ -104,14 +104,18 @@ macro_rules! impl_stream_io {
             /// `recv(2)` writes the bytes it returns and nothing else, so nothing is zeroed
             /// first. `Ready(Ok(n))`: the first `n` bytes of `buf` were written, so are
             /// initialized; `n` is 0 at end of stream. Readiness, the waker and the
-            /// cooperative budget are those of `poll_read`.
+            /// cooperative budget are those of `poll_read`, with one difference for TCP on
+            /// Linux: when the kernel says the read left the receive queue empty (no bytes
+            /// and no end of stream, `TCP_INQ`), the read readiness is cleared, so a
+            /// following `poll_read_ready` waits for the next event instead of reporting
+            /// a readiness the next read would only turn into `WouldBlock`.
             pub fn poll_read_uninit(
                 &mut self,
                 cx: &mut std::task::Context<'_>,
                 buf: &mut [std::mem::MaybeUninit<u8>],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 let $this = self;
-                $io.poll_read_with(cx, |s| socket2::SockRef::from(s).recv(buf))
+                $io.poll_read_drained(cx, |s| $recv(socket2::SockRef::from(s), buf))
             }
         }
 
@@ -168,7 +172,7 @@ pub(crate) use impl_stream_io;
 /// `into_split` into owned ones (the owned write half shuts the write side down when
 /// dropped), and their `AsyncRead`/`AsyncWrite`.
 macro_rules! stream_halves {
-    ($stream:ident, $std:ty, $addr:ty, $rh:ident, $wh:ident, $orh:ident, $owh:ident) => {
+    ($stream:ident, $std:ty, $addr:ty, $rh:ident, $wh:ident, $orh:ident, $owh:ident, $recv:path) => {
         impl $stream {
             /// Borrowed halves, to read and write concurrently within one task (for
             /// example with a `join` of two futures); use `into_split` to move them into
@@ -192,7 +196,7 @@ macro_rules! stream_halves {
             }
         }
 
-        crate::net::impl_stream_io!($stream, this => this.inner, read);
+        crate::net::impl_stream_io!($stream, this => this.inner, read, $recv);
         crate::net::impl_stream_io!($stream, this => this.inner, write);
 
         #[doc = concat!("The read half of a borrowed [`", stringify!($stream), "`].")]
@@ -214,9 +218,9 @@ macro_rules! stream_halves {
 
         crate::net::half_api!($addr, read: $rh<'_>, $orh; write: $wh<'_>, $owh);
 
-        crate::net::impl_stream_io!($rh<'_>, this => this.0, read);
+        crate::net::impl_stream_io!($rh<'_>, this => this.0, read, $recv);
         crate::net::impl_stream_io!($wh<'_>, this => this.0, write);
-        crate::net::impl_stream_io!($orh, this => this.0, read);
+        crate::net::impl_stream_io!($orh, this => this.0, read, $recv);
         crate::net::impl_stream_io!($owh, this => this.0, write);
     };
 }

@@ -257,7 +257,8 @@ super::stream_halves!(
     ReadHalf,
     WriteHalf,
     OwnedReadHalf,
-    OwnedWriteHalf
+    OwnedWriteHalf,
+    super::buf::recv_noting_queue
 );
 
 super::impl_as_fd!(TcpListener, TcpStream);

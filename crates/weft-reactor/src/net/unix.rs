@@ -168,7 +168,8 @@ super::stream_halves!(
     UnixReadHalf,
     UnixWriteHalf,
     OwnedUnixReadHalf,
-    OwnedUnixWriteHalf
+    OwnedUnixWriteHalf,
+    super::buf::recv_plain
 );
 
 /// A Unix-domain datagram socket. Every operation is cancel-safe.
