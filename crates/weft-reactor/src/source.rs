@@ -33,7 +33,8 @@
 //! the count does not cover: a reset that arrived before the read, whose event was already
 //! delivered; the count says zero, and no new event will come. So an event that reports a
 //! hang-up or an error sets `HUNG_UP`, which nothing clears, and a drained read never
-//! clears readiness once it is set (`Source::clear_drained`).
+//! clears readiness once it is set (`Source::clear_drained`). The loom model
+//! `loom_a_drained_read_racing_a_hang_up` checks that no order of the two hides the reset.
 //!
 //! # Waiters, and waiters that give up
 //!
@@ -573,6 +574,29 @@ mod tests_loom {
                 );
             });
         }
+    }
+
+    /// A read that the kernel said emptied the queue clears the readiness while the reactor
+    /// delivers an event reporting a reset (which the count misses: "Drained reads"),
+    /// before the read began, during it, or after. Whatever the order, the source is left
+    /// readable: the reader's next wait completes, and its next read sees the reset.
+    #[test]
+    fn loom_a_drained_read_racing_a_hang_up() {
+        loom::model(|| {
+            let source = Arc::new(Source::new(0, 0));
+            // The bytes' event.
+            deliver_read_event(&source);
+            let s2 = source.clone();
+            let reader = thread::spawn(move || {
+                let before = s2.snapshot();
+                s2.clear_drained(before);
+            });
+            // The reset's event.
+            let mut wake = Vec::new();
+            source.set_ready(true, true, true, &mut wake);
+            reader.join().unwrap();
+            assert!(source.is_ready(READABLE), "the hang-up was hidden");
+        });
     }
 
     /// A waiter gives up (its future is dropped) while the reactor delivers an event: its
