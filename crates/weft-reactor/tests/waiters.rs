@@ -598,3 +598,32 @@ fn a_read_that_empties_the_queue_clears_readiness_and_one_that_leaves_an_end_doe
         }
     });
 }
+
+/// A connection accepted by weft's listener inherits its `TCP_INQ`, so its very first read
+/// through `poll_read_uninit` already knows it emptied the queue (a connected stream
+/// learns from its second read on: it asks on its first).
+#[cfg(target_os = "linux")]
+#[test]
+fn an_accepted_connection_knows_its_queue_from_the_first_read() {
+    use futures_lite::AsyncWriteExt;
+    use std::future::poll_fn;
+    use std::mem::MaybeUninit;
+
+    let rt = runtime(2);
+    rt.block_on(async {
+        let (mut client, mut server) = tcp_pair().await;
+        client.write_all(b"first").await.unwrap();
+        bounded(poll_fn(|cx| server.poll_read_ready(cx)))
+            .await
+            .unwrap();
+        let mut buf = [MaybeUninit::<u8>::uninit(); 64];
+        let n = bounded(poll_fn(|cx| server.poll_read_uninit(cx, &mut buf)))
+            .await
+            .unwrap();
+        assert_eq!(n, 5);
+        let mut ready = pin!(poll_fn(|cx| server.poll_read_ready(cx)));
+        assert!(poll_once(ready.as_mut()).await.is_none(), "still ready");
+        client.write_all(b"second").await.unwrap();
+        bounded(ready).await.unwrap();
+    });
+}

@@ -89,6 +89,16 @@ pub(crate) fn recv_noting_queue(
     return sock.recv(buf).map(|n| (n, false));
 }
 
+/// Sets `TCP_INQ` on a listening socket, so the connections it accepts report their queue
+/// from their first read (they inherit the option). Nothing where it does not exist; a
+/// kernel that refuses it is not asked again.
+pub(crate) fn note_queue_on_accepted(listener: SockRef<'_>) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    inq::ask(std::os::fd::AsRawFd::as_raw_fd(&*listener));
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = listener;
+}
+
 /// `recvmsg(2)` asking for `TCP_INQ`: the bytes left in the receive queue after the read,
 /// where a received end of stream counts as one (Linux 4.18 and later).
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -162,11 +172,17 @@ mod inq {
             Some(q) => Ok((n, q == 0)),
             None => {
                 // The socket's first read (or `TCP_INQ` is not on): ask for it from now on.
-                if !REFUSED.load(Relaxed) && !enable(fd) {
-                    REFUSED.store(true, Relaxed);
-                }
+                // (Accepted sockets have it from their listener: `note_queue_on_accepted`.)
+                ask(fd);
                 Ok((n, false))
             }
+        }
+    }
+
+    /// Sets `TCP_INQ` on `fd` unless a kernel refused it before.
+    pub(super) fn ask(fd: std::os::fd::RawFd) {
+        if !REFUSED.load(Relaxed) && !enable(fd) {
+            REFUSED.store(true, Relaxed);
         }
     }
 

@@ -51,7 +51,13 @@ impl TcpListener {
     }
 
     /// Registers a listener made with the standard library.
+    ///
+    /// On Linux this also sets the listener's `TCP_INQ` option, which the connections it
+    /// accepts inherit: their reads through `poll_read_uninit` then learn whether they
+    /// emptied the receive queue (so a `recvmsg(2)` of your own with a control buffer on
+    /// them also receives a `TCP_CM_INQ` message).
     pub fn from_std(listener: net::TcpListener) -> io::Result<TcpListener> {
+        super::buf::note_queue_on_accepted(socket2::SockRef::from(&listener));
         Ok(TcpListener {
             inner: Async::new(listener)?,
         })
