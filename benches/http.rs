@@ -162,9 +162,31 @@ fn machine() -> String {
     format!("{cpus} CPUs ({model})")
 }
 
-/// One measured run of `load` against a fresh `runtime` server, after its warm-up;
-/// exits on a failed run (printing why).
-fn measure(o: &Opts, runtime: &str, load: &Load) -> WrkResult {
+/// The machine's CPU time so far, from the first line of /proc/stat (Linux): `(stolen,
+/// all)` in clock ticks, where stolen is the time the hypervisor gave this machine's
+/// vCPUs to others. `None` elsewhere.
+fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .map(|t| t.parse().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest times are inside user).
+    let all = ticks.iter().take(8).sum();
+    Some((*ticks.get(7)?, all))
+}
+
+/// The share of CPU time stolen by the hypervisor between two `cpu_ticks`.
+fn stolen_share(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64> {
+    let ((s0, a0), (s1, a1)) = (before?, after?);
+    (a1 > a0).then(|| (s1 - s0) as f64 / (a1 - a0) as f64)
+}
+
+/// One measured run of `load` against a fresh `runtime` server, after its warm-up, and
+/// the share of CPU time the hypervisor stole meanwhile; exits on a failed run (printing
+/// why).
+fn measure(o: &Opts, runtime: &str, load: &Load) -> (WrkResult, Option<f64>) {
     let (proto, what) = match load {
         Load::Wrk(c) => (Proto::Http1, format!("wrk at {c} connections")),
         Load::H2load => (Proto::Http2, "h2load".to_string()),
@@ -177,11 +199,13 @@ fn measure(o: &Opts, runtime: &str, load: &Load) -> WrkResult {
     if o.warmup > 0 {
         let _ = run(o.warmup);
     }
-    run(o.seconds).unwrap_or_else(|e| {
+    let before = cpu_ticks();
+    let r = run(o.seconds).unwrap_or_else(|e| {
         eprintln!("{runtime} under {what}: {e}");
         wrk::remove_script();
         std::process::exit(1)
-    })
+    });
+    (r, stolen_share(before, cpu_ticks()))
 }
 
 /// A load the bench puts on each server.
@@ -194,18 +218,23 @@ enum Load {
 
 /// Runs every load on every runtime, `o.rounds` times alternating; prints each run, and
 /// returns per load (in `loads`' order) and runtime the runs.
-fn rounds(o: &Opts, loads: &[(String, Load)]) -> Vec<Vec<Vec<WrkResult>>> {
+fn rounds(o: &Opts, loads: &[(String, Load)]) -> (Vec<Vec<Vec<WrkResult>>>, Vec<f64>) {
     let n = o.runtimes.len();
     // runs[load index][runtime index]: one result per round.
     let mut runs: Vec<Vec<Vec<WrkResult>>> = vec![vec![Vec::new(); n]; loads.len()];
+    let mut stolen = Vec::new();
     for round in 0..o.rounds {
         for (li, (label, load)) in loads.iter().enumerate() {
             for k in 0..n {
                 let ri = (round + k) % n;
                 let name = &o.runtimes[ri];
-                let r = measure(o, name, load);
+                let (r, steal) = measure(o, name, load);
+                let steal_note = steal.map_or(String::new(), |s| {
+                    stolen.push(s);
+                    format!("  stolen {:>3.0}%", s * 100.0)
+                });
                 println!(
-                    "round {} {label:<9} {name:<5} {:>9.0} req/s  p50 {:>9}  p99 {:>9}  p99.9 {:>9}  errors {}",
+                    "round {} {label:<9} {name:<5} {:>9.0} req/s  p50 {:>9}  p99 {:>9}  p99.9 {:>9}  errors {}{steal_note}",
                     round + 1,
                     r.req_per_s(),
                     latency(r.p50_us),
@@ -217,7 +246,7 @@ fn rounds(o: &Opts, loads: &[(String, Load)]) -> Vec<Vec<Vec<WrkResult>>> {
             }
         }
     }
-    runs
+    (runs, stolen)
 }
 
 /// Prints the medians table of `loads`, first column `column`.
@@ -282,7 +311,7 @@ fn main() {
         loads.push((format!("{}x{}", o.h2_clients, o.h2_streams), Load::H2load));
     }
     println!();
-    let runs = rounds(&o, &loads);
+    let (runs, mut stolen) = rounds(&o, &loads);
     println!("\nMedians over {} rounds:", o.rounds);
     let split = if o.wrk { o.connections.len() } else { 0 };
     if o.wrk {
@@ -292,6 +321,18 @@ fn main() {
     if o.h2load {
         println!("\nHTTP/2 (h2load):\n");
         table(&o, "clients x streams", &loads[split..], &runs[split..]);
+    }
+    if !stolen.is_empty() {
+        // A virtual machine's vCPUs lose time to other guests; runs that lost much of it
+        // measure the host as much as the runtimes (the p99 most of all).
+        stolen.sort_by(f64::total_cmp);
+        println!(
+            "\nCPU time stolen by the hypervisor during the measured runs: median {:.0}%, \
+             {:.0}-{:.0}%",
+            stolen[stolen.len() / 2] * 100.0,
+            stolen[0] * 100.0,
+            stolen[stolen.len() - 1] * 100.0
+        );
     }
     wrk::remove_script();
 }
