@@ -482,7 +482,8 @@ macro_rules! readiness {
         /// this completes at once after a read that succeeded, even when nothing more can
         /// be read: the next read then returns `WouldBlock`, and the next `readable`
         /// waits. I/O of your own on the raw descriptor must go through `try_io`, or
-        /// `readable` never waits.
+        /// `readable` never waits. (On Linux a TCP stream's `poll_read_uninit` also clears
+        /// it when the kernel says the read emptied the receive queue.)
         ///
         /// Cancel-safe; dropping the future removes its waker.
         pub async fn readable(&self) -> std::io::Result<()> {
