@@ -627,3 +627,46 @@ fn an_accepted_connection_knows_its_queue_from_the_first_read() {
         bounded(ready).await.unwrap();
     });
 }
+
+/// A user's own receive option that adds control messages (`SO_TIMESTAMP`) does not hide
+/// the queue count: the read finds it among them, and still clears the readiness.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_queue_count_is_found_beside_a_users_own_control_messages() {
+    use futures_lite::AsyncWriteExt;
+    use std::future::poll_fn;
+    use std::mem::MaybeUninit;
+
+    let rt = runtime(2);
+    rt.block_on(async {
+        let (mut client, mut server) = tcp_pair().await;
+        let on: libc::c_int = 1;
+        // SAFETY: an open socket, and a live `int` of the length given.
+        let r = unsafe {
+            libc::setsockopt(
+                server.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMP,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(r, 0, "SO_TIMESTAMP: {}", io::Error::last_os_error());
+        let mut buf = [MaybeUninit::<u8>::uninit(); 64];
+        for (i, msg) in [&b"one"[..], b"two", b"three"].into_iter().enumerate() {
+            client.write_all(msg).await.unwrap();
+            bounded(poll_fn(|cx| server.poll_read_ready(cx)))
+                .await
+                .unwrap();
+            let n = bounded(poll_fn(|cx| server.poll_read_uninit(cx, &mut buf)))
+                .await
+                .unwrap();
+            assert_eq!(n, msg.len());
+            let mut ready = pin!(poll_fn(|cx| server.poll_read_ready(cx)));
+            assert!(
+                poll_once(ready.as_mut()).await.is_none(),
+                "still ready after read {i}"
+            );
+        }
+    });
+}

@@ -118,9 +118,10 @@ mod inq {
         buf: &mut [MaybeUninit<u8>],
     ) -> io::Result<(usize, bool)> {
         let fd = sock.as_raw_fd();
-        // Room for one control message carrying an `int` (`CMSG_SPACE(4)` is 16 or 24
-        // bytes), aligned for `cmsghdr` (at most 8).
-        let mut control = [0u64; 4];
+        // Room for the control message carrying an `int` (`CMSG_SPACE(4)` is 16 or 24
+        // bytes) and one more a user's own option may add, aligned for `cmsghdr` (at
+        // most 8).
+        let mut control = [0u64; 8];
         let mut iov = libc::iovec {
             iov_base: buf.as_mut_ptr().cast(),
             iov_len: buf.len(),
@@ -146,26 +147,30 @@ mod inq {
                 "a receive reported more bytes than its buffer",
             ));
         }
+        if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+            // Other control messages (a user's own option) filled the room: say nothing,
+            // and do not ask again (the count may be among those cut off).
+            return Ok((n, false));
+        }
         let mut queued = None;
-        if msg.msg_flags & libc::MSG_CTRUNC == 0 {
-            // SAFETY: the kernel set `msg_control`/`msg_controllen` to the control
-            // messages it wrote into `control` (whole messages: not truncated, checked
-            // above); `CMSG_FIRSTHDR` and `CMSG_NXTHDR` return headers inside that length,
-            // or null; a message of level `SOL_TCP` and type `TCP_CM_INQ` at least
-            // `CMSG_LEN(sizeof(int))` long carries an `int` at `CMSG_DATA`, read unaligned.
-            unsafe {
-                let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-                while !cmsg.is_null() {
-                    let h = &*cmsg;
-                    if h.cmsg_level == libc::SOL_TCP
-                        && h.cmsg_type == libc::TCP_CM_INQ
-                        && h.cmsg_len as usize
-                            >= libc::CMSG_LEN(size_of::<libc::c_int>() as u32) as usize
-                    {
-                        queued = Some(libc::CMSG_DATA(cmsg).cast::<libc::c_int>().read_unaligned());
-                    }
-                    cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        // SAFETY: the kernel set `msg_control`/`msg_controllen` to the control messages it
+        // wrote into `control` (whole messages: not truncated, returned above otherwise);
+        // `CMSG_FIRSTHDR` and `CMSG_NXTHDR` return headers inside that length, or null; a
+        // message of level `SOL_TCP` and type `TCP_CM_INQ` at least `CMSG_LEN(sizeof(int))`
+        // long carries an `int` at `CMSG_DATA`, read unaligned.
+        unsafe {
+            let int_len = libc::CMSG_LEN(size_of::<libc::c_int>() as u32) as usize;
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                let h = &*cmsg;
+                if h.cmsg_level == libc::SOL_TCP
+                    && h.cmsg_type == libc::TCP_CM_INQ
+                    && h.cmsg_len as usize >= int_len
+                {
+                    let data = libc::CMSG_DATA(cmsg).cast::<libc::c_int>();
+                    queued = Some(data.read_unaligned());
                 }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
             }
         }
         match queued {
