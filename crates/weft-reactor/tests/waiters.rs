@@ -487,6 +487,28 @@ fn a_readiness_wait_after_a_short_read_sees_the_end_of_stream() {
     });
 }
 
+/// Sets an `int` socket option to 1, failing the test if the kernel refuses.
+#[cfg(target_os = "linux")]
+fn switch_on(fd: i32, level: libc::c_int, name: libc::c_int) {
+    let on: libc::c_int = 1;
+    // SAFETY: `fd` is an open socket, and the value a live `int` of the length given.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(
+        r,
+        0,
+        "option {level}/{name}: {}",
+        io::Error::last_os_error()
+    );
+}
+
 /// A TCP read through `poll_read_uninit` learns from the kernel (`TCP_INQ`) whether it left
 /// the receive queue empty, and only then clears the read readiness: so a readiness wait
 /// after it waits for the next event (this failed before: `poll_read_ready` said ready, and
@@ -517,18 +539,7 @@ fn a_read_that_empties_the_queue_clears_readiness_and_one_that_leaves_an_end_doe
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
-        let on: libc::c_int = 1;
-        // SAFETY: an open socket, and a live `int` of the length given.
-        let r = unsafe {
-            libc::setsockopt(
-                server.as_raw_fd(),
-                libc::SOL_TCP,
-                libc::TCP_INQ,
-                (&on as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(r, 0, "TCP_INQ: {}", io::Error::last_os_error());
+        switch_on(server.as_raw_fd(), libc::SOL_TCP, libc::TCP_INQ);
         client.write_all(b"the last bytes").unwrap();
         let client = match then {
             Then::Open => Some(client),
@@ -640,18 +651,7 @@ fn the_queue_count_is_found_beside_a_users_own_control_messages() {
     let rt = runtime(2);
     rt.block_on(async {
         let (mut client, mut server) = tcp_pair().await;
-        let on: libc::c_int = 1;
-        // SAFETY: an open socket, and a live `int` of the length given.
-        let r = unsafe {
-            libc::setsockopt(
-                server.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_TIMESTAMP,
-                (&on as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(r, 0, "SO_TIMESTAMP: {}", io::Error::last_os_error());
+        switch_on(server.as_raw_fd(), libc::SOL_SOCKET, libc::SO_TIMESTAMP);
         let mut buf = [MaybeUninit::<u8>::uninit(); 64];
         for (i, msg) in [&b"one"[..], b"two", b"three"].into_iter().enumerate() {
             client.write_all(msg).await.unwrap();
