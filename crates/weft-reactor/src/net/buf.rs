@@ -153,11 +153,10 @@ mod inq {
             return Ok((n, false));
         }
         let mut queued = None;
-        // SAFETY: the kernel set `msg_control`/`msg_controllen` to the control messages it
-        // wrote into `control` (whole messages: not truncated, returned above otherwise);
-        // `CMSG_FIRSTHDR` and `CMSG_NXTHDR` return headers inside that length, or null; a
-        // message of level `SOL_TCP` and type `TCP_CM_INQ` at least `CMSG_LEN(sizeof(int))`
-        // long carries an `int` at `CMSG_DATA`, read unaligned.
+        // SAFETY: `control` holds the whole control messages the kernel wrote (not cut off:
+        // checked above) within `msg_controllen`; `CMSG_FIRSTHDR`/`CMSG_NXTHDR` stay inside
+        // it or return null; a `SOL_TCP`/`TCP_CM_INQ` message of at least
+        // `CMSG_LEN(sizeof(int))` bytes carries an `int` at `CMSG_DATA` (read unaligned).
         unsafe {
             let int_len = libc::CMSG_LEN(size_of::<libc::c_int>() as u32) as usize;
             let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
