@@ -153,10 +153,9 @@ mod inq {
             return Ok((n, false));
         }
         let mut queued = None;
-        // SAFETY: `control` holds the whole control messages the kernel wrote (not cut off:
-        // checked above) within `msg_controllen`; `CMSG_FIRSTHDR`/`CMSG_NXTHDR` stay inside
-        // it or return null; a `SOL_TCP`/`TCP_CM_INQ` message of at least
-        // `CMSG_LEN(sizeof(int))` bytes carries an `int` at `CMSG_DATA` (read unaligned).
+        // SAFETY: `control` holds whole messages (not cut off, checked above) within
+        // `msg_controllen`; `CMSG_FIRSTHDR`/`CMSG_NXTHDR` stay inside it or return null; an
+        // INQ message of `CMSG_LEN(sizeof(int))` bytes has an `int` at `CMSG_DATA`.
         unsafe {
             let int_len = libc::CMSG_LEN(size_of::<libc::c_int>() as u32) as usize;
             let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
