@@ -147,6 +147,33 @@ impl Handle {
         context::with_current(|s| s.and_then(|s| s.config.extension::<T>()))
     }
 
+    /// Runs `f` with the entered runtime's service of type `T`, borrowed (`None` outside a
+    /// runtime or if the runtime has no such service): like
+    /// [`current_extension`](Handle::current_extension) without touching the service's
+    /// reference count, for a hot path that needs the service only for a moment.
+    ///
+    /// `f` runs while this thread's runtime context is borrowed: it must not enter or
+    /// leave a runtime (`Handle::enter`, `block_on`), which panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use weft_executor::{Builder, Handle};
+    ///
+    /// struct Greeting(&'static str);
+    /// let rt = Builder::new().extension(Arc::new(Greeting("hello"))).build().unwrap();
+    /// let len = rt.block_on(async {
+    ///     Handle::with_current_extension(|g: Option<&Greeting>| g.map_or(0, |g| g.0.len()))
+    /// });
+    /// assert_eq!(len, 5);
+    /// assert_eq!(Handle::with_current_extension(|g: Option<&Greeting>| g.is_some()), false);
+    /// ```
+    #[inline]
+    pub fn with_current_extension<T: Any + Send + Sync, R>(f: impl FnOnce(Option<&T>) -> R) -> R {
+        context::with_current(|s| f(s.and_then(|s| s.config.extension_ref::<T>())))
+    }
+
     /// The runtime's counters.
     pub fn metrics(&self) -> RuntimeMetrics {
         RuntimeMetrics::new(self.shared.clone())

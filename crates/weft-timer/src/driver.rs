@@ -31,6 +31,17 @@
 //! the shard is awake and scans again before it parks. Any parker wakes by that value,
 //! rescans, and then sees the new entry (`loom_register_behind_an_earlier_deadline`).
 //!
+//! # A registration's reference to the timer, without a reference count
+//!
+//! Every registration holds an `Arc<Timer>` (a sleep may outlive its runtime and must
+//! still cancel). Counting it up and down costs two atomic read-modify-writes per sleep,
+//! a fifth of an insert and cancel (docs/measuring.md, "Timer insert and cancel"). So a
+//! cancel moves its `Arc` into a small store of spare references in its shard, under the
+//! lock it takes anyway, and a registration takes one from there under its lock; only
+//! when the store is empty (or full, on a cancel) is the count touched. The store holds
+//! references to the timer that owns it: shutdown empties it, and a cancel after shutdown
+//! keeps nothing, so no cycle outlives the runtime.
+//!
 //! Expired timers are fired in batches: their wakers are collected under the lock and woken
 //! after it is released.
 //!
@@ -47,11 +58,11 @@ use crate::wheel::{Key, Wheel};
 use crossbeam_utils::CachePadded;
 use std::fmt;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 use weft_executor::Driver;
-use weft_sync::atomic::{fence, AtomicU64};
+use weft_sync::atomic::{fence, AtomicBool, AtomicU64};
 use weft_sync::Mutex;
 
 use crate::clock::{self, Clock};
@@ -69,10 +80,23 @@ pub(crate) struct TimerKey {
     key: Key,
 }
 
+/// How many spare references to its timer a shard keeps (see the module comment): a
+/// burst of cancels beyond it drops the rest. Reserved up front, so a cancel never
+/// allocates under the lock.
+const SPARE_REFS: usize = 32;
+
+/// What a shard's lock guards.
+struct Locked {
+    wheel: Wheel<Waker>,
+    /// References to the timer this shard belongs to, left by cancels for registrations
+    /// to take (see the module comment). Empty once the timer shut down.
+    spare: Vec<Arc<Timer>>,
+}
+
 /// One wheel. Threads register into "their" shard, so two workers registering timers at
 /// the same moment do not fight over one lock.
 struct Shard {
-    wheel: Mutex<Wheel<Waker>>,
+    locked: Mutex<Locked>,
     /// Nanoseconds since `base` of this wheel's earliest deadline, or earlier (a cancelled
     /// timer does not raise it), never later: so a shard whose `next_wake` is in the
     /// future has nothing due, and its lock need not be taken to know it. Written only
@@ -85,13 +109,15 @@ struct Shard {
 /// [`Handle::extension`](weft_executor::Handle::extension).
 pub struct Timer {
     shards: Box<[CachePadded<Shard>]>,
+    /// This timer itself, for a registration that finds no spare reference.
+    me: Weak<Timer>,
     /// Nanoseconds since `base` at which the parked worker will wake, or `NOT_PARKED` /
     /// `PARKED_FOREVER`.
     parked_until: CachePadded<AtomicU64>,
     base: Instant,
     /// The driver the timer parks in; unparked when an earlier deadline is registered.
     inner: Arc<dyn Driver>,
-    shut_down: std::sync::atomic::AtomicBool,
+    shut_down: AtomicBool,
     /// The runtime's clock: the real one unless paused (see `clock.rs`).
     pub(crate) clock: Clock,
 }
@@ -105,23 +131,27 @@ impl fmt::Debug for Timer {
 }
 
 impl Timer {
-    fn new(inner: Arc<dyn Driver>, shards: usize) -> Timer {
+    fn new(inner: Arc<dyn Driver>, shards: usize) -> Arc<Timer> {
         let base = Instant::now();
-        Timer {
+        Arc::new_cyclic(|me| Timer {
             shards: (0..shards.max(1))
                 .map(|_| {
                     CachePadded::new(Shard {
-                        wheel: Mutex::new(Wheel::new(base)),
+                        locked: Mutex::new(Locked {
+                            wheel: Wheel::new(base),
+                            spare: Vec::with_capacity(SPARE_REFS),
+                        }),
                         next_wake: AtomicU64::new(u64::MAX),
                     })
                 })
                 .collect(),
+            me: me.clone(),
             parked_until: CachePadded::new(AtomicU64::new(NOT_PARKED)),
             base,
             inner,
-            shut_down: std::sync::atomic::AtomicBool::new(false),
+            shut_down: AtomicBool::new(false),
             clock: Clock::new(base),
-        }
+        })
     }
 
     /// Reads this runtime's clock: the real clock (remembered as the thread's latest
@@ -154,7 +184,7 @@ impl Timer {
         let now = self.now();
         self.shards
             .iter()
-            .map(|s| s.wheel.lock().len_after(now))
+            .map(|s| s.locked.lock().wheel.len_after(now))
             .sum()
     }
 
@@ -184,22 +214,50 @@ impl Timer {
 
     /// Registers `waker` to be woken at `deadline`.
     pub(crate) fn register(&self, deadline: Instant, waker: Waker) -> TimerKey {
+        self.insert(deadline, waker, false).0
+    }
+
+    /// Registers `waker` to be woken at `deadline`, and returns a reference to this timer
+    /// for the registration to keep: a spare one if its shard has one (see the module
+    /// comment). Give it back with [`cancel_returning`](Timer::cancel_returning).
+    pub(crate) fn register_leased(
+        &self,
+        deadline: Instant,
+        waker: Waker,
+    ) -> (Arc<Timer>, TimerKey) {
+        let (key, spare) = self.insert(deadline, waker, true);
+        let timer = spare.unwrap_or_else(|| {
+            // Our caller reached us through a live reference, so `me` still upgrades.
+            self.me.upgrade().expect("a timer in use has a reference")
+        });
+        (timer, key)
+    }
+
+    #[inline(always)]
+    fn insert(
+        &self,
+        deadline: Instant,
+        waker: Waker,
+        lease: bool,
+    ) -> (TimerKey, Option<Arc<Timer>>) {
         let n = weft_sync::thread_shard(self.shards.len());
         let shard = &self.shards[n];
         let d = self.nanos(deadline);
-        let (key, unpark) = {
-            let mut wheel = shard.wheel.lock();
+        let (key, unpark, spare) = {
+            let mut locked = shard.locked.lock();
             // The wheel counts from the same base, without our +1.
-            let key = wheel.insert_nanos(d - 1, waker);
-            (key, self.noted(shard, d))
+            let key = locked.wheel.insert_nanos(d - 1, waker);
+            let spare = if lease { locked.spare.pop() } else { None };
+            (key, self.noted(shard, d), spare)
         };
         if unpark {
             self.inner.unpark();
         }
-        TimerKey {
+        let key = TimerKey {
             shard: n as u32,
             key,
-        }
+        };
+        (key, spare)
     }
 
     /// Moves a registration; if it already fired, registers `waker` anew.
@@ -207,8 +265,7 @@ impl Timer {
         let shard = &self.shards[key.shard as usize];
         let d = self.nanos(deadline);
         let (moved, unpark) = {
-            let mut wheel = shard.wheel.lock();
-            let moved = wheel.reset_nanos(key.key, d - 1);
+            let moved = shard.locked.lock().wheel.reset_nanos(key.key, d - 1);
             (moved, moved && self.noted(shard, d))
         };
         if !moved {
@@ -226,8 +283,9 @@ impl Timer {
         // such as dropping another sleep of this shard (which takes this lock).
         let mut waker = waker.clone();
         let found = {
-            let mut wheel = self.shards[key.shard as usize].wheel.lock();
-            wheel
+            let mut locked = self.shards[key.shard as usize].locked.lock();
+            locked
+                .wheel
                 .get_mut(key.key)
                 .map(|w| std::mem::swap(w, &mut waker))
                 .is_some()
@@ -236,10 +294,31 @@ impl Timer {
         found
     }
 
-    /// Cancels a registration (no-op if it fired).
-    pub(crate) fn cancel(&self, key: TimerKey) {
-        let waker = self.shards[key.shard as usize].wheel.lock().remove(key.key);
-        drop(waker); // outside the lock: dropping a waker may run arbitrary code
+    /// Cancels a registration (no-op if it fired) and gives its reference to the timer,
+    /// `this`, to the shard's spares, unless the timer shut down or the spares are full.
+    #[allow(unsafe_code)]
+    pub(crate) fn cancel_returning(this: Arc<Timer>, key: TimerKey) {
+        // SAFETY: `this` keeps the timer alive until it is moved into the spares below;
+        // from then on the spares do, and they are taken from (by a registration or by
+        // shutdown) only under this shard's lock, after we release it. So `timer` points
+        // to a live timer for as long as it is used: until the guard is dropped, the
+        // last use. (Borrowing through `this` instead would forbid moving it.)
+        let timer: &Timer = unsafe { &*Arc::as_ptr(&this) };
+        let mut locked = timer.shards[key.shard as usize].locked.lock();
+        let waker = locked.wheel.remove(key.key);
+        // Relaxed: shutdown sets the flag before it takes each shard's lock to empty the
+        // spares, so a cancel locking after that sees it (and one before is emptied).
+        let kept = if !timer.is_shut_down() && locked.spare.len() < SPARE_REFS {
+            locked.spare.push(this);
+            None
+        } else {
+            Some(this)
+        };
+        drop(locked);
+        // Outside the lock: dropping a waker may run arbitrary code, and dropping the
+        // last reference drops the timer.
+        drop(waker);
+        drop(kept);
     }
 
     /// Advances one shard to `now`: collects its due wakers, refreshes its `next_wake`,
@@ -250,7 +329,7 @@ impl Timer {
         now: Instant,
         fired: &mut Vec<(Key, Waker)>,
     ) -> Option<Instant> {
-        self.advance_locked(shard, &mut shard.wheel.lock(), now, fired)
+        self.advance_locked(shard, &mut shard.locked.lock().wheel, now, fired)
     }
 
     /// `advance_shard` with the shard's wheel already locked.
@@ -305,8 +384,8 @@ impl Timer {
             if shard.next_wake.load(SeqCst) > now_ns {
                 continue;
             }
-            if let Some(mut wheel) = shard.wheel.try_lock() {
-                self.advance_locked(shard, &mut wheel, now, &mut fired);
+            if let Some(mut locked) = shard.locked.try_lock() {
+                self.advance_locked(shard, &mut locked.wheel, now, &mut fired);
             }
         }
         for (_, waker) in fired {
@@ -372,7 +451,7 @@ impl Timer {
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.shards
             .iter()
-            .filter_map(|s| s.wheel.lock().next_deadline())
+            .filter_map(|s| s.locked.lock().wheel.next_deadline())
             .min()
     }
 
@@ -460,7 +539,7 @@ impl TimerDriver {
         // One wheel per CPU: about one per worker thread.
         let shards = std::thread::available_parallelism().map_or(2, |n| n.get());
         TimerDriver {
-            timer: Arc::new(Timer::new(inner, shards)),
+            timer: Timer::new(inner, shards),
         }
     }
 
@@ -556,9 +635,14 @@ impl Driver for TimerDriver {
         // Wake whatever still waits (outside the runtime's tasks, which are gone): their
         // next poll reports that the timer has shut down.
         let mut all = Vec::new();
+        let mut spare = Vec::new();
         for shard in t.shards.iter() {
-            all.extend(shard.wheel.lock().drain());
+            let mut locked = shard.locked.lock();
+            all.extend(locked.wheel.drain());
+            spare.append(&mut locked.spare);
         }
+        // `self` holds a reference: dropping the spares cannot drop the timer under us.
+        drop(spare);
         for w in all {
             weft_executor::wake_contained(w);
         }
@@ -592,7 +676,7 @@ mod tests_loom {
         loom::model(|| {
             let latch = Arc::new(Latch::default());
             // Two shards, so the parker's scan and the registration can interleave.
-            let t = Arc::new(Timer::new(latch.clone(), 2));
+            let t = Timer::new(latch.clone(), 2);
             let base = t.base;
             // A timer 100 ms out is already registered: the parker would sleep 100 ms.
             t.register(base + Duration::from_millis(100), futures_noop_waker());
@@ -619,12 +703,13 @@ mod tests_loom {
         loom::model(|| {
             let latch = Arc::new(Latch::default());
             // One shard: both registrations meet in it.
-            let t = Arc::new(Timer::new(latch.clone(), 1));
+            let t = Timer::new(latch.clone(), 1);
             let base = t.base;
             let t1 = t.clone();
             let first = thread::spawn(move || {
-                let key = t1.register(base + Duration::from_millis(10), futures_noop_waker());
-                t1.cancel(key);
+                let (t1, key) =
+                    t1.register_leased(base + Duration::from_millis(10), futures_noop_waker());
+                Timer::cancel_returning(t1, key);
             });
             let t2 = t.clone();
             let second = thread::spawn(move || {
@@ -639,6 +724,34 @@ mod tests_loom {
             assert!(
                 in_time || latch.0.load(SeqCst),
                 "the parker would sleep past the 50 ms timer, unwoken"
+            );
+        });
+    }
+
+    #[test]
+    fn loom_a_cancel_racing_shutdown_keeps_no_reference() {
+        // A cancel gives its reference to the shard's spares unless the timer shut down;
+        // shutdown empties the spares. Whichever takes the shard's lock first, no spare
+        // may be left once both are done: it would keep the timer alive forever.
+        loom::model(|| {
+            let latch = Arc::new(Latch::default());
+            let t = Timer::new(latch, 1);
+            let driver = TimerDriver { timer: t.clone() };
+            let base = t.base;
+            let t1 = t.clone();
+            let canceller = thread::spawn(move || {
+                let (lease, key) =
+                    t1.register_leased(base + Duration::from_millis(10), futures_noop_waker());
+                drop(t1);
+                Timer::cancel_returning(lease, key);
+            });
+            driver.shutdown();
+            canceller.join().unwrap();
+            drop(driver);
+            assert_eq!(
+                Arc::strong_count(&t),
+                1,
+                "a spare reference outlived shutdown"
             );
         });
     }

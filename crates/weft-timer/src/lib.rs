@@ -25,7 +25,8 @@
 //! future outside a runtime that has one panics, with a message that says so (a sleep of
 //! zero, or to a past deadline, completes without needing one).
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, missing_debug_implementations)]
 #![cfg_attr(weft_loom, allow(dead_code, unused_imports))]
 

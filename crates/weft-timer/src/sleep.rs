@@ -172,7 +172,7 @@ impl Sleep {
 
     fn deregister(&mut self) {
         if let Some(r) = self.registration.take() {
-            r.timer.cancel(r.key);
+            Timer::cancel_returning(r.timer, r.key);
         }
     }
 }
@@ -195,15 +195,21 @@ impl Future for Sleep {
         let deadline = self.deadline;
         match &mut self.registration {
             None => {
-                let timer = match Handle::current_extension::<Timer>() {
-                    Some(t) if !t.is_shut_down() => t,
+                // Cloned before: the lookup below borrows the thread's runtime context, and
+                // a waker's clone may run any code.
+                let waker = cx.waker().clone();
+                let registered = Handle::with_current_extension(|t: Option<&Timer>| match t {
+                    Some(t) if !t.is_shut_down() => Ok(t.register_leased(deadline, waker)),
+                    t => Err(t.is_some()),
+                });
+                let (timer, key) = match registered {
+                    Ok(r) => r,
                     // Without a working timer only a deadline that has passed can complete
                     // (the latest reading may have been too old to tell).
-                    _ if clock::now() >= deadline => return self.complete(cx),
-                    None => panic!("{NO_TIMER}"),
-                    Some(_) => panic!("{SHUT_DOWN}"),
+                    Err(_) if clock::now() >= deadline => return self.complete(cx),
+                    Err(false) => panic!("{NO_TIMER}"),
+                    Err(true) => panic!("{SHUT_DOWN}"),
                 };
-                let key = timer.register(deadline, cx.waker().clone());
                 self.registration = Some(Registration {
                     timer,
                     key,

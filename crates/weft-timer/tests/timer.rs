@@ -100,6 +100,52 @@ fn never_polled_registers_nothing_and_drop_cancels_at_once() {
 }
 
 #[test]
+fn the_timer_goes_with_its_runtime_though_cancels_keep_references_to_it() {
+    // A cancelled sleep leaves its reference to the timer in the timer's shard, for the
+    // next registration to take. Shutdown must give those back, and a cancel after it
+    // must keep nothing: else the timer (and the driver under it) would keep itself
+    // alive once its runtime is gone.
+    let rt = rt(2);
+    let timer =
+        rt.block_on(async { Arc::downgrade(&Handle::current_extension::<Timer>().unwrap()) });
+    let poll_once = |s: &mut weft_timer::Sleep| {
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(Pin::new(s).poll(&mut cx).is_pending());
+    };
+    let left = rt.block_on(async move {
+        spawn(async move {
+            // Registered and cancelled one at a time, and in a burst beyond what a shard
+            // keeps.
+            for i in 0..1000 {
+                poll_once(&mut sleep(Duration::from_secs(100 + i)));
+            }
+            let mut burst: Vec<_> = (0..1000)
+                .map(|i| sleep(Duration::from_secs(100 + i)))
+                .collect();
+            burst.iter_mut().for_each(poll_once);
+            drop(burst);
+            // One still registered when the runtime goes.
+            let mut left = sleep(Duration::from_secs(3600));
+            poll_once(&mut left);
+            // (In an option: a task's output that is itself a future reads as a mistake.)
+            Some(left)
+        })
+        .await
+        .unwrap()
+    });
+    drop(rt);
+    assert!(
+        timer.upgrade().is_some(),
+        "a registered sleep keeps its timer"
+    );
+    drop(left);
+    assert!(
+        timer.upgrade().is_none(),
+        "the timer outlived its runtime and its last sleep"
+    );
+}
+
+#[test]
 fn zero_and_past_deadlines_complete_without_a_timer_or_a_runtime() {
     // No runtime at all: these must not need one.
     weft_executor::block_on(async {

@@ -40,9 +40,22 @@ pub(crate) struct Config {
 impl Config {
     /// The service of type `T` plugged into the runtime, if any.
     pub(crate) fn extension<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.extension_entry::<T>()
+            .and_then(|e| e.clone().downcast::<T>().ok())
+    }
+
+    /// The service of type `T`, borrowed: no reference count is touched.
+    #[inline]
+    pub(crate) fn extension_ref<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.extension_entry::<T>()
+            .and_then(|e| e.downcast_ref::<T>())
+    }
+
+    #[inline]
+    fn extension_entry<T: Any + Send + Sync>(&self) -> Option<&Arc<dyn Any + Send + Sync>> {
         self.extensions
             .iter()
             .find(|(t, _)| *t == TypeId::of::<T>())
-            .and_then(|(_, e)| e.clone().downcast::<T>().ok())
+            .map(|(_, e)| e)
     }
 }
