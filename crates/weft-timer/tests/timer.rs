@@ -104,14 +104,28 @@ fn the_timer_goes_with_its_runtime_though_cancels_keep_references_to_it() {
     // A cancelled sleep leaves its reference to the timer in the timer's shard, for the
     // next registration to take. Shutdown must give those back, and a cancel after it
     // must keep nothing: else the timer (and the driver under it) would keep itself
-    // alive once its runtime is gone.
-    let rt = rt(2);
+    // alive once its runtime is gone. Both flavours, and cancels on the workers and on
+    // the `block_on` thread.
+    let current_thread = weft_timer::install(&mut Builder::new_current_thread())
+        .build()
+        .unwrap();
+    for rt in [rt(2), current_thread] {
+        timer_goes_with(rt);
+    }
+}
+
+fn timer_goes_with(rt: Runtime) {
     let timer =
         rt.block_on(async { Arc::downgrade(&Handle::current_extension::<Timer>().unwrap()) });
     let poll_once = |s: &mut weft_timer::Sleep| {
         let mut cx = Context::from_waker(Waker::noop());
         assert!(Pin::new(s).poll(&mut cx).is_pending());
     };
+    rt.block_on(async move {
+        for i in 0..100 {
+            poll_once(&mut sleep(Duration::from_secs(100 + i)));
+        }
+    });
     let left = rt.block_on(async move {
         spawn(async move {
             // Registered and cancelled one at a time, and in a burst beyond what a shard
