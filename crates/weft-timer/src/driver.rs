@@ -39,8 +39,9 @@
 //! cancel moves its `Arc` into a small store of spare references in its shard, under the
 //! lock it takes anyway, and a registration takes one from there under its lock; only
 //! when the store is empty (or full, on a cancel) is the count touched. The store holds
-//! references to the timer that owns it: shutdown empties it, and a cancel after shutdown
-//! keeps nothing, so no cycle outlives the runtime.
+//! references to the timer that owns it: shutdown empties it, and so does dropping the
+//! last [`TimerDriver`] (a timer installed as an extension without its driver is never
+//! shut down); a cancel after either keeps nothing, so no cycle outlives the runtime.
 //!
 //! Expired timers are fired in batches: their wakers are collected under the lock and woken
 //! after it is released.
@@ -62,7 +63,7 @@ use std::sync::{Arc, Weak};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 use weft_executor::Driver;
-use weft_sync::atomic::{fence, AtomicBool, AtomicU64};
+use weft_sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize};
 use weft_sync::Mutex;
 
 use crate::clock::{self, Clock};
@@ -118,6 +119,11 @@ pub struct Timer {
     /// The driver the timer parks in; unparked when an earlier deadline is registered.
     inner: Arc<dyn Driver>,
     shut_down: AtomicBool,
+    /// Cancels may leave spare references (see the module comment): until shutdown, or
+    /// until the last `TimerDriver` is dropped.
+    keeps_spares: AtomicBool,
+    /// The `TimerDriver`s of this timer (clones count).
+    drivers: AtomicUsize,
     /// The runtime's clock: the real one unless paused (see `clock.rs`).
     pub(crate) clock: Clock,
 }
@@ -150,6 +156,9 @@ impl Timer {
             base,
             inner,
             shut_down: AtomicBool::new(false),
+            keeps_spares: AtomicBool::new(true),
+            // The one `TimerDriver::new` wraps this in.
+            drivers: AtomicUsize::new(1),
             clock: Clock::new(base),
         })
     }
@@ -306,9 +315,9 @@ impl Timer {
         let timer: &Timer = unsafe { &*Arc::as_ptr(&this) };
         let mut locked = timer.shards[key.shard as usize].locked.lock();
         let waker = locked.wheel.remove(key.key);
-        // Relaxed: shutdown sets the flag before it takes each shard's lock to empty the
-        // spares, so a cancel locking after that sees it (and one before is emptied).
-        let kept = if !timer.is_shut_down() && locked.spare.len() < SPARE_REFS {
+        // Relaxed: `end_spares` clears the flag before it takes each shard's lock to empty
+        // the spares, so a cancel locking after that sees it (and one before is emptied).
+        let kept = if timer.keeps_spares.load(Relaxed) && locked.spare.len() < SPARE_REFS {
             locked.spare.push(this);
             None
         } else {
@@ -319,6 +328,17 @@ impl Timer {
         // last reference drops the timer.
         drop(waker);
         drop(kept);
+    }
+
+    /// From now on cancels keep no spare reference; drops those kept. The caller holds a
+    /// reference of its own, so this cannot drop the timer under itself.
+    fn end_spares(&self) {
+        self.keeps_spares.store(false, SeqCst);
+        let mut spare = Vec::new();
+        for shard in self.shards.iter() {
+            spare.append(&mut shard.locked.lock().spare);
+        }
+        drop(spare); // outside the locks: it may be the last reference but the caller's
     }
 
     /// Advances one shard to `now`: collects its due wakers, refreshes its `next_wake`,
@@ -520,9 +540,28 @@ const PAUSED_RECHECK: Duration = Duration::from_millis(1);
 /// rt.block_on(weft_timer::sleep(Duration::from_millis(10)));
 /// assert!(start.elapsed() >= Duration::from_millis(10));
 /// ```
-#[derive(Clone)]
 pub struct TimerDriver {
     timer: Arc<Timer>,
+}
+
+impl Clone for TimerDriver {
+    fn clone(&self) -> TimerDriver {
+        // Relaxed: a count only; the clone is made from a live driver.
+        self.timer.drivers.fetch_add(1, Relaxed);
+        TimerDriver {
+            timer: self.timer.clone(),
+        }
+    }
+}
+
+impl Drop for TimerDriver {
+    fn drop(&mut self) {
+        // The last driver gone: nobody will shut the timer down, so the spares must go
+        // now (they would keep the timer alive for ever).
+        if self.timer.drivers.fetch_sub(1, SeqCst) == 1 {
+            self.timer.end_spares();
+        }
+    }
 }
 
 impl fmt::Debug for TimerDriver {
@@ -634,15 +673,11 @@ impl Driver for TimerDriver {
         t.shut_down.store(true, SeqCst);
         // Wake whatever still waits (outside the runtime's tasks, which are gone): their
         // next poll reports that the timer has shut down.
+        t.end_spares();
         let mut all = Vec::new();
-        let mut spare = Vec::new();
         for shard in t.shards.iter() {
-            let mut locked = shard.locked.lock();
-            all.extend(locked.wheel.drain());
-            spare.append(&mut locked.spare);
+            all.extend(shard.locked.lock().wheel.drain());
         }
-        // `self` holds a reference: dropping the spares cannot drop the timer under us.
-        drop(spare);
         for w in all {
             weft_executor::wake_contained(w);
         }
@@ -747,12 +782,14 @@ mod tests_loom {
             });
             driver.shutdown();
             canceller.join().unwrap();
-            drop(driver);
+            // Before the driver is dropped, which would empty the spares too.
             assert_eq!(
                 Arc::strong_count(&t),
-                1,
+                2,
                 "a spare reference outlived shutdown"
             );
+            drop(driver);
+            assert_eq!(Arc::strong_count(&t), 1);
         });
     }
 

@@ -114,6 +114,32 @@ fn the_timer_goes_with_its_runtime_though_cancels_keep_references_to_it() {
     }
 }
 
+#[test]
+fn a_timer_installed_without_its_driver_goes_with_its_last_reference() {
+    // Installed as an extension only, the timer is never shut down: its spare
+    // references must go with its last `TimerDriver` instead (valgrind found the cycle).
+    for keep_driver in [false, true] {
+        let driver = weft_timer::TimerDriver::new(Arc::new(weft_executor::ParkDriver::new()));
+        let timer = driver.timer();
+        let weak = Arc::downgrade(&timer);
+        let driver = keep_driver.then_some(driver);
+        let rt = Builder::new().extension(timer).build().unwrap();
+        rt.block_on(async {
+            let mut cx = Context::from_waker(Waker::noop());
+            for i in 0..100 {
+                let mut s = sleep(Duration::from_secs(100 + i));
+                assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+            }
+        });
+        drop(rt);
+        drop(driver);
+        assert!(
+            weak.upgrade().is_none(),
+            "the timer outlived its runtime and its driver (driver kept: {keep_driver})"
+        );
+    }
+}
+
 fn timer_goes_with(rt: Runtime) {
     let timer =
         rt.block_on(async { Arc::downgrade(&Handle::current_extension::<Timer>().unwrap()) });
