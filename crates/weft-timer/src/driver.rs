@@ -307,11 +307,10 @@ impl Timer {
     /// `this`, to the shard's spares, unless the timer shut down or the spares are full.
     #[allow(unsafe_code)]
     pub(crate) fn cancel_returning(this: Arc<Timer>, key: TimerKey) {
-        // SAFETY: `this` keeps the timer alive until it is moved into the spares below;
-        // from then on the spares do, and they are taken from (by a registration or by
-        // shutdown) only under this shard's lock, after we release it. So `timer` points
-        // to a live timer for as long as it is used: until the guard is dropped, the
-        // last use. (Borrowing through `this` instead would forbid moving it.)
+        // (Borrowing through `this` would forbid moving it into the spares below.)
+        // SAFETY: `this` keeps the timer alive until it moves into the spares, then they
+        // do: only a holder of this shard's lock takes from them, after our guard's drop,
+        // `timer`'s last use.
         let timer: &Timer = unsafe { &*Arc::as_ptr(&this) };
         let mut locked = timer.shards[key.shard as usize].locked.lock();
         let waker = locked.wheel.remove(key.key);
