@@ -195,20 +195,27 @@ impl Future for Sleep {
         let deadline = self.deadline;
         match &mut self.registration {
             None => {
-                // Cloned before: the lookup below borrows the thread's runtime context, and
-                // a waker's clone may run any code.
+                // Cloned before, and handed back unused: the lookup below borrows the
+                // thread's runtime context, and a waker's clone or drop may run any code.
                 let waker = cx.waker().clone();
                 let registered = Handle::with_current_extension(|t: Option<&Timer>| match t {
                     Some(t) if !t.is_shut_down() => Ok(t.register_leased(deadline, waker)),
-                    t => Err(t.is_some()),
+                    t => Err((t.is_some(), waker)),
                 });
                 let (timer, key) = match registered {
                     Ok(r) => r,
-                    // Without a working timer only a deadline that has passed can complete
-                    // (the latest reading may have been too old to tell).
-                    Err(_) if clock::now() >= deadline => return self.complete(cx),
-                    Err(false) => panic!("{NO_TIMER}"),
-                    Err(true) => panic!("{SHUT_DOWN}"),
+                    Err((shut_down, unused)) => {
+                        drop(unused);
+                        // Without a working timer only a deadline that has passed can
+                        // complete (the latest reading may have been too old to tell).
+                        if clock::now() >= deadline {
+                            return self.complete(cx);
+                        }
+                        if shut_down {
+                            panic!("{SHUT_DOWN}");
+                        }
+                        panic!("{NO_TIMER}");
+                    }
                 };
                 self.registration = Some(Registration {
                     timer,

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::Duration;
 use weft_executor::{spawn, yield_now, Builder, Handle, Runtime};
 use weft_timer::{
@@ -220,6 +220,40 @@ fn sleeping_outside_a_runtime_panics_with_the_fix() {
     let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(msg.contains("outside a weft runtime"), "{msg}");
     assert!(msg.contains("block_on"), "{msg}");
+}
+
+#[test]
+fn a_waker_whose_drop_enters_a_runtime_still_gets_the_fix() {
+    // The first poll clones its waker before looking the timer up, and drops the clone
+    // after the lookup, whose borrow of the thread's runtime context forbids entering a
+    // runtime meanwhile: a waker's drop may run any code, this one enters a runtime.
+    thread_local! {
+        static ENTERS: std::cell::RefCell<Option<Handle>> = const { std::cell::RefCell::new(None) };
+    }
+    fn clone(p: *const ()) -> RawWaker {
+        RawWaker::new(p, &VTABLE)
+    }
+    fn noop(_: *const ()) {}
+    fn drop_entering(_: *const ()) {
+        ENTERS.with(|h| {
+            if let Some(h) = &*h.borrow() {
+                drop(h.enter());
+            }
+        });
+    }
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, drop_entering);
+    let other = rt(1);
+    ENTERS.with(|h| *h.borrow_mut() = Some(other.handle().clone()));
+    // SAFETY: the vtable's functions ignore the data pointer, which is null.
+    let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+    let err = std::panic::catch_unwind(|| {
+        let mut s = sleep(Duration::from_secs(10));
+        let _ = Pin::new(&mut s).poll(&mut Context::from_waker(&waker));
+    })
+    .unwrap_err();
+    ENTERS.with(|h| *h.borrow_mut() = None);
+    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("outside a weft runtime"), "{msg}");
 }
 
 #[test]
