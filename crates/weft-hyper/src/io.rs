@@ -173,9 +173,9 @@ fn poll_read_socket(
     mut buf: ReadBufCursor<'_>,
     poll_read_uninit: impl FnOnce(&mut [MaybeUninit<u8>]) -> Poll<io::Result<usize>>,
 ) -> Poll<io::Result<()>> {
-    // SAFETY: `as_mut` hands out the unfilled part, not initialized; the caller must not
-    // write uninitialized bytes into it (de-initializing what hyper may have initialized).
-    // Only `recv(2)` writes there (`poll_read_uninit`), and it writes bytes the kernel
+    // `as_mut` hands out the unfilled part, not initialized; the caller must not write
+    // uninitialized bytes into it (de-initializing what hyper may have initialized).
+    // SAFETY: only `recv(2)` writes there (`poll_read_uninit`), bytes the kernel
     // initialized; user code never sees the slice.
     let dst = unsafe { buf.as_mut() };
     let len = dst.len();

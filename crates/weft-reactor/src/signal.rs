@@ -201,10 +201,10 @@ fn install(g: &'static Globals, signum: libc::c_int) -> io::Result<&'static Slot
         let handler = move || {
             slot.pending.store(true, SeqCst);
             let byte = 1u8;
+            // write(2) is async-signal-safe; its failure (the socket is full: a wake-up is
+            // pending anyway) needs no handling; signal-hook-registry saves errno.
             // SAFETY: `fd` is the write end kept open for the life of the process, and
-            // the buffer is one valid byte. write(2) is async-signal-safe; its failure
-            // (the socket is full: a wake-up is pending anyway) needs no handling, and
-            // signal-hook-registry saves and restores errno around the handler.
+            // the buffer is one valid byte.
             unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
         };
         // SAFETY: the handler only stores to an atomic and calls write(2), both

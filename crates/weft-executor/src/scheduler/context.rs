@@ -54,13 +54,12 @@ pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&WorkerLocal>) -> R) -> R {
     if worker.is_null() {
         return f(None);
     }
-    // SAFETY: the pointer is set by `WorkerGuard` for exactly as long as this thread owns
-    // the worker (until its loop ends, or `take_worker` hands it off), and only this thread
-    // reads it. Only the `local` half is reached, by a place projection that makes no
-    // reference to the whole: the run loop holds the `core` half mutably meanwhile.
     // `f` must not let user code run while it holds the worker, but through
     // `WorkerLocal::lend` (a batch's flush does), which keeps `hand_off` from giving the
-    // worker away under it.
+    // worker away under it. Only the `local` half is reached, by a place projection that
+    // makes no reference to the whole: the run loop holds the `core` half mutably.
+    // SAFETY: `WorkerGuard` sets the pointer for exactly as long as this thread owns the
+    // worker (until its loop ends, or `take_worker` hands it off); only this thread reads it.
     f(Some(unsafe { &*ptr::addr_of!((*worker).local) }))
 }
 

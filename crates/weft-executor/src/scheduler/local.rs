@@ -152,9 +152,8 @@ impl LocalShared {
         F: Future + 'static,
         F::Output: 'static,
     {
-        // SAFETY: this set runs its tasks only in `run_some` and shuts them down only in
-        // `shutdown`, both on the owner thread (the header explains why), and its owned
-        // list keeps its reference until then.
+        // SAFETY: tasks run only in `run_some`, shut down only in `shutdown`, both on the
+        // owner thread (see the header); the owned list keeps its reference until then.
         let (notified, join, raw) =
             unsafe { task::new_local_task(future, self.clone(), 0, spawned) };
         if !self.owned.insert(raw) {

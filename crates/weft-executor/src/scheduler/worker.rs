@@ -356,11 +356,11 @@ pub(crate) fn hand_off() -> HandOff {
         return HandOff::Stayed;
     }
     let (shared, index) = {
-        // SAFETY: this thread owns the worker (the context points at it). Only the `local`
-        // half is reached, by a place projection, and only shared: during a poll the loop
-        // below us holds no borrow of the worker, and a runtime frame that lent it out
-        // (`context::with_worker`) holds `&WorkerLocal`, shared too. The reference ends
-        // before the worker can change hands.
+        // Only the `local` half is reached, by a place projection, and only shared: during
+        // a poll the loop below us holds no borrow of the worker, and a runtime frame that
+        // lent it out (`context::with_worker`) holds `&WorkerLocal`, shared too.
+        // SAFETY: this thread owns the worker (the context points at it), and the
+        // reference ends before the worker can change hands.
         let local = unsafe { &*std::ptr::addr_of!((*worker).local) };
         if !local.hand_off_able {
             return HandOff::Pinned;
